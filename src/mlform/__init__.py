@@ -1,0 +1,3 @@
+"""mlform: infrastructure as code for machine learning platforms."""
+
+__version__ = "0.1.0"

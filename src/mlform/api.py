@@ -1,0 +1,165 @@
+"""The library entry point: everything the CLI does, callable from Python.
+
+    import mlform
+    ws = mlform.Workspace("mlform.yaml", environment="dev")
+    plan = ws.plan()
+    outcome = ws.apply(plan)
+
+Every operation that reads or changes state holds the state lock for its whole duration.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlform.config.stack import DEFAULT_CONFIG, Stack, load_stack
+from mlform.engine.apply import Applier, ApplyEvent, ApplyResult
+from mlform.engine.plan import Plan, make_plan
+from mlform.engine.providers import ProviderPool
+from mlform.engine.refresh import refresh as refresh_state
+from mlform.errors import StalePlanError
+from mlform.providers.base import StackContext
+from mlform.providers.registry import Registry, default_registry
+from mlform.state.journal import Journal
+from mlform.state.local import LocalBackend
+from mlform.state.models import State
+
+
+@dataclass
+class ApplyOutcome:
+    plan: Plan
+    result: ApplyResult | None  # None when the user declined, or there was nothing to do
+    state: State
+
+
+class Workspace:
+    """One environment of one config: its stack, state backend and providers."""
+
+    def __init__(
+        self,
+        config: str | os.PathLike[str] = DEFAULT_CONFIG,
+        environment: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        registry: Registry | None = None,
+        home: str | None = None,
+    ) -> None:
+        self.registry = registry or default_registry()
+        self.stack: Stack = load_stack(config, environment, variables, registry=self.registry,
+                                       home=home)
+        self.context: StackContext = self.stack.context
+        self.backend = LocalBackend(self.stack.state_dir, self.context.project,
+                                    self.context.environment)
+
+    def pool(self) -> ProviderPool:
+        return ProviderPool(self.registry, self.context)
+
+    # -- read -----------------------------------------------------------------------------
+
+    def state(self) -> State:
+        """The current state (an interrupted apply's journal is compacted first)."""
+        with self.backend.lock("read"):
+            return self.backend.load()
+
+    # -- plan -----------------------------------------------------------------------------
+
+    def plan(self, *, destroy: bool = False, refresh: bool = True, parallelism: int = 10,
+             ) -> Plan:
+        """Refresh, then compare the config with the state: what apply would do."""
+        with self.backend.lock("plan"):
+            state = self.backend.load()
+            return self._plan(state, destroy=destroy, refresh=refresh, parallelism=parallelism)
+
+    def _plan(self, state: State, *, destroy: bool, refresh: bool, parallelism: int) -> Plan:
+        pool = self.pool()
+        if refresh and (state.resources or state.pending):
+            result = refresh_state(state, pool, parallelism)
+            result.apply_to(state)
+            return make_plan(self.stack, state, self.registry, destroy=destroy,
+                             refreshed=result.changed, abandoned=result.abandoned,
+                             notes=result.notes)
+        return make_plan(self.stack, state, self.registry, destroy=destroy)
+
+    # -- apply ----------------------------------------------------------------------------
+
+    def apply(
+        self,
+        plan: Plan | None = None,
+        *,
+        destroy: bool = False,
+        refresh: bool = True,
+        parallelism: int = 10,
+        confirm: Callable[[Plan], bool] | None = None,
+        cancel: threading.Event | None = None,
+        on_event: Callable[[ApplyEvent], None] | None = None,
+    ) -> ApplyOutcome:
+        """Apply `plan` exactly (refused if the state changed since it was made), or plan now,
+        ask `confirm`, and apply that."""
+        return apply_plan(
+            self.backend, self.registry, plan,
+            make=lambda state: self._plan(state, destroy=destroy, refresh=refresh,
+                                          parallelism=parallelism),
+            operation="destroy" if destroy else "apply", parallelism=parallelism,
+            confirm=confirm, cancel=cancel, on_event=on_event,
+        )
+
+
+def backend_for_plan(plan: Plan) -> LocalBackend:
+    """The state backend a saved plan was made against."""
+    return LocalBackend(Path(plan.state_dir), plan.context.project, plan.context.environment)
+
+
+def apply_plan(
+    backend: LocalBackend,
+    registry: Registry,
+    plan: Plan | None,
+    *,
+    make: Callable[[State], Plan] | None = None,
+    operation: str = "apply",
+    parallelism: int = 10,
+    confirm: Callable[[Plan], bool] | None = None,
+    cancel: threading.Event | None = None,
+    on_event: Callable[[ApplyEvent], None] | None = None,
+) -> ApplyOutcome:
+    """Apply a saved `plan`, or one `make` builds under the lock (then ask `confirm`)."""
+    with backend.lock(operation):
+        state = backend.load()
+        if plan is not None:
+            if (plan.lineage, plan.serial) != (state.lineage, state.serial):
+                raise StalePlanError(
+                    "the saved plan is stale: the state changed after it was made "
+                    f"(plan made at serial {plan.serial}, state is now at serial "
+                    f"{state.serial}). Run `mlform plan` again."
+                )
+        else:
+            assert make is not None
+            plan = make(state)
+            if confirm is not None and plan.has_changes and not confirm(plan):
+                return ApplyOutcome(plan, None, state)
+        if not plan.needs_apply:
+            return ApplyOutcome(plan, None, state)
+        journal = backend.begin(state, operation)
+        try:
+            _record_refresh(journal, plan)
+            pool = ProviderPool(registry, plan.context)
+            result = Applier(plan, pool, journal, parallelism=parallelism, cancel=cancel,
+                             on_event=on_event).run()
+        finally:
+            backend.commit(state, journal)
+        return ApplyOutcome(plan, result, state)
+
+
+def _record_refresh(journal: Journal, plan: Plan) -> None:
+    """What refresh found becomes part of the state before any change is made."""
+    for address, res in plan.refreshed.items():
+        if res is None:
+            journal.record({"t": "del", "a": address})
+        else:
+            journal.record({"t": "put", "a": address, "r": res.to_json()})
+    for address in plan.abandoned:
+        journal.record({"t": "abandon", "a": address})

@@ -1,0 +1,320 @@
+"""validate, plan, apply, destroy, show, output, graph."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from mlform.cli.options import common_options, parse_vars, stack_options
+from mlform.cli.progress import ApplyDisplay, interruptible
+from mlform.cli.render_plan import SENSITIVE, fmt, iter_plan_text
+from mlform.cli.render_state import render_state, state_json
+from mlform.cli.style import Style, stdout_style
+from mlform.errors import MlformError
+
+PARALLELISM = click.option("--parallelism", type=click.IntRange(1, 256), default=10,
+                           show_default=True, help="How many cloud calls to run at once.")
+REFRESH = click.option("--refresh/--no-refresh", default=True, show_default=True,
+                       help="Read every managed object from the cloud before planning.")
+
+
+def _workspace(config: str, environment: str | None, variables: tuple[str, ...]) -> Any:
+    from mlform.api import Workspace
+
+    return Workspace(config, environment, parse_vars(variables))
+
+
+def _echo_lines(lines: Any) -> None:
+    write = sys.stdout.write
+    for line in lines:
+        write(line + "\n")
+
+
+@click.command()
+@stack_options
+def validate(config: str, environment: str | None, variables: tuple[str, ...],
+             debug: bool, no_color: bool) -> None:
+    """Check the config: YAML, schema, references and dependency cycles."""
+    ws = _workspace(config, environment, variables)
+    style = stdout_style(no_color)
+    n = len(ws.stack.resources)
+    click.echo(style.green(f"Success! The configuration is valid ({n} resource"
+                           f"{'s' if n != 1 else ''}, environment '{ws.context.environment}')."))
+
+
+@click.command()
+@stack_options
+@click.option("-out", "--out", "out", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Save the plan, to apply exactly it with `mlform apply FILE`.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the plan in Terraform's plan JSON format.")
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 0 when there are no changes, 2 when there are, 1 on error.")
+@click.option("--destroy", is_flag=True, help="Plan to destroy everything in the state.")
+@REFRESH
+@PARALLELISM
+def plan(config: str, environment: str | None, variables: tuple[str, ...], out: str | None,
+         as_json: bool, detailed_exitcode: bool, destroy: bool, refresh: bool,
+         parallelism: int, debug: bool, no_color: bool) -> int:
+    """Show what apply would change."""
+    from mlform.engine.planfile import save_plan
+    from mlform.engine.planjson import plan_to_terraform_json
+
+    ws = _workspace(config, environment, variables)
+    p = ws.plan(destroy=destroy, refresh=refresh, parallelism=parallelism)
+    if out:
+        save_plan(p, out)
+    if as_json:
+        doc = plan_to_terraform_json(p, ws.registry, p.prior)
+        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=False) + "\n")
+    else:
+        style = stdout_style(no_color)
+        _echo_lines(iter_plan_text(p, ws.registry, style))
+        if out:
+            _echo_lines(["", f"Saved the plan to: {out}", "",
+                         "To perform exactly these actions, run:", f"    mlform apply {out}"])
+    return 2 if detailed_exitcode and p.has_changes else 0
+
+
+def _confirm(auto_approve: bool, destroy: bool, style: Style, registry: Any) -> Any:
+    def confirm(p: Any) -> bool:
+        _echo_lines(iter_plan_text(p, registry, style))
+        if auto_approve or not p.has_changes:
+            return True
+        question = ("Do you really want to destroy all resources?" if destroy
+                    else "Do you want to perform these actions?")
+        click.echo("\n" + style.bold(question))
+        click.echo("  mlform will perform the actions described above.\n"
+                   "  Only 'yes' will be accepted to approve.\n")
+        try:
+            answer = input("  Enter a value: ")
+        except EOFError:
+            raise MlformError("no confirmation on standard input; pass --auto-approve to "
+                              "apply without asking") from None
+        return answer.strip() == "yes"
+    return confirm
+
+
+def _run_apply(plan_file: str | None, config: str, environment: str | None,
+               variables: tuple[str, ...], auto_approve: bool, destroy: bool, refresh: bool,
+               parallelism: int, no_color: bool) -> int:
+    from mlform.api import apply_plan, backend_for_plan
+    from mlform.engine.plan import Action
+    from mlform.engine.planfile import load_plan
+    from mlform.providers.registry import default_registry
+
+    style = stdout_style(no_color)
+    holder: dict[str, ApplyDisplay] = {}
+
+    def on_event(e: Any) -> None:
+        holder["display"](e)
+
+    def start_display(p: Any) -> None:
+        nodes = sum(2 if c.action is Action.REPLACE else 1
+                    for c in p.changes if c.action is not Action.NOOP)
+        holder["display"] = ApplyDisplay(style, nodes)
+
+    with interruptible(style) as cancel:
+        if plan_file:
+            saved = load_plan(plan_file)
+            start_display(saved)
+            try:
+                outcome = apply_plan(backend_for_plan(saved), default_registry(), saved,
+                                     operation="apply", parallelism=parallelism, cancel=cancel,
+                                     on_event=on_event)
+            finally:
+                holder["display"].close()
+        else:
+            ws = _workspace(config, environment, variables)
+            ask = _confirm(auto_approve, destroy, style, ws.registry)
+
+            def confirm(p: Any) -> bool:
+                ok = bool(ask(p))
+                if ok:
+                    click.echo("")
+                    start_display(p)
+                return ok
+
+            try:
+                outcome = ws.apply(destroy=destroy, refresh=refresh, parallelism=parallelism,
+                                   confirm=confirm, cancel=cancel, on_event=on_event)
+            finally:
+                if "display" in holder:
+                    holder["display"].close()
+            if outcome.result is None and outcome.plan.has_changes:
+                click.echo(("Destroy" if destroy else "Apply") + " cancelled.")
+                return 1
+    return _report_apply(outcome, destroy, style)
+
+
+def _report_apply(outcome: Any, destroy: bool, style: Style) -> int:
+    from mlform.engine.apply import APPLY, DELETE
+    from mlform.engine.plan import Action
+
+    result = outcome.result
+    added = changed = destroyed = 0
+    if result is not None:
+        by_key = {c.key: c for c in outcome.plan.changes}
+        for key, phase in result.done:
+            action = by_key[key].action
+            if phase == DELETE:
+                destroyed += 1
+            elif phase == APPLY and action is Action.UPDATE:
+                changed += 1
+            elif phase == APPLY:
+                added += 1
+    counts = f"Resources: {added} added, {changed} changed, {destroyed} destroyed."
+    if result is not None and not result.ok:
+        err = sys.stderr
+        for address, e in result.failed.items():
+            where = f" ({e.pos})" if e.pos else ""
+            err.write(f"{style.red(style.bold('Error:'))} {address}: {e.message}{where}\n")
+        if result.skipped:
+            err.write(f"{len(result.skipped)} change(s) not made"
+                      + (" (interrupted)" if result.interrupted else
+                         " because something they depend on failed") + ".\n")
+        label = "Apply interrupted" if result.interrupted else "Apply failed"
+        err.write(f"{style.bold(label)}. {counts} The state records everything that was done.\n")
+        return 130 if result.interrupted and not result.failed else 1
+    verb = "Destroy complete!" if destroy else "Apply complete!"
+    click.echo("\n" + style.green(style.bold(f"{verb} {counts}")))
+    outputs = outcome.state.outputs
+    if outputs and not destroy:
+        click.echo("\n" + style.green("Outputs:") + "\n")
+        for name in sorted(outputs):
+            o = outputs[name]
+            click.echo(f"{name} = {SENSITIVE if o.get('sensitive') else fmt(o.get('value'))}")
+    return 0
+
+
+@click.command()
+@click.argument("plan_file", required=False, metavar="[PLAN_FILE]")
+@stack_options
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@REFRESH
+@PARALLELISM
+def apply(plan_file: str | None, config: str, environment: str | None,
+          variables: tuple[str, ...], auto_approve: bool, refresh: bool, parallelism: int,
+          debug: bool, no_color: bool) -> int:
+    """Make the cloud match the config (or apply a saved plan exactly)."""
+    return _run_apply(plan_file, config, environment, variables, auto_approve, False, refresh,
+                      parallelism, no_color)
+
+
+@click.command()
+@stack_options
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@REFRESH
+@PARALLELISM
+def destroy(config: str, environment: str | None, variables: tuple[str, ...],
+            auto_approve: bool, refresh: bool, parallelism: int, debug: bool,
+            no_color: bool) -> int:
+    """Destroy every object in the state."""
+    return _run_apply(None, config, environment, variables, auto_approve, True, refresh,
+                      parallelism, no_color)
+
+
+@click.command()
+@click.argument("plan_file", required=False, metavar="[PLAN_FILE]")
+@stack_options
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def show(plan_file: str | None, config: str, environment: str | None,
+         variables: tuple[str, ...], as_json: bool, debug: bool, no_color: bool) -> None:
+    """Show the current state, or a saved plan."""
+    from mlform.providers.registry import default_registry
+
+    style = stdout_style(no_color)
+    registry = default_registry()
+    if plan_file:
+        from mlform.api import backend_for_plan
+        from mlform.engine.planfile import load_plan
+        from mlform.engine.planjson import plan_to_terraform_json
+
+        saved = load_plan(plan_file)
+        if as_json:
+            prior = backend_for_plan(saved).read()
+            doc = plan_to_terraform_json(saved, registry, prior)
+            sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        else:
+            _echo_lines(iter_plan_text(saved, registry, style))
+        return
+    ws = _workspace(config, environment, variables)
+    state = ws.state()
+    if as_json:
+        sys.stdout.write(json.dumps(state_json(state, registry), indent=2) + "\n")
+    else:
+        _echo_lines(render_state(state, registry, style))
+
+
+@click.command()
+@click.argument("name", required=False)
+@stack_options
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.option("--raw", is_flag=True, help="Print a string value without quotes.")
+@click.option("--show-sensitive", is_flag=True, help="Print sensitive values too.")
+def output(name: str | None, config: str, environment: str | None, variables: tuple[str, ...],
+           as_json: bool, raw: bool, show_sensitive: bool, debug: bool, no_color: bool) -> None:
+    """Show output values from the state."""
+    ws = _workspace(config, environment, variables)
+    outputs = ws.state().outputs
+    if name is not None:
+        if name not in outputs:
+            known = ", ".join(sorted(outputs)) or "none yet: run mlform apply"
+            raise MlformError(f"no output named '{name}' (outputs: {known})")
+        o = outputs[name]
+        if o.get("sensitive") and not show_sensitive:
+            raise MlformError(f"output '{name}' is sensitive; add --show-sensitive to print it")
+        value = o.get("value")
+        if raw and isinstance(value, (str, int, float, bool)):
+            click.echo(value if not isinstance(value, bool) else str(value).lower())
+        else:
+            click.echo(json.dumps(value) if as_json else fmt(value))
+        return
+    if as_json:
+        doc = {n: {"value": (None if o.get("sensitive") and not show_sensitive
+                             else o.get("value")),
+                   "sensitive": bool(o.get("sensitive"))} for n, o in outputs.items()}
+        click.echo(json.dumps(doc, indent=2))
+        return
+    for n in sorted(outputs):
+        o = outputs[n]
+        hidden = o.get("sensitive") and not show_sensitive
+        click.echo(f"{n} = {SENSITIVE if hidden else fmt(o.get('value'))}")
+
+
+@click.command()
+@stack_options
+@click.option("--format", "fmt_", type=click.Choice(["dot", "svg"]), default="dot",
+              show_default=True, help="DOT text, or SVG rendered by Graphviz.")
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False, allow_dash=True),
+              default="-", help="Write to FILE instead of standard output.")
+def graph(config: str, environment: str | None, variables: tuple[str, ...], fmt_: str,
+          out: str, debug: bool, no_color: bool) -> None:
+    """Print the dependency graph of the config (DOT, or SVG with Graphviz)."""
+    from mlform.engine.graph import render_svg, to_dot
+
+    ws = _workspace(config, environment, variables)
+    dot = to_dot({a: r.depends_on for a, r in ws.stack.resources.items()},
+                 title=f"{ws.context.project}/{ws.context.environment}")
+    data = render_svg(dot) if fmt_ == "svg" else dot.encode()
+    if out == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        with open(out, "wb") as fh:
+            fh.write(data)
+
+
+@click.command()
+@common_options
+def version(debug: bool, no_color: bool) -> None:
+    """Print the mlform version."""
+    from mlform import __version__
+
+    click.echo(f"mlform {__version__}")
+
+
+COMMANDS = [validate, plan, apply, destroy, show, output, graph, version]

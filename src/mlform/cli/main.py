@@ -1,0 +1,93 @@
+"""The `mlform` command: argument parsing, error reporting and exit codes.
+
+Every error a user can cause is an MlformError: printed in one or two lines, exit code 1, no
+traceback unless --debug (or MLFORM_DEBUG=1).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+
+import click
+
+from mlform import __version__
+from mlform.cli.style import Style
+from mlform.errors import ConfigError, MlformError
+
+def _debug_requested(argv: list[str]) -> bool:
+    return "--debug" in argv or os.environ.get("MLFORM_DEBUG", "") not in ("", "0")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="mlform")
+def cli() -> None:
+    """mlform: infrastructure as code for machine learning platforms.
+
+    Declare buckets, registries, roles, SageMaker endpoints and secrets in mlform.yaml, then
+    plan, apply and destroy them, on the local sandbox cloud or on AWS.
+    """
+
+
+def _register() -> None:
+    from mlform.cli import cmd_core, cmd_sandbox, cmd_state
+
+    for module in (cmd_core, cmd_state, cmd_sandbox):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register()
+
+
+def report(exc: BaseException, debug: bool) -> None:
+    """Print an error for a person: what went wrong, where, and (with --debug) the traceback."""
+    style = Style.for_stream(sys.stderr)
+    if debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    if isinstance(exc, ConfigError):
+        lines = [str(p) for p in exc.problems]
+    elif isinstance(exc, MlformError):
+        lines = [str(exc)]
+    else:
+        lines = [f"internal error: {type(exc).__name__}: {exc}"
+                 + ("" if debug else " (run again with --debug for the traceback)")]
+    for line in lines:
+        first, *rest = line.split("\n")
+        sys.stderr.write(f"{style.red(style.bold('Error:'))} {first}\n")
+        for more in rest:
+            sys.stderr.write(f"  {more}\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = _debug_requested(args)
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if not debug:  # botocore logs credential lookups and retries at INFO; keep them out
+        logging.getLogger("botocore").setLevel(logging.WARNING)
+    try:
+        code = cli.main(args=args, prog_name="mlform", standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.stderr.write("Aborted.\n")
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(1)
+    except MlformError as exc:
+        report(exc, debug)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.stderr.write("Interrupted.\n")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a bare traceback
+        report(exc, debug)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

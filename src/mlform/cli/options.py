@@ -1,0 +1,46 @@
+"""Options shared by commands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from mlform.errors import MlformError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def stack_options(fn: F) -> F:
+    """Options every command that reads the config takes."""
+    fn = click.option("--var", "variables", multiple=True, metavar="NAME=VALUE",
+                      help="Set a variable (repeatable).")(fn)
+    fn = click.option("-e", "--env", "environment", metavar="ENV", envvar="MLFORM_ENV",
+                      help="Environment to act on (default: the first in the config).")(fn)
+    fn = click.option("-c", "--config", "config", default="mlform.yaml", show_default=True,
+                      envvar="MLFORM_CONFIG", type=click.Path(dir_okay=False),
+                      help="Config file.")(fn)
+    return common_options(fn)
+
+
+def common_options(fn: F) -> F:
+    fn = click.option("--no-color", is_flag=True, help="Plain output without colours.")(fn)
+    fn = click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")(fn)
+    return fn
+
+
+def parse_vars(items: tuple[str, ...]) -> dict[str, Any]:
+    """`--var name=value` pairs; values are read as YAML scalars (3 -> int, true -> bool)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        if not sep or not name:
+            raise MlformError(f"--var {item}: expected NAME=VALUE")
+        try:
+            out[name] = yaml.safe_load(raw) if raw else ""
+        except yaml.YAMLError:
+            out[name] = raw
+    return out

@@ -1,0 +1,98 @@
+"""The shape of `mlform.yaml`, as pydantic models (the JSON Schema for editors comes from here).
+
+Provider resources under `resources:` are validated against their own resource type's model once
+the type is known (see `mlform.config.stack`), so here they are free-form mappings.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+NAME_PATTERN = r"^[a-z][a-z0-9-]{0,39}$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StateConfig(Strict):
+    backend: Literal["local"] = Field(
+        "local", description="Where state is kept. `local`: JSON files under `path`."
+    )
+    path: str = Field(
+        ".mlform", description="Folder for local state, relative to the config file."
+    )
+
+
+class EnvironmentConfig(Strict):
+    target: Literal["sandbox", "aws"] = Field(
+        "sandbox",
+        description="`sandbox`: the local AWS-compatible cloud mlform runs itself; `aws`: AWS.",
+    )
+    region: str = Field("us-east-1", description="AWS region of this environment.")
+    profile: str | None = Field(
+        None, description="AWS named profile for `target: aws` (default credential chain if unset)."
+    )
+    state: StateConfig = Field(default_factory=StateConfig)
+
+
+class VariableConfig(BaseModel):
+    """A variable: a default and per-environment values (`prod: ml.g4dn.2xlarge`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    default: Any = Field(None, description="Value for environments without their own.")
+    description: str | None = None
+    sensitive: bool = Field(False, description="Hide the value in plans and output.")
+
+    @property
+    def per_environment(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class LifecycleConfig(Strict):
+    prevent_destroy: bool = Field(
+        False, description="Refuse any plan that would delete or replace this resource."
+    )
+    create_before_destroy: bool | None = Field(
+        None, description="Replace by creating the new object first (default: per type)."
+    )
+
+
+class OutputConfig(Strict):
+    value: Any = Field(description="The value, usually a reference such as ${aws_s3_bucket.x.arn}.")
+    description: str | None = None
+    sensitive: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        # `name: ${x.y}` is shorthand for `name: {value: ${x.y}}`.
+        if isinstance(data, dict) and "value" in data:
+            return data
+        return {"value": data}
+
+
+class Config(Strict):
+    """Top level of `mlform.yaml`."""
+
+    project: str = Field(
+        pattern=NAME_PATTERN,
+        description="Project name: lower-case letters, digits and dashes; part of cloud names.",
+    )
+    environments: dict[str, EnvironmentConfig] = Field(
+        default_factory=lambda: {"default": EnvironmentConfig()},
+        description="Named environments (dev, staging, prod) and where each one runs.",
+    )
+    variables: dict[str, VariableConfig] = Field(default_factory=dict)
+    resources: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Provider resources keyed `TYPE.NAME`, with the Terraform AWS provider's "
+        "argument names, plus `depends_on` and `lifecycle`.",
+    )
+    outputs: dict[str, OutputConfig] = Field(default_factory=dict)
+
+
+META_ARGUMENTS = ("depends_on", "lifecycle")

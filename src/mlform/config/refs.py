@@ -1,0 +1,206 @@
+"""`${...}` references inside config values.
+
+A reference names a variable (`${var.model_version}`), a fact about the stack
+(`${mlform.project}`, `${mlform.environment}`, `${mlform.region}`) or an attribute of another
+resource (`${aws_iam_role.sagemaker.arn}`, `${aws_sagemaker_endpoint_configuration.c.production_variants[0].variant_name}`).
+A string that is exactly one reference takes the referenced value with its type; a reference
+embedded in text is rendered into the string. `$${` writes a literal `${`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from mlform.values import UNKNOWN
+
+_REF = re.compile(r"\$\$\{|\$\{([^}]*)\}")
+_SEGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*|\[\d+\]")
+
+STATIC_ROOTS = frozenset({"var", "mlform"})
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A parsed reference: `parts` are the dotted segments, list indices as ints."""
+
+    text: str
+    parts: tuple[str | int, ...]
+
+    @property
+    def is_static(self) -> bool:
+        """Known from the config alone (variables and stack facts), not from another resource."""
+        return self.parts[0] in STATIC_ROOTS
+
+    @property
+    def address(self) -> str:
+        """The resource address `type.name` a non-static reference points at."""
+        return f"{self.parts[0]}.{self.parts[1]}"
+
+    @property
+    def attr_path(self) -> tuple[str | int, ...]:
+        return self.parts[2:]
+
+    def __str__(self) -> str:
+        return "${" + self.text + "}"
+
+
+class RefSyntaxError(ValueError):
+    """A `${...}` that is not a valid reference."""
+
+
+def _parse_ref(text: str) -> Ref:
+    body = text.strip()
+    parts: list[str | int] = []
+    pos = 0
+    while pos < len(body):
+        if body[pos] == "." and parts and pos + 1 < len(body) and body[pos + 1] != "[":
+            pos += 1
+        m = _SEGMENT.match(body, pos)
+        if m is None:
+            raise RefSyntaxError(
+                f"invalid reference '${{{text}}}': expected names separated by dots, such as "
+                "${var.name} or ${aws_s3_bucket.data.arn}"
+            )
+        seg = m.group(0)
+        parts.append(int(seg[1:-1]) if seg.startswith("[") else seg)
+        pos = m.end()
+    if len(parts) < 2 or not isinstance(parts[0], str) or not isinstance(parts[1], str):
+        raise RefSyntaxError(
+            f"invalid reference '${{{text}}}': it needs at least two parts, such as "
+            "${var.name} or ${aws_s3_bucket.data.arn}"
+        )
+    if parts[0] not in STATIC_ROOTS and len(parts) < 3:
+        raise RefSyntaxError(
+            f"invalid reference '${{{text}}}': name an attribute of the resource, "
+            f"such as ${{{body}.id}}"
+        )
+    return Ref(body, tuple(parts))
+
+
+@lru_cache(maxsize=65536)
+def parse_template(text: str) -> tuple[str | Ref, ...]:
+    """Split a string into literal pieces and references. Raises RefSyntaxError."""
+    if "${" not in text:
+        return (text,)
+    pieces: list[str | Ref] = []
+    literal: list[str] = []
+    last = 0
+    for m in _REF.finditer(text):
+        literal.append(text[last : m.start()])
+        if m.group(0) == "$${":
+            literal.append("${")
+        else:
+            if literal:
+                joined = "".join(literal)
+                if joined:
+                    pieces.append(joined)
+                literal = []
+            pieces.append(_parse_ref(m.group(1)))
+        last = m.end()
+    literal.append(text[last:])
+    joined = "".join(literal)
+    if joined or not pieces:
+        pieces.append(joined)
+    return tuple(pieces)
+
+
+def iter_refs(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], Ref]]:
+    """Every reference inside `value`, with the config path of the string holding it."""
+    if isinstance(value, str):
+        if "${" in value:
+            for piece in parse_template(value):
+                if isinstance(piece, Ref):
+                    yield path, piece
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from iter_refs(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from iter_refs(v, (*path, i))
+
+
+def has_refs(value: Any) -> bool:
+    return next(iter_refs(value), None) is not None
+
+
+def render_piece(value: Any) -> str:
+    """How a referenced value reads when embedded in a string."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    if value is None:
+        return ""
+    return str(value)
+
+
+Resolver = Callable[[Ref], Any]
+
+
+def substitute(value: Any, resolve: Resolver, *, only_static: bool = False) -> Any:
+    """Replace references in `value` with what `resolve` returns for them.
+
+    With `only_static`, resource references are left in place (as template text) so the result can
+    be resolved again later. UNKNOWN inside an embedded reference makes the whole string UNKNOWN.
+    """
+    if isinstance(value, str):
+        if "${" not in value:
+            return value
+        pieces = parse_template(value)
+        if only_static and not any(isinstance(p, Ref) and p.is_static for p in pieces):
+            return value
+        if len(pieces) == 1 and isinstance(pieces[0], Ref):
+            ref = pieces[0]
+            if not only_static:
+                return resolve(ref)
+            return _escape(resolve(ref)) if ref.is_static else value
+        out: list[str] = []
+        for piece in pieces:
+            if isinstance(piece, str):
+                out.append(piece.replace("${", "$${") if only_static else piece)
+            elif only_static and not piece.is_static:
+                out.append(str(piece))
+            else:
+                got = resolve(piece)
+                if got is UNKNOWN:
+                    return UNKNOWN
+                text = render_piece(got)
+                out.append(text.replace("${", "$${") if only_static else text)
+        return "".join(out)
+    if isinstance(value, dict):
+        return {k: substitute(v, resolve, only_static=only_static) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute(v, resolve, only_static=only_static) for v in value]
+    return value
+
+
+def _escape(value: Any) -> Any:
+    """Make a resolved value inert to a later substitution pass."""
+    if isinstance(value, str):
+        return value.replace("${", "$${")
+    if isinstance(value, dict):
+        return {k: _escape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escape(v) for v in value]
+    return value
+
+
+def lookup(value: Any, path: tuple[str | int, ...]) -> Any:
+    """Follow `path` into `value`; KeyError/IndexError/TypeError when it does not exist."""
+    for part in path:
+        if value is UNKNOWN:
+            return UNKNOWN
+        if isinstance(part, int):
+            if not isinstance(value, list):
+                raise TypeError(f"[{part}] indexes a list, but the value is not a list")
+            value = value[part]
+        else:
+            if not isinstance(value, dict):
+                raise TypeError(f"'.{part}' reads a map key, but the value is not a map")
+            value = value[part]
+    return value

@@ -1,0 +1,104 @@
+"""pydantic validation errors -> messages that name the file, line, config path and fix."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from mlform.config.yamlpos import Path, Positions
+from mlform.errors import MlformError
+from mlform.providers.schema import field_names_at
+
+
+def dotted(path: Iterable[str | int]) -> str:
+    """`("resources", "aws_s3_bucket.x", "rule", 0)` -> `resources.aws_s3_bucket.x.rule[0]`."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+def suggest(word: str, choices: Iterable[str], noun: str = "valid keys") -> str:
+    """`; did you mean 'x'?` or the list of choices, for the end of a message."""
+    options = sorted(set(choices))
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean '{close[0]}'?"
+    if not options:
+        return ""
+    if len(options) > 12:
+        return f"; {noun} include: {', '.join(options[:12])}, ..."
+    return f"; {noun}: {', '.join(options)}"
+
+
+_TYPE_NAMES = {
+    "str": "a string", "int": "an integer", "float": "a number", "bool": "true or false",
+    "dict": "a mapping", "list": "a list", "NoneType": "null",
+}
+
+
+def _describe(value: Any) -> str:
+    name = _TYPE_NAMES.get(type(value).__name__, type(value).__name__)
+    if isinstance(value, (dict, list)):
+        return name
+    shown = repr(value)
+    return f"{name} ({shown if len(shown) < 40 else shown[:37] + '...'})"
+
+
+def _message(err: Any, model: type[BaseModel], loc: tuple[str | int, ...]) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        valid = field_names_at(model, loc[:-1]) or []
+        return f"unknown key '{key}'{suggest(key, valid)}"
+    if kind == "missing":
+        return f"missing required key '{loc[-1]}'"
+    msg: str = err["msg"]
+    if msg.startswith("Input should be "):
+        msg = "expected " + msg[len("Input should be ") :]
+    elif msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    else:
+        msg = msg[0].lower() + msg[1:]
+    if "input" in err and kind not in ("string_pattern_mismatch",):
+        msg += f", got {_describe(err['input'])}"
+    elif kind == "string_pattern_mismatch":
+        msg += f", got {err['input']!r}"
+    return msg
+
+
+def validation_problems(
+    exc: ValidationError,
+    model: type[BaseModel],
+    positions: Positions,
+    prefix: Path = (),
+    *,
+    ignore: Callable[[tuple[str | int, ...]], bool] | None = None,
+    label: str | None = None,
+) -> list[MlformError]:
+    """One MlformError per pydantic error, positioned at the offending key or value.
+
+    `ignore(loc)` drops errors at locations whose value cannot be checked yet (it holds a
+    reference to another resource's attribute, known only after apply).
+    """
+    problems: list[MlformError] = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        if ignore is not None and ignore(loc):
+            continue
+        kind = err["type"]
+        shown = loc[:-1] if kind == "missing" else loc
+        full = (*prefix, *shown)
+        pos = positions.key(full) if kind == "extra_forbidden" else positions.of(full)
+        if label:
+            where = f"{label}.{dotted(shown)}" if shown else label
+        else:
+            where = dotted(full) or "(top level)"
+        problems.append(MlformError(f"{where}: {_message(err, model, loc)}", pos=pos))
+    return problems

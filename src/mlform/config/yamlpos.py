@@ -1,0 +1,115 @@
+"""YAML -> plain Python data, remembering where every key and value came from.
+
+Errors later in the pipeline (schema, references, cycles) need `file:line:column`; PyYAML's node
+tree has the marks, so we build the data from nodes ourselves and keep a path -> position index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from mlform.errors import ConfigError, MlformError, SourcePos
+
+try:  # libyaml's parser is ~10x faster; fall back to pure Python where it is not compiled in.
+    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
+except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+    _Loader = yaml.SafeLoader
+
+Path = tuple[str | int, ...]
+
+_STR = "tag:yaml.org,2002:str"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
+
+@dataclass
+class Positions:
+    """Source positions of a loaded document, keyed by config path."""
+
+    file: str
+    keys: dict[Path, SourcePos] = field(default_factory=dict)
+    values: dict[Path, SourcePos] = field(default_factory=dict)
+
+    def of(self, path: Path) -> SourcePos | None:
+        """The position of the value at `path`, or of its nearest ancestor that has one."""
+        p = tuple(path)
+        while True:
+            pos = self.values.get(p) or self.keys.get(p)
+            if pos is not None or not p:
+                return pos
+            p = p[:-1]
+
+    def key(self, path: Path) -> SourcePos | None:
+        """The position of the key naming `path` (falls back to the value, then ancestors)."""
+        return self.keys.get(tuple(path)) or self.of(path)
+
+
+def _pos(file: str, mark: Any) -> SourcePos:
+    return SourcePos(file, mark.line + 1, mark.column + 1)
+
+
+class _Builder:
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.positions = Positions(file)
+        self.problems: list[MlformError] = []
+        self._scalar = yaml.constructor.SafeConstructor()
+
+    def build(self, node: yaml.Node, path: Path) -> Any:
+        self.positions.values[path] = _pos(self.file, node.start_mark)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)
+        if node.tag == _TIMESTAMP:  # keep dates as the text the user wrote
+            return node.value
+        return self._scalar.construct_object(node)
+
+    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
+        self._scalar.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            kpos = _pos(self.file, key_node.start_mark)
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.problems.append(MlformError("mapping keys must be plain strings", pos=kpos))
+                continue
+            key = key_node.value if key_node.tag == _STR else str(key_node.value)
+            if key in out:
+                first = self.positions.keys[(*path, key)]
+                self.problems.append(
+                    MlformError(f"duplicate key '{key}' (first defined at line {first.line})",
+                                pos=kpos)
+                )
+                continue
+            self.positions.keys[(*path, key)] = kpos
+            out[key] = self.build(value_node, (*path, key))
+        return out
+
+
+def load_yaml(text: str, file: str) -> tuple[Any, Positions]:
+    """Parse one YAML document; raise ConfigError with positions on any syntax problem."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or "invalid YAML"
+        if exc.context and exc.context_mark and exc.context_mark is not mark:
+            problem = f"{problem} ({exc.context} at line {exc.context_mark.line + 1})"
+        lines = text.splitlines()
+        if mark is not None and mark.line < len(lines) and "${" in lines[mark.line]:
+            problem += "; inside { } or [ ], put quotes around a value that holds ${...}"
+        raise ConfigError.single(
+            f"invalid YAML: {problem}", _pos(file, mark) if mark else SourcePos(file, 1, 1)
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError.single(f"invalid YAML: {exc}", SourcePos(file, 1, 1)) from None
+    builder = _Builder(file)
+    if node is None:
+        return None, builder.positions
+    data = builder.build(node, ())
+    if builder.problems:
+        raise ConfigError(builder.problems)
+    return data, builder.positions

@@ -1,0 +1,59 @@
+"""Calling provider code: waiting on NotReady, and turning any failure into a ProviderError."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from mlform.errors import MlformError, NotReady, ProviderError
+
+log = logging.getLogger("mlform.engine")
+
+T = TypeVar("T")
+
+
+class Cancelled(MlformError):
+    """The run was interrupted (Ctrl-C) while this call was waiting."""
+
+
+def provider_error(exc: BaseException, address: str) -> ProviderError:
+    """`exc` as a ProviderError for `address`; unexpected exceptions keep their traceback in the
+    debug log, and their type and text in the message."""
+    if isinstance(exc, ProviderError):
+        if exc.address is None:
+            exc.address = address
+        return exc
+    if isinstance(exc, MlformError):
+        return ProviderError(exc.message, address=address, pos=exc.pos)
+    log.debug("unexpected error from provider code for %s", address, exc_info=exc)
+    return ProviderError(f"{type(exc).__name__}: {exc}", address=address)
+
+
+def call_with_wait(
+    fn: Callable[[], T],
+    *,
+    timeout: float,
+    cancel: threading.Event | None = None,
+    on_wait: Callable[[str, float], None] | None = None,
+) -> T:
+    """Call `fn` until it stops raising NotReady, sleeping as it asks, for at most `timeout` s."""
+    start = time.monotonic()
+    while True:
+        try:
+            return fn()
+        except NotReady as nr:
+            elapsed = time.monotonic() - start
+            if elapsed + nr.retry_after > timeout:
+                raise ProviderError(
+                    f"timed out after {elapsed:.0f}s waiting: {nr.message}"
+                ) from None
+            if on_wait is not None:
+                on_wait(nr.message, elapsed)
+            if cancel is not None:
+                if cancel.wait(nr.retry_after):
+                    raise Cancelled(f"interrupted while waiting: {nr.message}") from None
+            else:
+                time.sleep(nr.retry_after)

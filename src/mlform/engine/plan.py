@@ -1,0 +1,323 @@
+"""Planning: desired (config) vs recorded (state, refreshed from live) -> a list of changes.
+
+For every resource the planner resolves its arguments in dependency order, with values from the
+resources it refers to (or UNKNOWN where those are only known after apply), and compares them
+field by field with what is recorded. Replacement is planned when a field marked `ForceNew`
+differs; the plan says which field forced it.
+"""
+
+from __future__ import annotations
+
+import graphlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from pydantic import ValidationError
+
+from mlform.config.refs import Ref, lookup, substitute
+from mlform.config.stack import ResourceConfig, Stack
+from mlform.config.validation import validation_problems
+from mlform.errors import ConfigError, MlformError, SourcePos
+from mlform.providers.base import ResourceType, StackContext
+from mlform.providers.registry import Registry
+from mlform.providers.schema import fill_defaults, force_new_fields
+from mlform.state.models import ResourceState, State
+from mlform.values import UNKNOWN, contains_unknown
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    REPLACE = "replace"
+    DELETE = "delete"
+    NOOP = "no-op"
+
+
+@dataclass
+class ResourceChange:
+    """What the plan does to one resource (or one deposed object of it)."""
+
+    address: str
+    type: str
+    action: Action
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    # Arguments with references to other resources still open, resolved again at apply time.
+    template: dict[str, Any] | None = None
+    changed: list[str] = field(default_factory=list)
+    replace_because: list[str] = field(default_factory=list)
+    dependencies: list[str] = field(default_factory=list)
+    prior_dependencies: list[str] = field(default_factory=list)
+    create_before_destroy: bool = False
+    deposed: str | None = None  # the id of a deposed object this change deletes
+    reason: str | None = None
+    pos: SourcePos | None = None
+
+    @property
+    def name(self) -> str:
+        return self.address.split(".", 1)[1]
+
+    @property
+    def key(self) -> str:
+        return f"{self.address} (deposed {self.deposed})" if self.deposed else self.address
+
+
+@dataclass
+class OutputChange:
+    name: str
+    template: Any
+    before: Any
+    after: Any
+    sensitive: bool = False
+
+
+@dataclass
+class Plan:
+    """Everything apply needs, so a saved plan is applied exactly as it was shown."""
+
+    context: StackContext
+    lineage: str
+    serial: int
+    changes: list[ResourceChange]
+    outputs: dict[str, OutputChange]
+    config_path: str = ""
+    destroy: bool = False
+    # Refresh results to record before applying: address -> live state, or None if gone.
+    refreshed: dict[str, ResourceState | None] = field(default_factory=dict)
+    abandoned: list[str] = field(default_factory=list)  # pending creates that made nothing
+    notes: list[str] = field(default_factory=list)
+    state_dir: str = ""
+    # The (refreshed) state the plan was made against; not saved in plan files.
+    prior: State | None = field(default=None, repr=False, compare=False)
+
+    def counts(self) -> tuple[int, int, int]:
+        """(to add, to change, to destroy), counted as Terraform counts them."""
+        add = change = destroy = 0
+        for c in self.changes:
+            if c.action is Action.CREATE:
+                add += 1
+            elif c.action is Action.UPDATE:
+                change += 1
+            elif c.action is Action.DELETE:
+                destroy += 1
+            elif c.action is Action.REPLACE:
+                add += 1
+                destroy += 1
+        return add, change, destroy
+
+    @property
+    def has_changes(self) -> bool:
+        """Resources or outputs would change (what `--detailed-exitcode` reports as 2)."""
+        return (any(c.action is not Action.NOOP for c in self.changes)
+                or any(o.before != o.after for o in self.outputs.values()))
+
+    @property
+    def needs_apply(self) -> bool:
+        """There is something to record, even if only what refresh found."""
+        return self.has_changes or bool(self.refreshed) or bool(self.abandoned)
+
+
+def resolver(values: Mapping[str, Mapping[str, Any]], where: str, pos: SourcePos | None) -> Any:
+    """Resolve `${type.name.attr...}` against per-address attribute maps."""
+
+    def resolve(ref: Ref) -> Any:
+        attrs = values.get(ref.address)
+        if attrs is None:
+            return UNKNOWN
+        try:
+            return lookup(attrs, ref.attr_path)
+        except KeyError:
+            return UNKNOWN  # a computed attribute not reported yet
+        except (IndexError, TypeError) as exc:
+            raise ConfigError([MlformError(f"{where}: {ref} cannot be read ({exc})", pos=pos)])
+
+    return resolve
+
+
+def resolve_args(
+    rtype: type[ResourceType[Any]], template: dict[str, Any], values: Mapping[str, Any],
+    where: str, pos: SourcePos | None,
+) -> dict[str, Any]:
+    """The resource's arguments with references filled in and defaults applied; UNKNOWN where a
+    referenced value is only known after apply. Raises ConfigError if known values are invalid."""
+    args = rtype.complete_args(substitute(template, resolver(values, where, pos)))
+    if contains_unknown(args):
+        return fill_defaults(rtype.Args, args)
+    try:
+        return rtype.Args.model_validate(args).model_dump(mode="json")
+    except ValidationError as exc:
+        problems = validation_problems(exc, rtype.Args, _NoPositions(pos), label=where)
+        raise ConfigError(problems) from None
+
+
+class _NoPositions:
+    """Positions stand-in for values that came from references: point at the resource."""
+
+    def __init__(self, pos: SourcePos | None) -> None:
+        self.pos = pos
+
+    def of(self, path: Any) -> SourcePos | None:
+        return self.pos
+
+    def key(self, path: Any) -> SourcePos | None:
+        return self.pos
+
+
+def _topo(resources: Mapping[str, ResourceConfig]) -> list[str]:
+    sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter(
+        {a: r.depends_on for a, r in resources.items()}
+    )
+    return list(sorter.static_order())
+
+
+def make_plan(
+    stack: Stack,
+    state: State,
+    registry: Registry,
+    *,
+    destroy: bool = False,
+    refreshed: Mapping[str, ResourceState | None] | None = None,
+    abandoned: list[str] | None = None,
+    notes: list[str] | None = None,
+) -> Plan:
+    """Compare `stack` with `state` (already updated by `refreshed`) and list the changes."""
+    refreshed = dict(refreshed or {})
+    prior = state.resources
+    desired = {} if destroy else stack.resources
+    values: dict[str, dict[str, Any]] = {}
+    changes: dict[str, ResourceChange] = {}
+    problems: list[MlformError] = []
+    for address in _topo(desired):
+        rc = desired[address]
+        rtype = registry.get(rc.type)
+        try:
+            change = _plan_resource(rc, rtype, prior.get(address), values)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        changes[address] = change
+        values[address] = change.after or {}
+    if problems:
+        raise ConfigError(problems)
+    for address, res in prior.items():
+        if address not in desired:
+            changes[address] = ResourceChange(
+                address=address, type=res.type, action=Action.DELETE,
+                before=res.attributes, prior_dependencies=res.dependencies,
+                reason="destroy requested" if destroy else "no longer in the configuration",
+                create_before_destroy=res.create_before_destroy,
+            )
+    deposed = [
+        ResourceChange(address=a, type=r.type, action=Action.DELETE, before=r.attributes,
+                       prior_dependencies=r.dependencies, deposed=r.id,
+                       reason="left over from an interrupted create-before-destroy replacement")
+        for a, rs in state.deposed.items() for r in rs
+    ]
+    _propagate_create_before_destroy(changes)
+    _check_prevent_destroy(changes, desired)
+    outputs = _plan_outputs(stack, state, values, destroy)
+    ordered = [changes[a] for a in desired if a in changes]
+    ordered += [c for a, c in changes.items() if a not in desired]
+    if destroy:
+        ordered.reverse()
+    return Plan(
+        context=stack.context, lineage=state.lineage, serial=state.serial,
+        changes=ordered + deposed, outputs=outputs, config_path=str(stack.config_path),
+        destroy=destroy, refreshed=refreshed, abandoned=list(abandoned or []),
+        notes=list(notes or []), state_dir=str(stack.state_dir), prior=state,
+    )
+
+
+def _plan_resource(
+    rc: ResourceConfig,
+    rtype: type[ResourceType[Any]],
+    prior: ResourceState | None,
+    values: Mapping[str, Mapping[str, Any]],
+) -> ResourceChange:
+    args = resolve_args(rtype, rc.template, values, rc.address, rc.pos)
+    cbd = rc.lifecycle.create_before_destroy
+    change = ResourceChange(
+        address=rc.address, type=rc.type, action=Action.CREATE, template=rc.template,
+        dependencies=list(rc.depends_on), pos=rc.pos,
+        create_before_destroy=rtype.create_before_destroy if cbd is None else cbd,
+    )
+    if prior is None:
+        change.after = {**args, **rtype.plan_attributes(args, None)}
+        return change
+    change.before = prior.attributes
+    change.prior_dependencies = prior.dependencies
+    changed = [f for f in rtype.Args.model_fields
+               if not _same(args.get(f), prior.attributes.get(f))]
+    change.changed = changed
+    if prior.status == "tainted":
+        change.action = Action.REPLACE
+        change.reason = "tainted: its last create did not finish"
+    elif not changed:
+        change.action = Action.NOOP
+        change.after = prior.attributes
+        return change
+    else:
+        forced = force_new_fields(rtype.Args)
+        change.replace_because = [f for f in changed if f in forced]
+        change.action = Action.REPLACE if change.replace_because else Action.UPDATE
+    keep = prior.attributes if change.action is Action.UPDATE else None
+    change.after = {**args, **rtype.plan_attributes(args, keep)}
+    return change
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is UNKNOWN or b is UNKNOWN:
+        return False
+    return bool(a == b)
+
+
+def _propagate_create_before_destroy(changes: dict[str, ResourceChange]) -> None:
+    """A create-before-destroy replacement forces its replaced dependencies to do the same,
+    or the old dependency would have to die before its dependant's new object exists."""
+    stack = [c for c in changes.values()
+             if c.action is Action.REPLACE and c.create_before_destroy]
+    while stack:
+        c = stack.pop()
+        for dep in c.dependencies:
+            d = changes.get(dep)
+            if d is not None and d.action is Action.REPLACE and not d.create_before_destroy:
+                d.create_before_destroy = True
+                stack.append(d)
+
+
+def _check_prevent_destroy(
+    changes: dict[str, ResourceChange], desired: Mapping[str, ResourceConfig]
+) -> None:
+    problems = [
+        MlformError(
+            f"{a}: lifecycle.prevent_destroy is set, but this plan would "
+            f"{'replace' if c.action is Action.REPLACE else 'destroy'} it"
+            + (f" (because {', '.join(c.replace_because)} changed)" if c.replace_because else ""),
+            pos=desired[a].pos,
+        )
+        for a, c in changes.items()
+        if c.action in (Action.DELETE, Action.REPLACE)
+        and a in desired and desired[a].lifecycle.prevent_destroy
+    ]
+    if problems:
+        raise ConfigError(problems)
+
+
+def _plan_outputs(
+    stack: Stack, state: State, values: Mapping[str, Mapping[str, Any]], destroy: bool
+) -> dict[str, OutputChange]:
+    """Outputs after the change; one that leaves the config (or every one, on destroy) goes to
+    None with a None template."""
+    out: dict[str, OutputChange] = {}
+    specs = {} if destroy else stack.outputs
+    for name, spec in specs.items():
+        after = substitute(spec.template, resolver(values, f"outputs.{name}", None))
+        before = state.outputs[name]["value"] if name in state.outputs else None
+        out[name] = OutputChange(name, spec.template, before, after, spec.sensitive)
+    for name, old in state.outputs.items():
+        if name not in specs:
+            out[name] = OutputChange(name, None, old.get("value"), None,
+                                     bool(old.get("sensitive")))
+    return out

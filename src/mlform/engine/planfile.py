@@ -1,0 +1,107 @@
+"""Saved plans (`mlform plan -out FILE`): everything apply needs, in one JSON document.
+
+A saved plan holds the resolved changes, the argument templates still to be resolved at apply
+time, the refresh results to record, and the lineage and serial of the state it was made
+against; apply refuses it if the state has moved on since.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from mlform import __version__
+from mlform.engine.plan import Action, OutputChange, Plan, ResourceChange
+from mlform.errors import MlformError, SourcePos
+from mlform.providers.base import StackContext
+from mlform.state.models import ResourceState, now_iso
+from mlform.values import from_json_data, to_json_data
+
+PLAN_FORMAT = 1
+
+
+def _change_json(c: ResourceChange) -> dict[str, Any]:
+    data = asdict(c)
+    data["action"] = c.action.value
+    data["pos"] = asdict(c.pos) if c.pos else None
+    for key in ("before", "after", "template"):
+        data[key] = to_json_data(data[key])
+    return data
+
+
+def plan_to_json(plan: Plan) -> dict[str, Any]:
+    return {
+        "mlform_plan": PLAN_FORMAT,
+        "mlform_version": __version__,
+        "created_at": now_iso(),
+        "context": asdict(plan.context),
+        "lineage": plan.lineage,
+        "serial": plan.serial,
+        "config_path": plan.config_path,
+        "state_dir": plan.state_dir,
+        "destroy": plan.destroy,
+        "changes": [_change_json(c) for c in plan.changes],
+        "outputs": {
+            n: {"template": to_json_data(o.template), "before": to_json_data(o.before),
+                "after": to_json_data(o.after), "sensitive": o.sensitive}
+            for n, o in plan.outputs.items()
+        },
+        "refreshed": {a: (r.to_json() if r else None) for a, r in plan.refreshed.items()},
+        "abandoned": plan.abandoned,
+        "notes": plan.notes,
+    }
+
+
+def plan_from_json(data: dict[str, Any], source: str) -> Plan:
+    if data.get("mlform_plan") != PLAN_FORMAT:
+        raise MlformError(f"{source} is not an mlform plan file (or was written by an "
+                          "incompatible mlform version)")
+    try:
+        changes = []
+        for c in data["changes"]:
+            c = dict(c)
+            c["action"] = Action(c["action"])
+            c["pos"] = SourcePos(**c["pos"]) if c["pos"] else None
+            for key in ("before", "after", "template"):
+                c[key] = from_json_data(c[key])
+            changes.append(ResourceChange(**c))
+        return Plan(
+            context=StackContext(**data["context"]),
+            lineage=data["lineage"], serial=data["serial"], changes=changes,
+            outputs={
+                n: OutputChange(n, from_json_data(o["template"]), from_json_data(o["before"]),
+                                from_json_data(o["after"]), o["sensitive"])
+                for n, o in data["outputs"].items()
+            },
+            config_path=data["config_path"], destroy=data["destroy"],
+            refreshed={a: ResourceState.from_json(r) if r else None
+                       for a, r in data["refreshed"].items()},
+            abandoned=list(data["abandoned"]), notes=list(data["notes"]),
+            state_dir=data["state_dir"],
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MlformError(f"{source}: the plan file is damaged ({exc!r})") from None
+
+
+def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(plan_to_json(plan), separators=(",", ":")), encoding="utf-8")
+    os.replace(tmp, target)
+
+
+def load_plan(path: str | os.PathLike[str]) -> Plan:
+    try:
+        raw = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise MlformError(f"cannot read plan file {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError:
+        raise MlformError(f"{path} is not an mlform plan file (not JSON)") from None
+    if not isinstance(data, dict):
+        raise MlformError(f"{path} is not an mlform plan file")
+    return plan_from_json(data, str(path))

@@ -1,0 +1,159 @@
+"""A plan in Terraform's machine-readable plan format (format_version 1.2).
+
+Tools written for `terraform show -json` read it unchanged: conftest policies read
+`resource_changes[]`, checkov reads `planned_values.root_module.resources[]`. Values are in
+Terraform's shape (a single nested block is a one-item list), unknown values are left out of
+`after` and flagged in `after_unknown`, and sensitive ones are flagged in `*_sensitive`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlform import __version__
+from mlform.engine.plan import Action, Plan, ResourceChange
+from mlform.providers.registry import Registry
+from mlform.providers.schema import sensitive_fields, terraform_shape
+from mlform.state.models import State, now_iso
+from mlform.values import strip_unknown, unknown_mask
+
+FORMAT_VERSION = "1.2"
+# Tools check that the document came from a Terraform 1.x-compatible producer.
+COMPATIBLE_TERRAFORM = "1.9.0"
+
+
+def _actions(c: ResourceChange) -> list[str]:
+    if c.action is Action.REPLACE:
+        return ["create", "delete"] if c.create_before_destroy else ["delete", "create"]
+    return [c.action.value]
+
+
+class _Shaper:
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def provider(self, type_name: str) -> str:
+        if type_name not in self.registry.types:
+            return "unknown"
+        spec = self.registry.provider_for(type_name)
+        return spec.terraform_provider or spec.name
+
+    def values(self, type_name: str, attrs: dict[str, Any] | None) -> dict[str, Any] | None:
+        if attrs is None:
+            return None
+        if type_name not in self.registry.types:
+            return attrs
+        args_model = self.registry.get(type_name).Args
+        hidden = sensitive_fields(args_model)
+        # Secrets never reach a plan file: sensitive values are flagged, not written.
+        shown = {k: (None if k in hidden and v is not None else v) for k, v in attrs.items()}
+        return terraform_shape(args_model, shown)
+
+    def sensitive(self, type_name: str, attrs: dict[str, Any] | None) -> Any:
+        if attrs is None or type_name not in self.registry.types:
+            return False
+        return {f: True for f in sensitive_fields(self.registry.get(type_name).Args)
+                if f in attrs}
+
+    def resource(self, address: str, type_name: str, values: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "address": address, "mode": "managed", "type": type_name,
+            "name": address.split(".", 1)[1], "provider_name": self.provider(type_name),
+            "schema_version": 0, "values": values,
+            "sensitive_values": self.sensitive(type_name, values),
+        }
+
+
+def plan_to_terraform_json(plan: Plan, registry: Registry, prior: State | None) -> dict[str, Any]:
+    """The Terraform-shaped JSON document of `plan`; `prior` is the state it was made against."""
+    s = _Shaper(registry)
+    changes = []
+    planned = []
+    for c in plan.changes:
+        before = s.values(c.type, c.before)
+        after = s.values(c.type, c.after) if c.action is not Action.DELETE else None
+        entry: dict[str, Any] = {
+            "address": c.address, "mode": "managed", "type": c.type, "name": c.name,
+            "provider_name": s.provider(c.type),
+            "change": {
+                "actions": _actions(c),
+                "before": before,
+                "after": strip_unknown(after) if after is not None else None,
+                "after_unknown": (unknown_mask(after) or {}) if after is not None else {},
+                "before_sensitive": s.sensitive(c.type, before),
+                "after_sensitive": s.sensitive(c.type, after),
+            },
+        }
+        if c.deposed:
+            entry["deposed"] = c.deposed
+        if c.action is Action.REPLACE:
+            entry["change"]["replace_paths"] = [[f] for f in c.replace_because]
+            entry["action_reason"] = ("replace_because_tainted" if not c.replace_because
+                                      else "replace_because_cannot_update")
+        elif c.action is Action.DELETE and not c.deposed:
+            entry["action_reason"] = "delete_because_no_resource_config"
+        changes.append(entry)
+        if after is not None and not c.deposed:
+            planned.append(s.resource(c.address, c.type, strip_unknown(after)))
+    doc: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "terraform_version": COMPATIBLE_TERRAFORM,
+        "mlform_version": __version__,
+        "planned_values": {
+            "outputs": {
+                n: {"sensitive": o.sensitive, **({"value": strip_unknown(o.after)}
+                                                 if o.after is not None and not o.sensitive
+                                                 else {})}
+                for n, o in plan.outputs.items() if o.template is not None
+            },
+            "root_module": {"resources": planned},
+        },
+        "resource_changes": changes,
+        "output_changes": {n: _output_change(o.before, o.after, o.template, o.sensitive)
+                           for n, o in plan.outputs.items()},
+        "configuration": {"provider_config": {
+            name: {"name": name, "full_name": spec.terraform_provider or name}
+            for name, spec in registry.providers.items()
+        }, "root_module": {}},
+        "timestamp": now_iso(),
+        "applyable": plan.has_changes,
+        "complete": True,
+        "errored": False,
+    }
+    if prior is not None and prior.serial > 0:
+        doc["prior_state"] = {
+            "format_version": "1.0", "terraform_version": COMPATIBLE_TERRAFORM,
+            "values": terraform_values(prior, registry),
+        }
+    return doc
+
+
+def terraform_values(state: State, registry: Registry) -> dict[str, Any]:
+    """A state's `values` block as Terraform's JSON writes it (sensitive values hidden)."""
+    s = _Shaper(registry)
+    return {
+        "outputs": {n: {"sensitive": bool(o.get("sensitive")),
+                        "value": None if o.get("sensitive") else o.get("value")}
+                    for n, o in state.outputs.items()},
+        "root_module": {"resources": [
+            s.resource(a, r.type, s.values(r.type, r.attributes) or {})
+            for a, r in state.resources.items()]},
+    }
+
+
+def _output_change(before: Any, after: Any, template: Any, sensitive: bool) -> dict[str, Any]:
+    if template is None:
+        actions = ["delete"]
+    elif before is None:
+        actions = ["create"]
+    elif before == after:
+        actions = ["no-op"]
+    else:
+        actions = ["update"]
+    unknown = unknown_mask(after)
+    if sensitive:  # flagged, never written
+        before = after = None
+    return {"actions": actions, "before": before,
+            "after": strip_unknown(after) if after is not None else None,
+            "after_unknown": unknown, "before_sensitive": sensitive,
+            "after_sensitive": sensitive}

@@ -1,0 +1,109 @@
+"""Refresh: read every recorded object from the cloud, and settle interrupted creates.
+
+The result is a set of state changes (not applied to any file): objects whose live attributes
+differ from the record, objects deleted outside mlform, and pending creates that either made an
+object (adopted) or made nothing (abandoned).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from mlform.engine.calls import provider_error
+from mlform.engine.providers import ProviderPool
+from mlform.errors import MlformError, ProviderError
+from mlform.providers.base import Discoverable
+from mlform.state.models import PendingCreate, ResourceState, State
+
+
+@dataclass
+class RefreshResult:
+    changed: dict[str, ResourceState | None] = field(default_factory=dict)
+    abandoned: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def apply_to(self, state: State) -> None:
+        """Make the in-memory `state` reflect the refresh."""
+        for address, res in self.changed.items():
+            if res is None:
+                state.resources.pop(address, None)
+            else:
+                state.resources[address] = res
+            state.pending.pop(address, None)
+        for address in self.abandoned:
+            state.pending.pop(address, None)
+
+
+def refresh(
+    state: State, pool: ProviderPool, parallelism: int = 10,
+    on_read: Callable[[str], None] | None = None,
+) -> RefreshResult:
+    """Read every resource and pending create in `state` from the cloud, in parallel."""
+    result = RefreshResult()
+    errors: list[ProviderError] = []
+
+    def read(address: str, res: ResourceState) -> None:
+        try:
+            live = pool.resource(res.type).read(res.id, res.attributes)
+        except Exception as exc:  # noqa: BLE001 - every failure is reported per resource
+            errors.append(provider_error(exc, address))
+            return
+        if on_read is not None:
+            on_read(address)
+        if live is None:
+            result.changed[address] = None
+            result.notes.append(f"{address} was deleted outside mlform; it will be created again")
+        elif live != res.attributes:
+            result.changed[address] = ResourceState(
+                type=res.type, id=str(live.get("id", res.id)), attributes=live,
+                dependencies=res.dependencies, status=res.status,
+                create_before_destroy=res.create_before_destroy,
+            )
+
+    def settle(address: str, pending: PendingCreate) -> None:
+        try:
+            found = _find(pool, address, pending)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(provider_error(exc, address))
+            return
+        if found is None:
+            result.abandoned.append(address)
+            result.notes.append(f"{address}: an interrupted create made nothing; "
+                                "it will be created")
+        else:
+            result.changed[address] = ResourceState(
+                type=pending.type, id=str(found["id"]), attributes=found,
+                dependencies=[],
+            )
+            result.notes.append(f"{address}: found the object an interrupted create made "
+                                f"(id {found['id']}); adopted into state")
+
+    with ThreadPoolExecutor(max_workers=max(1, parallelism),
+                            thread_name_prefix="mlform-refresh") as ex:
+        futures = [ex.submit(read, a, r) for a, r in state.resources.items()]
+        futures += [ex.submit(settle, a, p) for a, p in state.pending.items()]
+        for f in futures:
+            f.result()
+    if errors:
+        raise MlformError("refresh failed:\n" + "\n".join(
+            f"  {e.address}: {e.message}" for e in errors))
+    return result
+
+
+def _find(pool: ProviderPool, address: str, pending: PendingCreate) -> dict[str, Any] | None:
+    rt = pool.resource(pending.type)
+    if not isinstance(rt, Discoverable):
+        raise ProviderError(
+            f"{pending.type} cannot look up the object an interrupted create may have made "
+            "(its provider does not implement Discoverable)", address=address,
+        )
+    try:
+        args = type(rt).Args.model_validate(pending.args)
+    except ValidationError as exc:
+        raise ProviderError(f"recorded arguments are no longer valid: {exc}") from None
+    return rt.find(args, pool.meta(address))

@@ -1,0 +1,1 @@
+"""Providers: one package per provider, one module per cloud service."""

@@ -1,0 +1,99 @@
+"""What every AWS resource type shares: clients, tags, and finding objects again after a crash."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import Field
+
+from mlform.providers.aws.session import AwsSession
+from mlform.providers.base import (
+    TAG_ADDRESS,
+    TAG_STACK,
+    ArgsModel,
+    Discoverable,
+    Discovered,
+    ResourceMeta,
+    ResourceType,
+)
+
+A = TypeVar("A", bound=ArgsModel)
+
+MLFORM_TAG_PREFIX = "mlform:"
+
+
+def tags_field(what: str = "resource") -> Any:
+    return Field(default_factory=dict, description=f"Tags to put on the {what}. mlform adds "
+                 f"`{TAG_STACK}` and `{TAG_ADDRESS}` itself.")
+
+
+def tags_all_field() -> Any:
+    return Field(default_factory=dict, description="Every tag on the object, mlform's included.")
+
+
+def all_tags(user: Mapping[str, str] | None, meta: ResourceMeta) -> dict[str, str]:
+    """The user's tags plus mlform's own, which always win."""
+    return {**(user or {}), **meta.tags}
+
+
+def user_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    """Live tags without mlform's own (what the `tags` argument is compared with)."""
+    return {k: v for k, v in tags.items() if not k.startswith(MLFORM_TAG_PREFIX)}
+
+
+def tag_list(tags: Mapping[str, str], key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
+    """`{"a": "b"}` -> `[{"Key": "a", "Value": "b"}]` (the key names vary by service)."""
+    return [{key: k, value: v} for k, v in tags.items()]
+
+
+def tag_dict(items: list[dict[str, str]] | None, key: str = "Key",
+             value: str = "Value") -> dict[str, str]:
+    return {t[key]: t[value] for t in items or []}
+
+
+def tag_changes(old: Mapping[str, str], new: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    """(tags to set, tag keys to remove) to go from `old` to `new`."""
+    to_set = {k: v for k, v in new.items() if old.get(k) != v}
+    to_remove = [k for k in old if k not in new]
+    return to_set, to_remove
+
+
+class AwsResource(ResourceType[A], Discoverable):
+    """Base of AWS resource types. `self.aws` is the stack's AwsSession."""
+
+    service: ClassVar[str]
+
+    def __init__(self, session: AwsSession) -> None:
+        super().__init__(session)
+        self.aws: AwsSession = session
+
+    @property
+    def client(self) -> Any:
+        return self.aws.client(self.service)
+
+    @abstractmethod
+    def id_for(self, args: A) -> str:
+        """The id the object created from `args` has (its name, for name-keyed services)."""
+
+    @abstractmethod
+    def list(self) -> Iterator[Discovered]:
+        """Every object of this type in the account and region, with its tags."""
+
+    def find(self, args: ArgsModel, meta: ResourceMeta) -> dict[str, Any] | None:
+        """The object an interrupted create of `args` made, unless it belongs to someone else.
+
+        Names are deterministic, so the object is looked up by the id `args` give it. It is
+        adopted if its mlform tags name this address and stack, or if it has none (the create
+        call returned before the tags were set); an object tagged for another stack is left
+        alone, and the create that follows reports the conflict.
+        """
+        attrs = self.read(self.id_for(args), {})  # type: ignore[arg-type]
+        if attrs is None:
+            return None
+        tags = attrs.get("tags_all") or {}
+        owner = (tags.get(TAG_STACK), tags.get(TAG_ADDRESS))
+        if owner == (None, None) or owner == (meta.context.stack, meta.address):
+            return attrs
+        return None

@@ -1,0 +1,169 @@
+"""Amazon ECR: `aws_ecr_repository`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import Field
+
+from mlform.providers.aws.base import (
+    AwsResource,
+    all_tags,
+    tag_changes,
+    tag_dict,
+    tag_list,
+    tags_all_field,
+    tags_field,
+    user_tags,
+)
+from mlform.providers.aws.errors import aws_call, is_not_found, translate
+from mlform.providers.base import (
+    ArgsModel,
+    AttrsModel,
+    Discovered,
+    ForceNew,
+    ResourceMeta,
+    StackContext,
+)
+
+
+class ImageScanningConfiguration(ArgsModel):
+    scan_on_push: bool = Field(False, description="Scan every image for vulnerabilities on push.")
+
+
+class EncryptionConfiguration(ArgsModel):
+    encryption_type: Literal["AES256", "KMS"] = "AES256"
+    kms_key: str | None = Field(None, description="KMS key ARN when encryption_type is KMS.")
+
+
+class EcrRepositoryArgs(ArgsModel):
+    name: Annotated[str, ForceNew()] = Field(
+        description="Repository name (default: <project>-<environment>-<resource name>).")
+    image_tag_mutability: Literal["MUTABLE", "IMMUTABLE"] = "MUTABLE"
+    image_scanning_configuration: ImageScanningConfiguration = Field(
+        default_factory=ImageScanningConfiguration)
+    encryption_configuration: Annotated[EncryptionConfiguration, ForceNew()] = Field(
+        default_factory=EncryptionConfiguration)
+    force_delete: bool = Field(False, description="Delete the repository even if it holds images.")
+    tags: dict[str, str] = tags_field("repository")
+
+
+class EcrRepositoryAttrs(AttrsModel):
+    arn: str
+    registry_id: str
+    repository_url: str = Field(description="`<account>.dkr.ecr.<region>.amazonaws.com/<name>`.")
+    tags_all: dict[str, str] = tags_all_field()
+
+
+class EcrRepository(AwsResource[EcrRepositoryArgs]):
+    type_name: ClassVar[str] = "aws_ecr_repository"
+    service: ClassVar[str] = "ecr"
+    Args = EcrRepositoryArgs
+    Attrs = EcrRepositoryAttrs
+
+    @classmethod
+    def default_args(cls, ctx: StackContext, name: str) -> dict[str, Any]:
+        return {"name": ctx.default_name(name, max_len=256).lower()}
+
+    def id_for(self, args: EcrRepositoryArgs) -> str:
+        return args.name
+
+    def create(self, args: EcrRepositoryArgs, meta: ResourceMeta) -> dict[str, Any]:
+        encryption: dict[str, str] = {
+            "encryptionType": args.encryption_configuration.encryption_type}
+        if args.encryption_configuration.kms_key:
+            encryption["kmsKey"] = args.encryption_configuration.kms_key
+        with aws_call("ecr", "CreateRepository"):
+            self.client.create_repository(
+                repositoryName=args.name,
+                imageTagMutability=args.image_tag_mutability,
+                imageScanningConfiguration={
+                    "scanOnPush": args.image_scanning_configuration.scan_on_push},
+                encryptionConfiguration=encryption,
+                tags=tag_list(all_tags(args.tags, meta)),
+            )
+        return self._read_or_fail(args.name, args)
+
+    def _read_or_fail(self, name: str, args: EcrRepositoryArgs) -> dict[str, Any]:
+        attrs = self.read(name, {"force_delete": args.force_delete})
+        if attrs is None:  # eventual consistency: created, not yet visible
+            from mlform.errors import NotReady
+
+            raise NotReady(f"repository {name} is not visible yet", retry_after=1.0)
+        return attrs
+
+    def read(self, id: str, prior: Mapping[str, Any]) -> dict[str, Any] | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            repos = self.client.describe_repositories(repositoryNames=[id])["repositories"]
+        except ClientError as exc:
+            if is_not_found(exc):
+                return None
+            raise translate(exc, "DescribeRepositories") from exc
+        if not repos:
+            return None
+        repo = repos[0]
+        with aws_call("ecr", "ListTagsForResource"):
+            tags = tag_dict(self.client.list_tags_for_resource(
+                resourceArn=repo["repositoryArn"]).get("tags"))
+        enc = repo.get("encryptionConfiguration") or {}
+        return {
+            "name": repo["repositoryName"],
+            "image_tag_mutability": repo.get("imageTagMutability", "MUTABLE"),
+            "image_scanning_configuration": {
+                "scan_on_push": bool(repo.get("imageScanningConfiguration", {})
+                                     .get("scanOnPush", False))},
+            "encryption_configuration": {
+                "encryption_type": enc.get("encryptionType", "AES256"),
+                "kms_key": enc.get("kmsKey")},
+            "force_delete": bool(prior.get("force_delete", False)),  # not stored by AWS
+            "tags": user_tags(tags),
+            "id": repo["repositoryName"],
+            "arn": repo["repositoryArn"],
+            "registry_id": repo["registryId"],
+            "repository_url": repo["repositoryUri"],
+            "tags_all": tags,
+        }
+
+    def update(self, id: str, prior: Mapping[str, Any], args: EcrRepositoryArgs,
+               meta: ResourceMeta) -> dict[str, Any]:
+        if prior.get("image_tag_mutability") != args.image_tag_mutability:
+            with aws_call("ecr", "PutImageTagMutability"):
+                self.client.put_image_tag_mutability(
+                    repositoryName=id, imageTagMutability=args.image_tag_mutability)
+        scan = args.image_scanning_configuration.scan_on_push
+        if (prior.get("image_scanning_configuration") or {}).get("scan_on_push") != scan:
+            with aws_call("ecr", "PutImageScanningConfiguration"):
+                self.client.put_image_scanning_configuration(
+                    repositoryName=id, imageScanningConfiguration={"scanOnPush": scan})
+        to_set, to_remove = tag_changes(prior.get("tags_all") or {}, all_tags(args.tags, meta))
+        arn = prior["arn"]
+        if to_set:
+            with aws_call("ecr", "TagResource"):
+                self.client.tag_resource(resourceArn=arn, tags=tag_list(to_set))
+        if to_remove:
+            with aws_call("ecr", "UntagResource"):
+                self.client.untag_resource(resourceArn=arn, tagKeys=to_remove)
+        return self._read_or_fail(id, args)
+
+    def delete(self, id: str, prior: Mapping[str, Any]) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.delete_repository(repositoryName=id,
+                                          force=bool(prior.get("force_delete", False)))
+        except ClientError as exc:
+            if is_not_found(exc):
+                return
+            raise translate(exc, "DeleteRepository") from exc
+
+    def list(self) -> Iterator[Discovered]:
+        with aws_call("ecr", "DescribeRepositories"):
+            pages = self.client.get_paginator("describe_repositories").paginate()
+            for page in pages:
+                for repo in page["repositories"]:
+                    tags = tag_dict(self.client.list_tags_for_resource(
+                        resourceArn=repo["repositoryArn"]).get("tags"))
+                    yield Discovered(id=repo["repositoryName"], tags=tags)

@@ -1,0 +1,69 @@
+"""AWS errors -> ProviderError, with the cloud's own code and message."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from mlform.errors import ProviderError
+
+log = logging.getLogger("mlform.aws")
+
+# Long enough for any real message; moto lists whole enums in some (every instance type).
+MAX_MESSAGE = 300
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a botocore ClientError ('' for anything else)."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def error_message(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Message", "")) or str(exc)
+    return str(exc)
+
+
+NOT_FOUND_CODES = frozenset({"NoSuchEntity", "ResourceNotFoundException", "NotFound", "404",
+                             "NoSuchBucket", "RepositoryNotFoundException"})
+
+
+def is_not_found(exc: BaseException, *codes: str) -> bool:
+    """True if `exc` says the object does not exist (common codes, an HTTP 404, or `codes`)."""
+    code = error_code(exc)
+    if code in NOT_FOUND_CODES or code in codes:
+        return True
+    response = getattr(exc, "response", None)
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode") if response else None
+    return bool(status == 404)
+
+
+def _shorten(message: str) -> str:
+    if len(message) <= MAX_MESSAGE:
+        return message
+    return message[:MAX_MESSAGE] + f"... ({len(message) - MAX_MESSAGE} more characters)"
+
+
+def translate(exc: BaseException, operation: str) -> ProviderError:
+    """A botocore error as ProviderError('Operation: Code: message'); raise it `from exc`."""
+    code = error_code(exc)
+    message = error_message(exc)
+    log.debug("%s failed: %s", operation, message)
+    return ProviderError(f"{operation}: {code}: {_shorten(message)}" if code
+                         else f"{operation}: {_shorten(message)}")
+
+
+@contextmanager
+def aws_call(service: str, operation: str) -> Iterator[None]:
+    """Turn botocore errors raised inside into ProviderError('Operation: Code: message')."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, operation) from exc

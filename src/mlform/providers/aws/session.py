@@ -1,0 +1,87 @@
+"""boto3 clients for one stack: AWS itself, or the local sandbox.
+
+Every client uses botocore's adaptive retry mode (client-side rate limiting plus exponential
+backoff on throttling and transient errors), so no resource module writes a retry loop for those.
+For `target: sandbox` every client points at the sandbox on loopback with fixed dummy
+credentials: nothing can reach a real AWS endpoint by accident.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from mlform import __version__
+from mlform.errors import ProviderError
+from mlform.providers.base import StackContext
+
+SANDBOX_CREDENTIALS = {"aws_access_key_id": "mlform-sandbox",
+                       "aws_secret_access_key": "mlform-sandbox"}
+MAX_ATTEMPTS = 10
+
+
+class AwsSession:
+    """Thread-safe factory of cached boto3 clients for one account and region."""
+
+    def __init__(self, ctx: StackContext, *, endpoint_url: str | None = None) -> None:
+        import boto3
+        import botocore.config
+
+        self.context = ctx
+        self.region = ctx.region
+        self.endpoint_url = endpoint_url
+        if ctx.target == "sandbox" and endpoint_url is None:
+            from mlform.sandbox.lifecycle import ensure_running
+
+            self.endpoint_url = ensure_running(ctx.home).url
+        if self.endpoint_url is not None:
+            self._session = boto3.session.Session(region_name=ctx.region, **SANDBOX_CREDENTIALS)
+        else:
+            self._session = boto3.session.Session(profile_name=ctx.profile,
+                                                  region_name=ctx.region)
+        self._config = botocore.config.Config(
+            retries={"mode": "adaptive", "max_attempts": MAX_ATTEMPTS},
+            connect_timeout=10, read_timeout=60,
+            user_agent_extra=f"mlform/{__version__}",
+        )
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._account_id: str | None = None
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.endpoint_url is not None
+
+    def client(self, service: str) -> Any:
+        found = self._clients.get(service)
+        if found is not None:
+            return found
+        with self._lock:  # boto3 sessions are not thread-safe; clients are
+            if service not in self._clients:
+                self._clients[service] = self._session.client(
+                    service, config=self._config, endpoint_url=self.endpoint_url)
+            return self._clients[service]
+
+    @property
+    def account_id(self) -> str:
+        if self._account_id is None:
+            from mlform.providers.aws.errors import aws_call
+
+            with aws_call("sts", "GetCallerIdentity"):
+                self._account_id = str(self.client("sts").get_caller_identity()["Account"])
+        return self._account_id
+
+    @property
+    def partition(self) -> str:
+        if self.region.startswith("cn-"):
+            return "aws-cn"
+        if self.region.startswith("us-gov-"):
+            return "aws-us-gov"
+        return "aws"
+
+
+def open_session(ctx: StackContext) -> AwsSession:
+    """The AWS provider's session factory (see `ProviderSpec.open_session`)."""
+    if ctx.target not in ("aws", "sandbox"):
+        raise ProviderError(f"the AWS provider cannot run on target '{ctx.target}'")
+    return AwsSession(ctx)

@@ -1,0 +1,226 @@
+"""The provider contract: one `ResourceType` subclass per resource type.
+
+A resource type declares its arguments as a pydantic model (`Args`, what users write, in the
+Terraform AWS provider's vocabulary) and its computed attributes as another (`Attrs`). Field
+markers say which arguments force replacement (`ForceNew`). The engine calls the four CRUD methods
+below; optional capabilities are mixins that the engine checks with `issubclass`.
+
+Attributes are plain JSON-able dicts: every argument field (normalised as the model dumps it) plus
+the computed attributes, always including `id`. `read` must return the same shape from the live
+object, so that "desired vs live" compares like with like.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from mlform.values import UNKNOWN
+
+TAG_STACK = "mlform:stack"
+TAG_ADDRESS = "mlform:address"
+
+
+class ForceNew:
+    """Field marker: changing this argument replaces the resource (`Annotated[str, ForceNew()]`)."""
+
+    def __repr__(self) -> str:
+        return "ForceNew()"
+
+
+class Sensitive:
+    """Field marker: the value is never shown in plans, logs or errors."""
+
+    def __repr__(self) -> str:
+        return "Sensitive()"
+
+
+class ArgsModel(BaseModel):
+    """Base of every resource's arguments: unknown keys are errors, never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=False)
+
+
+class AttrsModel(BaseModel):
+    """Base of every resource's computed attributes (documentation and reference checking)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StackContext:
+    """Which stack and environment resources belong to, and where they live."""
+
+    project: str
+    environment: str
+    target: str = "sandbox"
+    region: str = "us-east-1"
+    profile: str | None = None
+    home: str | None = None  # MLFORM_HOME override (sandbox data), None = default
+
+    @property
+    def stack(self) -> str:
+        return f"{self.project}/{self.environment}"
+
+    def default_name(self, name: str, *, sep: str = "-", max_len: int = 63) -> str:
+        """A deterministic cloud name for resource `name` in this stack: project-env-name."""
+        full = sep.join((self.project, self.environment, name.replace("_", "-")))
+        if len(full) <= max_len:
+            return full
+        digest = hashlib.sha256(full.encode()).hexdigest()[:8]
+        return f"{full[: max_len - 9]}{sep}{digest}"
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceMeta:
+    """What a provider needs to know about the resource it is acting on besides its arguments."""
+
+    address: str
+    context: StackContext
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Tags every created cloud object carries, so that it can always be found again."""
+        return {TAG_STACK: self.context.stack, TAG_ADDRESS: self.address}
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """How long the engine waits on `NotReady` for each operation, in seconds."""
+
+    create: float = 600.0
+    update: float = 600.0
+    delete: float = 600.0
+
+
+A = TypeVar("A", bound=ArgsModel)
+
+
+class ResourceType(ABC, Generic[A]):
+    """One kind of cloud object. Instances are bound to a provider session (clients, region).
+
+    Contract for every method:
+    - Idempotent: calling it twice with the same input has the effect of calling it once.
+    - "Not ready yet" (eventual consistency, a dependency still propagating) is signalled by
+      raising `mlform.errors.NotReady`; the engine waits and calls again, until `timeouts`.
+    - Any other failure raises `mlform.errors.ProviderError` with the cloud's own message. If a
+      cloud object was created before the failure, put its attributes in `partial`.
+    """
+
+    type_name: ClassVar[str]
+    Args: type[A]
+    Attrs: ClassVar[type[AttrsModel]]
+    # Replace by creating the new object before deleting the old one.
+    create_before_destroy: ClassVar[bool] = False
+    timeouts: ClassVar[Timeouts] = Timeouts()
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+
+    # -- plan-time hooks (classmethods: no cloud access) ---------------------------------------
+
+    @classmethod
+    def default_args(cls, ctx: StackContext, name: str) -> dict[str, Any]:
+        """Argument defaults that depend on the stack (names); the user's values win."""
+        return {}
+
+    @classmethod
+    def complete_args(cls, args: dict[str, Any]) -> dict[str, Any]:
+        """Fill arguments derived from other arguments (may see UNKNOWN values at plan time)."""
+        return args
+
+    @classmethod
+    def plan_attributes(
+        cls, args: Mapping[str, Any], prior: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        """Computed attributes as far as they are known before apply.
+
+        Default: on create everything computed is unknown; on update it keeps its prior value.
+        """
+        names = cls.Attrs.model_fields
+        if prior is None:
+            return {name: UNKNOWN for name in names}
+        return {name: prior.get(name, UNKNOWN) for name in names}
+
+    # -- cloud operations -------------------------------------------------------------------
+
+    @abstractmethod
+    def create(self, args: A, meta: ResourceMeta) -> dict[str, Any]:
+        """Create the object and return its attributes (arguments + computed, with `id`).
+
+        Tag it with `meta.tags` (when the service supports tags) in the create call itself if the
+        API allows, so that an interrupted apply can always find it again.
+        """
+
+    @abstractmethod
+    def read(self, id: str, prior: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The live attributes, or None if the object does not exist (never raise for missing)."""
+
+    @abstractmethod
+    def update(
+        self, id: str, prior: Mapping[str, Any], args: A, meta: ResourceMeta
+    ) -> dict[str, Any]:
+        """Change the object in place from `prior` to `args` and return the new attributes."""
+
+    @abstractmethod
+    def delete(self, id: str, prior: Mapping[str, Any]) -> None:
+        """Delete the object. If it does not exist, return silently."""
+
+    # -- helpers for implementations -------------------------------------------------------
+
+    @staticmethod
+    def attributes(args: ArgsModel, **computed: Any) -> dict[str, Any]:
+        """The attribute dict for `args` plus computed values."""
+        return {**args.model_dump(mode="json"), **computed}
+
+
+class Waitable(ABC):
+    """Capability: after create/update the object needs time to become usable (an endpoint)."""
+
+    @abstractmethod
+    def wait_ready(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
+        """Return fresh attributes once ready; raise NotReady while it is still converging and
+        ProviderError if it reached a failed state."""
+
+
+@dataclass(frozen=True, slots=True)
+class Discovered:
+    """An object found in the cloud by `Discoverable.list`."""
+
+    id: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def address(self) -> str | None:
+        return self.tags.get(TAG_ADDRESS)
+
+    @property
+    def stack(self) -> str | None:
+        return self.tags.get(TAG_STACK)
+
+
+class Discoverable(ABC):
+    """Capability: enumerate existing objects, and find the one an interrupted create made."""
+
+    @abstractmethod
+    def list(self) -> Iterator[Discovered]:
+        """Every object of this type in the session's account and region."""
+
+    @abstractmethod
+    def find(self, args: ArgsModel, meta: ResourceMeta) -> dict[str, Any] | None:
+        """The attributes of the object that creating `args` for `meta.address` would have made,
+        or None. Used to adopt an object whose create was interrupted before it was recorded."""
+
+
+def stable_hash(value: Any, length: int = 8) -> str:
+    """A short digest of JSON-able data, stable across runs (for content-derived names)."""
+    raw = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(raw.encode()).hexdigest()[:length]

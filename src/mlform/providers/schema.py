@@ -1,0 +1,138 @@
+"""Introspection of resource schemas: markers, nested blocks, defaults, Terraform's JSON shape."""
+
+from __future__ import annotations
+
+import types
+import typing
+from functools import cache
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from mlform.providers.base import ForceNew, Sensitive
+from mlform.values import UNKNOWN
+
+Nesting = Literal["model", "list", "dict"]
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strip Optional[...] and Annotated[...] down to the interesting type."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(args) != 1:
+                return annotation
+            annotation = args[0]
+        else:
+            return annotation
+
+
+def nested_model(annotation: Any) -> tuple[Nesting, type[BaseModel]] | None:
+    """If a field holds a block (a model, a list of models or a map of models), say which."""
+    ann = _unwrap(annotation)
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return "model", ann
+    origin = typing.get_origin(ann)
+    args = typing.get_args(ann)
+    if origin is list and args:
+        inner = _unwrap(args[0])
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            return "list", inner
+    if origin is dict and len(args) == 2:
+        inner = _unwrap(args[1])
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            return "dict", inner
+    return None
+
+
+def _has_marker(info: FieldInfo, marker: type) -> bool:
+    return any(isinstance(m, marker) for m in info.metadata)
+
+
+@cache
+def force_new_fields(model: type[BaseModel]) -> frozenset[str]:
+    """Top-level arguments whose change forces replacement."""
+    return frozenset(n for n, f in model.model_fields.items() if _has_marker(f, ForceNew))
+
+
+@cache
+def sensitive_fields(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(n for n, f in model.model_fields.items() if _has_marker(f, Sensitive))
+
+
+def fill_defaults(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
+    """`data` with the model's defaults filled in, recursively, leaving UNKNOWN values alone.
+
+    The partial counterpart of `model.model_validate(data).model_dump()` for arguments that are
+    not all known yet at plan time.
+    """
+    out: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        if name in data:
+            out[name] = _fill_value(info.annotation, data[name])
+        elif not info.is_required():
+            default = info.get_default(call_default_factory=True)
+            out[name] = default.model_dump(mode="json") if isinstance(default, BaseModel) else default
+    for name, value in data.items():  # unknown keys are reported by validation, keep them visible
+        out.setdefault(name, value)
+    return out
+
+
+def _fill_value(annotation: Any, value: Any) -> Any:
+    if value is UNKNOWN or value is None:
+        return value
+    nested = nested_model(annotation)
+    if nested is None:
+        return value
+    kind, sub = nested
+    if kind == "model" and isinstance(value, dict):
+        return fill_defaults(sub, value)
+    if kind == "list" and isinstance(value, list):
+        return [fill_defaults(sub, v) if isinstance(v, dict) else v for v in value]
+    if kind == "dict" and isinstance(value, dict):
+        return {k: fill_defaults(sub, v) if isinstance(v, dict) else v for k, v in value.items()}
+    return value
+
+
+def terraform_shape(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
+    """Values as Terraform's plan JSON writes them: a single nested block is a one-item list.
+
+    Users write `versioning_configuration: {status: Enabled}`; Terraform (and so checkov and
+    conftest policies) expect `"versioning_configuration": [{"status": "Enabled"}]`.
+    """
+    out: dict[str, Any] = dict(data)
+    for name, info in model.model_fields.items():
+        if name not in data:
+            continue
+        value = data[name]
+        nested = nested_model(info.annotation)
+        if nested is None or value is None or value is UNKNOWN:
+            continue
+        kind, sub = nested
+        if kind == "model" and isinstance(value, dict):
+            out[name] = [terraform_shape(sub, value)]
+        elif kind == "list" and isinstance(value, list):
+            out[name] = [terraform_shape(sub, v) if isinstance(v, dict) else v for v in value]
+    return out
+
+
+def field_names_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str] | None:
+    """The valid keys of the mapping at `loc` inside `model`, or None if `loc` is not a block."""
+    current: type[BaseModel] = model
+    i = 0
+    while i < len(loc):
+        part = loc[i]
+        if not isinstance(part, str) or part not in current.model_fields:
+            return None
+        nested = nested_model(current.model_fields[part].annotation)
+        if nested is None:
+            return None
+        kind, current = nested
+        i += 1
+        if kind in ("list", "dict"):
+            i += 1  # skip the index or map key
+    return list(current.model_fields)

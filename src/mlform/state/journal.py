@@ -1,0 +1,93 @@
+"""The append-only journal an apply writes before and after every mutating cloud call.
+
+One JSON object per line. Record kinds (`t`):
+  begin        first line: the lineage and serial of the state this journal applies on top of
+  intent       about to call create/update/delete for address `a` (create carries its args)
+  put          the result: the resource's new recorded state `r`
+  del          the object at `a` is gone
+  depose       create-before-destroy: the current object at `a` is set aside for deletion
+  del_deposed  a set-aside object (by `id`) is gone
+  abandon      a pending create turned out to have made nothing
+  outputs      new output values
+
+Each line is written with a single write() and flushed, so a killed process leaves at worst a
+partial last line, which the reader ignores. The state file is rewritten only when the journal is
+compacted (end of apply, or the next command after a crash): never once per resource.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import IO, Any
+
+from mlform.errors import StateError
+from mlform.state.models import State, apply_record, now_iso
+
+
+class Journal:
+    """Writes records to the journal file and applies them to the in-memory state, atomically
+    with respect to other threads."""
+
+    def __init__(self, path: Path, state: State, operation: str) -> None:
+        self.path = path
+        self.state = state
+        self._lock = threading.Lock()
+        self._file: IO[str] | None = open(path, "a", encoding="utf-8")  # noqa: SIM115
+        self._write({"t": "begin", "lineage": state.lineage, "serial": state.serial,
+                     "op": operation, "at": now_iso()})
+
+    def _write(self, record: dict[str, Any]) -> None:
+        if self._file is None:
+            raise StateError("the journal is closed")
+        self._file.write(json.dumps(record, separators=(",", ":"), default=str) + "\n")
+        self._file.flush()
+
+    def record(self, record: dict[str, Any]) -> None:
+        """Persist `record`, then apply it to the in-memory state."""
+        with self._lock:
+            self._write(record)
+            apply_record(self.state, record)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+                self._file.close()
+                self._file = None
+
+
+def read_journal(path: Path) -> list[dict[str, Any]]:
+    """The complete records of a journal file; a torn last line (killed mid-write) is dropped."""
+    records: list[dict[str, Any]] = []
+    with open(path, encoding="utf-8") as fh:
+        lines = fh.read().split("\n")
+    for i, line in enumerate(lines):
+        if not line:
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i >= len(lines) - 2:  # the last line, cut short by a kill
+                break
+            raise StateError(f"{path}: journal line {i + 1} is damaged") from None
+    return records
+
+
+def replay(state: State, records: list[dict[str, Any]]) -> bool:
+    """Apply a journal's records to `state` if the journal was written on top of it.
+
+    Returns False (and changes nothing) for a journal that belongs to another lineage or an
+    older serial: it was already compacted before the process died.
+    """
+    if not records or records[0].get("t") != "begin":
+        return False
+    head = records[0]
+    if head.get("lineage") != state.lineage or head.get("serial") != state.serial:
+        return False
+    for record in records[1:]:
+        apply_record(state, record)
+    return True

@@ -1,0 +1,106 @@
+"""Values that flow between config, plan and providers: plain JSON data plus one sentinel.
+
+`UNKNOWN` stands for a value that is only "known after apply" (an ARN of a resource not yet
+created). It survives deep copies and pickling as the same singleton.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Final
+
+
+class _Unknown:
+    __slots__ = ()
+    _instance: _Unknown | None = None
+
+    def __new__(cls) -> _Unknown:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "(known after apply)"
+
+    def __reduce__(self) -> str:
+        return "UNKNOWN"
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Unknown:
+        return self
+
+    def __bool__(self) -> bool:
+        raise TypeError("an unknown value has no truth value")
+
+
+UNKNOWN: Final = _Unknown()
+
+
+def is_unknown(value: Any) -> bool:
+    return value is UNKNOWN
+
+
+def contains_unknown(value: Any) -> bool:
+    """True if `value` is UNKNOWN or holds it anywhere inside."""
+    if value is UNKNOWN:
+        return True
+    if isinstance(value, dict):
+        return any(contains_unknown(v) for v in value.values())
+    if isinstance(value, list):
+        return any(contains_unknown(v) for v in value)
+    return False
+
+
+def unknown_mask(value: Any) -> Any:
+    """Terraform's `after_unknown` shape: True where unknown, nested like the value, else False."""
+    if value is UNKNOWN:
+        return True
+    if isinstance(value, dict):
+        inner = {k: unknown_mask(v) for k, v in value.items()}
+        return {k: v for k, v in inner.items() if v is not False} or False
+    if isinstance(value, list):
+        items = [unknown_mask(v) for v in value]
+        return items if any(i is not False for i in items) else False
+    return False
+
+
+def strip_unknown(value: Any) -> Any:
+    """`value` without its UNKNOWN parts (map keys dropped, list items kept as null)."""
+    if isinstance(value, dict):
+        return {k: strip_unknown(v) for k, v in value.items() if v is not UNKNOWN}
+    if isinstance(value, list):
+        return [None if v is UNKNOWN else strip_unknown(v) for v in value]
+    return value
+
+
+def to_json_data(value: Any) -> Any:
+    """Encode UNKNOWN as a tagged map so plans with unknowns survive a JSON round trip."""
+    if value is UNKNOWN:
+        return {"__mlform_unknown__": True}
+    if isinstance(value, dict):
+        return {k: to_json_data(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_json_data(v) for v in value]
+    return value
+
+
+def from_json_data(value: Any) -> Any:
+    """Inverse of `to_json_data`."""
+    if isinstance(value, dict):
+        if value.get("__mlform_unknown__") is True and len(value) == 1:
+            return UNKNOWN
+        return {k: from_json_data(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_json_data(v) for v in value]
+    return value
+
+
+def walk(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], Any]]:
+    """Yield (path, leaf) for every non-container value inside `value`."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from walk(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from walk(v, (*path, i))
+    else:
+        yield path, value
