@@ -13,7 +13,6 @@ import fcntl
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 import urllib.error
@@ -118,24 +117,31 @@ def start(home: str | None = None, port: int | None = None) -> SandboxInfo:
             stale.unlink()
         port = default_port() if port is None else port
         log_path = data_dir / "sandbox.log"
-        with open(log_path, "ab") as log:
-            proc = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-                [sys.executable, "-m", "mlform.sandbox.server", "--host", "127.0.0.1",
-                 "--port", str(port), "--data-dir", str(data_dir)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C in the user's terminal must not reach it
-                close_fds=True,
-            )
+        # posix_spawn rather than Popen: the server outlives this process, and setsid keeps the
+        # user's Ctrl-C in this terminal from reaching it.
+        pid = os.posix_spawn(
+            sys.executable,
+            [sys.executable, "-m", "mlform.sandbox.server", "--host", "127.0.0.1",
+             "--port", str(port), "--data-dir", str(data_dir)],
+            dict(os.environ),
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 1, str(log_path), os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                 0o644),
+                (os.POSIX_SPAWN_DUP2, 1, 2),
+            ],
+            setsid=True,
+        )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
-            if proc.poll() is not None:
+            if _exited(pid):
                 raise SandboxError(f"the sandbox failed to start: {_last_lines(log_path)} "
                                    f"(full log: {log_path})")
             info = status(home)
-            if info is not None and info.pid == proc.pid:
+            if info is not None and info.pid == pid:
                 return info
             time.sleep(0.1)
-        proc.terminate()
+        os.kill(pid, signal.SIGTERM)
         raise SandboxError(f"the sandbox did not answer within {START_TIMEOUT:.0f}s "
                            f"(log: {log_path})")
 
@@ -170,10 +176,16 @@ def ensure_running(home: str | None = None) -> SandboxInfo:
 
 def _reap(pid: int) -> None:
     """Collect a child's exit status if we started it in this process (tests, CLI start)."""
+    _exited(pid)
+
+
+def _exited(pid: int) -> bool:
+    """True if `pid`, a child of ours, has exited (and reap it)."""
     try:
-        os.waitpid(pid, os.WNOHANG)
+        done, _ = os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
-        pass
+        return not _alive(pid)
+    return done == pid
 
 
 def _last_lines(path: Path, n: int = 3) -> str:

@@ -1,0 +1,106 @@
+"""Session-wide fixtures: an isolated MLFORM_HOME, a real sandbox (moto server) on loopback,
+and a guard that fails any test trying to reach beyond loopback."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlform.providers.base import StackContext
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self: socket.socket, address: Any) -> Any:
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        host = address[0]
+        try:
+            ok = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            ok = host == "localhost"
+        if not ok:
+            raise OSError(f"test tried to reach {address!r}: tests must stay on loopback")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_network() -> Iterator[None]:
+    socket.socket.connect = _loopback_only  # type: ignore[method-assign]
+    yield
+    socket.socket.connect = _real_connect  # type: ignore[method-assign]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def mlform_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every test (and every CLI subprocess) uses a private MLFORM_HOME and sandbox."""
+    home = tmp_path_factory.mktemp("mlform-home")
+    saved = {k: os.environ.get(k) for k in _ENV}
+    os.environ.update({
+        "MLFORM_HOME": str(home),
+        "MLFORM_SANDBOX_PORT": "0",
+        # Never let boto3 find real credentials or talk to instance metadata.
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "NO_COLOR": "1",
+    })
+    for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "MLFORM_ENV", "MLFORM_CONFIG"):
+        os.environ.pop(k, None)
+    yield home
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+_ENV = ("MLFORM_HOME", "MLFORM_SANDBOX_PORT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+        "AWS_EC2_METADATA_DISABLED", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
+        "NO_COLOR", "AWS_PROFILE", "AWS_SESSION_TOKEN", "MLFORM_ENV", "MLFORM_CONFIG")
+
+
+@pytest.fixture(scope="session")
+def sandbox(mlform_home: Path) -> Iterator[Any]:
+    """The sandbox server, started once for the session as a real background process."""
+    from mlform.sandbox import lifecycle
+
+    info = lifecycle.start(str(mlform_home))
+    yield info
+    lifecycle.stop(str(mlform_home))
+
+
+@pytest.fixture
+def uid() -> str:
+    """A short unique suffix: the sandbox is shared, so names must not collide."""
+    return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture
+def stack_context(mlform_home: Path, uid: str) -> StackContext:
+    return StackContext(project="test", environment=f"t{uid}", target="sandbox",
+                        region="us-east-1", home=str(mlform_home))
+
+
+@pytest.fixture
+def aws_session(sandbox: Any, stack_context: StackContext) -> Any:
+    from mlform.providers.aws.session import AwsSession
+
+    return AwsSession(stack_context, endpoint_url=sandbox.url)
+
+
+@pytest.fixture
+def boto(sandbox: Any) -> Any:
+    """`boto("s3")`: a plain boto3 client on the sandbox, to look or meddle out of band."""
+    import boto3
+
+    def make(service: str, region: str = "us-east-1") -> Any:
+        return boto3.client(service, endpoint_url=sandbox.url, region_name=region,
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    return make

@@ -1,0 +1,61 @@
+"""The provider contract, checked against the real sandbox for any AWS resource type.
+
+`check_contract` drives one type through create, read, update, find, list and delete and
+asserts what `mlform.providers.base.ResourceType` promises: read returns what create returned,
+update converges, delete is idempotent, a missing object reads as None, and the object can be
+found again (by its tags or id) after a crash.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlform.providers.base import TAG_ADDRESS, TAG_STACK, ResourceMeta, StackContext
+
+
+def check_contract(
+    rtype: type[Any],
+    session: Any,
+    context: StackContext,
+    create: dict[str, Any],
+    update: dict[str, Any] | None = None,
+    *,
+    address: str | None = None,
+    taggable: bool = True,
+) -> dict[str, Any]:
+    """Run the full lifecycle; return the attributes after update (or create)."""
+    rt = rtype(session)
+    address = address or f"{rtype.type_name}.contract"
+    meta = ResourceMeta(address=address, context=context)
+    args = rtype.Args.model_validate(create)
+    attrs = rt.create(args, meta)
+    assert attrs["id"], "create must return an id"
+    for name in rtype.Args.model_fields:
+        assert name in attrs, f"create must return argument {name}"
+    assert attrs == {**attrs, **args.model_dump(mode="json")}, "create must echo its arguments"
+    again = rt.read(attrs["id"], attrs)
+    assert again == attrs, "read right after create must return what create returned"
+    if taggable:
+        assert attrs["tags_all"][TAG_STACK] == context.stack
+        assert attrs["tags_all"][TAG_ADDRESS] == address
+    found = rt.find(args, meta)
+    assert found == attrs, "find must locate the object an interrupted create made"
+    other = ResourceMeta(address=address,
+                         context=StackContext(project="other", environment="x"))
+    if taggable:
+        assert rt.find(args, other) is None, "find must not adopt another stack's object"
+    listed = {d.id: d for d in rt.list()}
+    assert attrs["id"] in listed, "list must include the object"
+    if taggable:
+        assert listed[attrs["id"]].address == address
+    if update is not None:
+        new_args = rtype.Args.model_validate(update)
+        updated = rt.update(attrs["id"], attrs, new_args, meta)
+        assert {k: updated[k] for k in new_args.model_dump(mode="json")} == new_args.model_dump(
+            mode="json"), "update must converge to the new arguments"
+        assert rt.read(updated["id"], updated) == updated
+        attrs = updated
+    rt.delete(attrs["id"], attrs)
+    assert rt.read(attrs["id"], attrs) is None, "read of a deleted object must return None"
+    rt.delete(attrs["id"], attrs)  # deleting what is gone succeeds
+    return attrs
