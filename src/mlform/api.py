@@ -130,7 +130,8 @@ def apply_plan(
     with backend.lock(operation):
         state = backend.load()
         if plan is not None:
-            if (plan.lineage, plan.serial) != (state.lineage, state.serial):
+            # Serial 0 is "nothing recorded yet": no lineage has been fixed to compare.
+            if plan.serial != state.serial or (plan.serial and plan.lineage != state.lineage):
                 raise StalePlanError(
                     "the saved plan is stale: the state changed after it was made "
                     f"(plan made at serial {plan.serial}, state is now at serial "

@@ -67,7 +67,9 @@ class ProviderError(MlformError):
     """A provider call failed for one resource.
 
     `partial` holds the attributes of a cloud object that was created before the failure, so the
-    engine can record it (tainted) instead of orphaning it.
+    engine can record it (tainted) instead of orphaning it. `outcome_unknown` says the call may
+    have taken effect although it failed (a timeout after the request was sent): the engine then
+    keeps a failed create pending, to be looked for, instead of forgetting it.
     """
 
     def __init__(
@@ -77,13 +79,15 @@ class ProviderError(MlformError):
         address: str | None = None,
         pos: SourcePos | None = None,
         partial: dict[str, object] | None = None,
+        outcome_unknown: bool = False,
     ) -> None:
         super().__init__(message, pos=pos)
         self.address = address
         self.partial = partial
+        self.outcome_unknown = outcome_unknown
 
 
-class NotReady(MlformError):  # noqa: N818 - a signal, not a failure
+class NotReady(MlformError):
     """The cloud is not ready yet: the engine waits `retry_after` seconds and calls again."""
 
     def __init__(self, reason: str, retry_after: float = 2.0) -> None:

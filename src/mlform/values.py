@@ -6,7 +6,6 @@ created). It survives deep copies and pickling as the same singleton.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any, Final
 
 
@@ -92,15 +91,3 @@ def from_json_data(value: Any) -> Any:
     if isinstance(value, list):
         return [from_json_data(v) for v in value]
     return value
-
-
-def walk(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], Any]]:
-    """Yield (path, leaf) for every non-container value inside `value`."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from walk(v, (*path, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from walk(v, (*path, i))
-    else:
-        yield path, value

@@ -17,6 +17,7 @@ from mlform import __version__
 from mlform.cli.style import Style
 from mlform.errors import ConfigError, MlformError
 
+
 def _debug_requested(argv: list[str]) -> bool:
     return "--debug" in argv or os.environ.get("MLFORM_DEBUG", "") not in ("", "0")
 
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted.\n")
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a bare traceback
+    except Exception as exc:
         report(exc, debug)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

@@ -2,7 +2,8 @@
 
 A reference names a variable (`${var.model_version}`), a fact about the stack
 (`${mlform.project}`, `${mlform.environment}`, `${mlform.region}`) or an attribute of another
-resource (`${aws_iam_role.sagemaker.arn}`, `${aws_sagemaker_endpoint_configuration.c.production_variants[0].variant_name}`).
+resource (`${aws_iam_role.sagemaker.arn}`, or deeper:
+`${aws_sagemaker_endpoint_configuration.c.production_variants[0].variant_name}`).
 A string that is exactly one reference takes the referenced value with its type; a reference
 embedded in text is rendered into the string. `$${` writes a literal `${`.
 """
@@ -109,7 +110,9 @@ def parse_template(text: str) -> tuple[str | Ref, ...]:
     return tuple(pieces)
 
 
-def iter_refs(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], Ref]]:
+def iter_refs(
+    value: Any, path: tuple[str | int, ...] = ()
+) -> Iterator[tuple[tuple[str | int, ...], Ref]]:
     """Every reference inside `value`, with the config path of the string holding it."""
     if isinstance(value, str):
         if "${" in value:

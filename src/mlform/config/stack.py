@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from mlform.config.yamlpos import Positions, load_yaml
 from mlform.errors import ConfigError, MlformError, SourcePos
 from mlform.providers.base import ResourceType, StackContext
 from mlform.providers.registry import Registry, default_registry
+from mlform.values import UNKNOWN
 
 DEFAULT_CONFIG = "mlform.yaml"
 ADDRESS = re.compile(r"^([a-z][a-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_-]*)$")
@@ -205,9 +206,14 @@ def label(path: tuple[str | int, ...]) -> str:
 
 def _static(b: _Builder, value: Any, at: tuple[str | int, ...], values: dict[str, Any],
             static: dict[str, str]) -> tuple[Any, bool]:
-    """Fill in variables and stack facts. False if a reference is broken (reported)."""
+    """Fill in variables and stack facts. False if a reference has bad syntax (reported); an
+    unknown variable is reported and becomes UNKNOWN, so the resource's other checks still run."""
     before = len(b.problems)
-    for path, ref in _checked_refs(b, value, at):
+    refs = _checked_refs(b, value, at)
+    if len(b.problems) > before:
+        return value, False
+    missing: set[str] = set()
+    for path, ref in refs:
         if not ref.is_static:
             continue
         table: Mapping[str, Any] = values if ref.parts[0] == "var" else static
@@ -216,15 +222,17 @@ def _static(b: _Builder, value: Any, at: tuple[str | int, ...], values: dict[str
             kind = "variable" if ref.parts[0] == "var" else "stack fact"
             b.error(f"{label(path)}: unknown {kind} '{key}' in {ref}"
                     f"{suggest(key, table, 'declared' if kind == 'variable' else 'known')}", path)
+            missing.add(ref.text)
             continue
         try:
             lookup(table[key], ref.parts[2:])
         except (KeyError, IndexError, TypeError) as exc:
             b.error(f"{label(path)}: {ref} does not exist ({exc})", path)
-    if len(b.problems) > before:
-        return value, False
+            missing.add(ref.text)
 
     def resolve(ref: Ref) -> Any:
+        if ref.text in missing:
+            return UNKNOWN  # reported above; keeps its value out of the schema check
         return lookup((values if ref.parts[0] == "var" else static)[str(ref.parts[1])],
                       ref.parts[2:])
 
@@ -292,6 +300,17 @@ def _resources(
     return out
 
 
+def _leaves(value: Any, at: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], Any]]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _leaves(v, (*at, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _leaves(v, (*at, i))
+    else:
+        yield at, value
+
+
 def _lifecycle(b: _Builder, raw: Any, at: tuple[str | int, ...]) -> LifecycleConfig:
     if raw is None:
         return LifecycleConfig()
@@ -325,6 +344,7 @@ def _check_resource(
     res.depends_on = tuple(dict.fromkeys(deps))
     # Values that hold a resource reference are known only after apply: check them then.
     open_paths = {p[2:] for p, _ in iter_refs(res.template, at)}
+    open_paths |= {p[2:] for p, v in _leaves(res.template, at) if v is UNKNOWN}
     try:
         rtype.Args.model_validate(res.template)
     except ValidationError as exc:

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
-from mlform.config.yamlpos import Path, Positions
-from mlform.errors import MlformError
+from mlform.config.yamlpos import Path
+from mlform.errors import MlformError, SourcePos
 from mlform.providers.schema import field_names_at
+
+
+class PositionLookup(Protocol):
+    """Where config paths are in the source (`Positions`, or a stand-in)."""
+
+    def of(self, path: Path) -> SourcePos | None: ...
+
+    def key(self, path: Path) -> SourcePos | None: ...
 
 
 def dotted(path: Iterable[str | int]) -> str:
@@ -27,14 +35,37 @@ def dotted(path: Iterable[str | int]) -> str:
 def suggest(word: str, choices: Iterable[str], noun: str = "valid keys") -> str:
     """`; did you mean 'x'?` or the list of choices, for the end of a message."""
     options = sorted(set(choices))
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    close = _closest(word, options)
     if close:
-        return f"; did you mean '{close[0]}'?"
+        return f"; did you mean '{close}'?"
     if not options:
         return ""
     if len(options) > 12:
         return f"; {noun} include: {', '.join(options[:12])}, ..."
     return f"; {noun}: {', '.join(options)}"
+
+
+def _closest(word: str, options: list[str]) -> str | None:
+    """The option most like `word`, judged on what follows their shared `type.` prefix, so
+    that `mlform_data.nope` is not "close" to `mlform_data.c` just for sharing a type."""
+    best, best_score = None, 0.0
+    for option in options:
+        a, b = word, option
+        cut = _shared_dotted_prefix(a, b)
+        score = difflib.SequenceMatcher(None, a[cut:], b[cut:]).ratio()
+        if score > best_score:
+            best, best_score = option, score
+    return best if best_score >= 0.6 else None
+
+
+def _shared_dotted_prefix(a: str, b: str) -> int:
+    n = 0
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            break
+        if x == ".":
+            n = i + 1
+    return n
 
 
 _TYPE_NAMES = {
@@ -76,7 +107,7 @@ def _message(err: Any, model: type[BaseModel], loc: tuple[str | int, ...]) -> st
 def validation_problems(
     exc: ValidationError,
     model: type[BaseModel],
-    positions: Positions,
+    positions: PositionLookup,
     prefix: Path = (),
     *,
     ignore: Callable[[tuple[str | int, ...]], bool] | None = None,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import graphlib
 import threading
+from collections import deque
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -141,23 +142,28 @@ class Applier:
         failed: set[Node] = set()
         with ThreadPoolExecutor(max_workers=self.parallelism,
                                 thread_name_prefix="mlform-apply") as pool:
+            ready: deque[Node] = deque()
             while True:
-                if not self.cancel.is_set():
-                    for node in sorter.get_ready():
-                        running[pool.submit(self._run_node, node)] = node
+                ready.extend(sorter.get_ready())
+                # Never queue more than can run: queued work could not be stopped by Ctrl-C.
+                while ready and len(running) < self.parallelism and not self.cancel.is_set():
+                    node = ready.popleft()
+                    running[pool.submit(self._run_node, node)] = node
                 if not running:
                     break
                 finished, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
                 for fut in finished:
                     node = running.pop(fut)
-                    exc = fut.exception()
-                    if exc is None:
+                    error = fut.exception()
+                    if error is None:
                         result.done.append(node)
                         sorter.done(node)
-                    elif isinstance(exc, Cancelled):
+                    elif isinstance(error, Cancelled):
                         result.skipped.append(node)
                     else:
-                        err = provider_error(exc, node[0])
+                        err = provider_error(error, node[0])
+                        if err.pos is None:  # point the user at the resource in the config
+                            err.pos = self.changes[node[0]].pos
                         result.failed[node[0]] = err
                         failed.add(node)
                         self._emit("failed", node, 0.0, err.message)
@@ -185,10 +191,8 @@ class Applier:
         start = time.monotonic()
         self._emit("start", node)
         c = self.changes[node[0]]
-        if node[1] == APPLY:
-            id_ = self._apply(c, start, node)
-        else:
-            id_ = self._delete(c, start, node)
+        run = self._apply if node[1] == APPLY else self._delete
+        id_ = run(c, start, node)
         self._emit("done", node, time.monotonic() - start, id=id_)
 
     def _waiter(self, node: Node, start: float) -> Callable[[str, float], None]:
@@ -223,9 +227,14 @@ class Applier:
                 attrs = call_with_wait(lambda: rt.create(args, meta),
                                        timeout=rtype.timeouts.create, cancel=self.cancel,
                                        on_wait=on_wait)
+            except Cancelled:
+                self.journal.record({"t": "abandon", "a": c.address})
+                raise
             except ProviderError as exc:
                 if exc.partial is not None and "id" in exc.partial:
                     self._put(c, dict(exc.partial), status="tainted")
+                elif not exc.outcome_unknown:  # the cloud said no: nothing to look for later
+                    self.journal.record({"t": "abandon", "a": c.address})
                 raise
         self._put(c, attrs)
         if isinstance(rt, Waitable):

@@ -29,7 +29,7 @@ def provider_error(exc: BaseException, address: str) -> ProviderError:
     if isinstance(exc, MlformError):
         return ProviderError(exc.message, address=address, pos=exc.pos)
     log.debug("unexpected error from provider code for %s", address, exc_info=exc)
-    return ProviderError(f"{type(exc).__name__}: {exc}", address=address)
+    return ProviderError(f"{type(exc).__name__}: {exc}", address=address, outcome_unknown=True)
 
 
 def call_with_wait(

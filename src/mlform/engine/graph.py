@@ -49,7 +49,8 @@ def dependants(deps: Mapping[str, tuple[str, ...] | list[str]]) -> dict[str, lis
 
 def to_dot(deps: Mapping[str, tuple[str, ...] | list[str]], title: str = "mlform") -> str:
     """The graph as Graphviz DOT; an edge A -> B means A depends on B."""
-    lines = [f'digraph "{title}" {{', "  rankdir = RL;", '  node [shape = box, fontname = "Helvetica"];']
+    lines = [f'digraph "{title}" {{', "  rankdir = RL;",
+             '  node [shape = box, fontname = "Helvetica"];']
     for node in deps:
         lines.append(f'  "{node}";')
     for node, ds in deps.items():

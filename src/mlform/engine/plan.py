@@ -131,7 +131,8 @@ def resolver(values: Mapping[str, Mapping[str, Any]], where: str, pos: SourcePos
         except KeyError:
             return UNKNOWN  # a computed attribute not reported yet
         except (IndexError, TypeError) as exc:
-            raise ConfigError([MlformError(f"{where}: {ref} cannot be read ({exc})", pos=pos)])
+            raise ConfigError([MlformError(f"{where}: {ref} cannot be read ({exc})",
+                                           pos=pos)]) from None
 
     return resolve
 
@@ -146,10 +147,11 @@ def resolve_args(
     if contains_unknown(args):
         return fill_defaults(rtype.Args, args)
     try:
-        return rtype.Args.model_validate(args).model_dump(mode="json")
+        normalised: dict[str, Any] = rtype.Args.model_validate(args).model_dump(mode="json")
     except ValidationError as exc:
         problems = validation_problems(exc, rtype.Args, _NoPositions(pos), label=where)
         raise ConfigError(problems) from None
+    return normalised
 
 
 class _NoPositions:

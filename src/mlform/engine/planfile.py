@@ -61,8 +61,8 @@ def plan_from_json(data: dict[str, Any], source: str) -> Plan:
                           "incompatible mlform version)")
     try:
         changes = []
-        for c in data["changes"]:
-            c = dict(c)
+        for raw in data["changes"]:
+            c = dict(raw)
             c["action"] = Action(c["action"])
             c["pos"] = SourcePos(**c["pos"]) if c["pos"] else None
             for key in ("before", "after", "template"):

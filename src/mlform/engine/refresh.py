@@ -50,7 +50,7 @@ def refresh(
     def read(address: str, res: ResourceState) -> None:
         try:
             live = pool.resource(res.type).read(res.id, res.attributes)
-        except Exception as exc:  # noqa: BLE001 - every failure is reported per resource
+        except Exception as exc:
             errors.append(provider_error(exc, address))
             return
         if on_read is not None:
@@ -68,7 +68,7 @@ def refresh(
     def settle(address: str, pending: PendingCreate) -> None:
         try:
             found = _find(pool, address, pending)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             errors.append(provider_error(exc, address))
             return
         if found is None:

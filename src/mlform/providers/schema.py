@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import types
 import typing
-from functools import cache
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -53,15 +52,26 @@ def _has_marker(info: FieldInfo, marker: type) -> bool:
     return any(isinstance(m, marker) for m in info.metadata)
 
 
-@cache
+_MARKED: dict[tuple[type, type], frozenset[str]] = {}
+
+
+def _marked(model: type[BaseModel], marker: type) -> frozenset[str]:
+    key = (model, marker)
+    found = _MARKED.get(key)
+    if found is None:
+        found = _MARKED[key] = frozenset(
+            n for n, f in model.model_fields.items() if _has_marker(f, marker))
+    return found
+
+
 def force_new_fields(model: type[BaseModel]) -> frozenset[str]:
     """Top-level arguments whose change forces replacement."""
-    return frozenset(n for n, f in model.model_fields.items() if _has_marker(f, ForceNew))
+    return _marked(model, ForceNew)
 
 
-@cache
 def sensitive_fields(model: type[BaseModel]) -> frozenset[str]:
-    return frozenset(n for n, f in model.model_fields.items() if _has_marker(f, Sensitive))
+    """Top-level arguments never shown in plans, logs or errors."""
+    return _marked(model, Sensitive)
 
 
 def fill_defaults(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
@@ -76,7 +86,9 @@ def fill_defaults(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any
             out[name] = _fill_value(info.annotation, data[name])
         elif not info.is_required():
             default = info.get_default(call_default_factory=True)
-            out[name] = default.model_dump(mode="json") if isinstance(default, BaseModel) else default
+            if isinstance(default, BaseModel):
+                default = default.model_dump(mode="json")
+            out[name] = default
     for name, value in data.items():  # unknown keys are reported by validation, keep them visible
         out.setdefault(name, value)
     return out

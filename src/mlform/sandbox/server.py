@@ -77,7 +77,7 @@ def _is_read_only(environ: dict[str, Any]) -> bool:
     method = environ.get("REQUEST_METHOD", "GET")
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     if target:  # JSON protocols: Service.Operation
-        return target.rsplit(".", 1)[-1].startswith(_READ_PREFIXES)
+        return bool(target.rsplit(".", 1)[-1].startswith(_READ_PREFIXES))
     query = parse_qs(environ.get("QUERY_STRING", ""))
     action = (query.get("Action") or [""])[0]
     if not action and method == "POST":
@@ -87,7 +87,7 @@ def _is_read_only(environ: dict[str, Any]) -> bool:
         if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
             action = (parse_qs(body.decode("utf-8", "replace")).get("Action") or [""])[0]
     if action:
-        return action.startswith(_READ_PREFIXES)
+        return bool(action.startswith(_READ_PREFIXES))
     return method in ("GET", "HEAD")  # REST protocols (S3)
 
 
@@ -132,7 +132,8 @@ class Sandbox:
         self.lock.acquire_write()
         try:
             data: dict[str, dict[str, dict[str, Any]]] = {}
-            for bd in {id(b): b for b in BackendDict._instances}.values():
+            instances = BackendDict._instances  # type: ignore[misc]
+            for bd in {id(b): b for b in instances}.values():
                 data.setdefault(bd.service_name, {}).update(
                     {acct: dict(asb) for acct, asb in bd.items()})
             buf = io.BytesIO()
@@ -156,11 +157,11 @@ class Sandbox:
         if not path.exists():
             return 0
         with open(path, "rb") as fh:
-            data = pickle.load(fh)  # noqa: S301 - our own file, written by this module
+            data = pickle.load(fh)
         for service, accounts in data.items():
             try:
                 backends = get_backend(service)
-            except Exception as exc:  # noqa: BLE001 - one unknown service must not lose the rest
+            except Exception as exc:
                 print(f"cannot restore service {service!r}: {exc!r}", file=sys.stderr, flush=True)
                 continue
             for account, regions in accounts.items():
@@ -174,7 +175,7 @@ class Sandbox:
             if self.dirty.wait(SNAPSHOT_EVERY) and not stop.wait(SNAPSHOT_EVERY):
                 try:
                     self.snapshot()
-                except Exception as exc:  # noqa: BLE001 - keep serving; say why it failed
+                except Exception as exc:
                     print(f"snapshot failed: {exc!r}", file=sys.stderr, flush=True)
 
 
@@ -223,10 +224,7 @@ def serve(host: str, port: int, data_dir: Path) -> None:
         server.serve_forever()
     finally:
         sandbox.snapshot()
-        try:
-            (data_dir / SERVER_INFO).unlink()
-        except FileNotFoundError:
-            pass
+        (data_dir / SERVER_INFO).unlink(missing_ok=True)
         print("mlform sandbox stopped; contents saved", flush=True)
 
 

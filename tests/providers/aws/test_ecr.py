@@ -32,8 +32,9 @@ def test_ecr_delete_with_images_needs_force_delete(
     rt = EcrRepository(aws_session)
     args = EcrRepository.Args.model_validate({"name": f"full-{uid}"})
     attrs = rt.create(args, ResourceMeta("aws_ecr_repository.full", stack_context))
-    boto("ecr").put_image(repositoryName=f"full-{uid}", imageManifest='{"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json", "layers": []}',
-                          imageTag="v1")
+    manifest = ('{"schemaVersion": 2, "layers": [], '
+                '"mediaType": "application/vnd.docker.distribution.manifest.v2+json"}')
+    boto("ecr").put_image(repositoryName=f"full-{uid}", imageManifest=manifest, imageTag="v1")
     try:
         rt.delete(attrs["id"], attrs)
     except ProviderError as exc:

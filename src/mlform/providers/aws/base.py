@@ -43,7 +43,9 @@ def user_tags(tags: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in tags.items() if not k.startswith(MLFORM_TAG_PREFIX)}
 
 
-def tag_list(tags: Mapping[str, str], key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
+def tag_list(
+    tags: Mapping[str, str], key: str = "Key", value: str = "Value"
+) -> list[dict[str, str]]:
     """`{"a": "b"}` -> `[{"Key": "a", "Value": "b"}]` (the key names vary by service)."""
     return [{key: k, value: v} for k, v in tags.items()]
 
@@ -64,6 +66,9 @@ class AwsResource(ResourceType[A], Discoverable):
     """Base of AWS resource types. `self.aws` is the stack's AwsSession."""
 
     service: ClassVar[str]
+    # Whether the create call itself sets mlform's tags. If it does, an object without them was
+    # not made by us; if tags come in a later call (S3), an untagged object may be ours.
+    tagged_at_create: ClassVar[bool] = True
 
     def __init__(self, session: AwsSession) -> None:
         super().__init__(session)
@@ -85,15 +90,17 @@ class AwsResource(ResourceType[A], Discoverable):
         """The object an interrupted create of `args` made, unless it belongs to someone else.
 
         Names are deterministic, so the object is looked up by the id `args` give it. It is
-        adopted if its mlform tags name this address and stack, or if it has none (the create
-        call returned before the tags were set); an object tagged for another stack is left
-        alone, and the create that follows reports the conflict.
+        adopted if its mlform tags name this address and stack, or, for types whose tags are
+        set after the create call (`tagged_at_create = False`), if it has none. Anything else
+        is left alone, and the create that follows reports the conflict.
         """
         attrs = self.read(self.id_for(args), {})  # type: ignore[arg-type]
         if attrs is None:
             return None
         tags = attrs.get("tags_all") or {}
         owner = (tags.get(TAG_STACK), tags.get(TAG_ADDRESS))
-        if owner == (None, None) or owner == (meta.context.stack, meta.address):
+        if owner == (meta.context.stack, meta.address):
+            return attrs
+        if owner == (None, None) and not self.tagged_at_create:
             return attrs
         return None

@@ -50,12 +50,19 @@ def _shorten(message: str) -> str:
 
 
 def translate(exc: BaseException, operation: str) -> ProviderError:
-    """A botocore error as ProviderError('Operation: Code: message'); raise it `from exc`."""
+    """A botocore error as ProviderError('Operation: Code: message'); raise it `from exc`.
+
+    An error response from AWS is definitive (the call did not happen). Anything else, such as
+    a connection dropped after the request was sent, leaves the outcome unknown."""
+    from botocore.exceptions import ClientError, ParamValidationError
+
     code = error_code(exc)
     message = error_message(exc)
     log.debug("%s failed: %s", operation, message)
-    return ProviderError(f"{operation}: {code}: {_shorten(message)}" if code
-                         else f"{operation}: {_shorten(message)}")
+    return ProviderError(
+        f"{operation}: {code}: {_shorten(message)}" if code else f"{operation}: {_shorten(message)}",
+        outcome_unknown=not isinstance(exc, (ClientError, ParamValidationError)),
+    )
 
 
 @contextmanager

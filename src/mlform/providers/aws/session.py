@@ -15,8 +15,7 @@ from mlform import __version__
 from mlform.errors import ProviderError
 from mlform.providers.base import StackContext
 
-SANDBOX_CREDENTIALS = {"aws_access_key_id": "mlform-sandbox",
-                       "aws_secret_access_key": "mlform-sandbox"}
+SANDBOX_CREDENTIALS = ("mlform-sandbox", "mlform-sandbox")  # moto accepts any
 MAX_ATTEMPTS = 10
 
 
@@ -35,7 +34,9 @@ class AwsSession:
 
             self.endpoint_url = ensure_running(ctx.home).url
         if self.endpoint_url is not None:
-            self._session = boto3.session.Session(region_name=ctx.region, **SANDBOX_CREDENTIALS)
+            self._session = boto3.session.Session(
+                region_name=ctx.region, aws_access_key_id=SANDBOX_CREDENTIALS[0],
+                aws_secret_access_key=SANDBOX_CREDENTIALS[1])
         else:
             self._session = boto3.session.Session(profile_name=ctx.profile,
                                                   region_name=ctx.region)
@@ -58,7 +59,8 @@ class AwsSession:
             return found
         with self._lock:  # boto3 sessions are not thread-safe; clients are
             if service not in self._clients:
-                self._clients[service] = self._session.client(
+                factory: Any = self._session  # the stubs only type literal service names
+                self._clients[service] = factory.client(
                     service, config=self._config, endpoint_url=self.endpoint_url)
             return self._clients[service]
 

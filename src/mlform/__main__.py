@@ -1,0 +1,5 @@
+"""`python -m mlform` runs the CLI."""
+
+from mlform.cli.main import main
+
+main()
