@@ -32,7 +32,7 @@ class Cli:
             timeout: float = 120) -> Result:
         proc = subprocess.run(
             [sys.executable, "-m", "mlform", *args], cwd=self.cwd, input=input,
-            capture_output=True, text=True, timeout=timeout,
+            capture_output=True, text=True, timeout=timeout, check=False,
             env={**os.environ, **(env or {})},
         )
         return Result(proc.returncode, proc.stdout, proc.stderr)

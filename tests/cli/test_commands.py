@@ -6,7 +6,6 @@ import json
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -191,6 +190,3 @@ def test_unexpected_usage_is_a_short_error(cli: Cli) -> None:
     r = cli.run("plan", "--parallelism", "0")
     assert r.code == 1 and "Traceback" not in r.err and "--parallelism" in r.err
 
-
-def _unused(x: Any) -> Any:  # keeps Any imported for helpers below
-    return x

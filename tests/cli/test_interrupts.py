@@ -81,7 +81,7 @@ def test_ctrl_c_finishes_in_flight_calls_and_saves(cli: Cli, uid: str, boto: Any
     try:
         wait_for(lambda: journal_puts(cli, env) >= 5)
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        _out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
     assert proc.returncode == 130, err

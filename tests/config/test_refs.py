@@ -17,7 +17,8 @@ def test_parse_template_splits_literals_and_references() -> None:
 
 
 def test_indexes_and_escapes() -> None:
-    (ref,) = parse_template("${aws_sagemaker_endpoint_configuration.c.production_variants[0].variant_name}")
+    text = "${aws_sagemaker_endpoint_configuration.c.production_variants[0].variant_name}"
+    (ref,) = parse_template(text)
     assert isinstance(ref, Ref)
     assert ref.attr_path == ("production_variants", 0, "variant_name")
     assert parse_template("cost: $${not.a.ref}") == ("cost: ${not.a.ref}",)

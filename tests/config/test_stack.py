@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -102,7 +103,7 @@ def test_cycle_is_reported_with_its_path(tmp_path: Path) -> None:
     # Each resource in the printed path refers to the next one.
     refers = {"mlform_data.a": "mlform_data.b", "mlform_data.b": "mlform_data.c",
               "mlform_data.c": "mlform_data.a"}
-    assert all(refers[x] == y for x, y in zip(cycle, cycle[1:], strict=False))
+    assert all(refers[x] == y for x, y in itertools.pairwise(cycle))
 
 
 def test_types_environments_and_vars(tmp_path: Path) -> None:

@@ -58,7 +58,7 @@ def test_plan_case(case_file: Path, tmp_path: Path, uid: str, request: pytest.Fi
         change = next(c for c in plan.changes if c.address == address)
         assert change.create_before_destroy is expected
     if "notes" in case:
-        assert [n for n in plan.notes] == case["notes"]
+        assert list(plan.notes) == case["notes"]
     if "outputs" in case:
         assert {n: repr(o.after) if o.after is not None and not isinstance(
             o.after, (str, int, float, bool, dict, list)) else o.after

@@ -9,11 +9,10 @@ from typing import Any
 import click
 
 from mlform.cli.options import common_options, parse_vars, stack_options
-from mlform.cli.progress import ApplyDisplay, interruptible
-from mlform.cli.render_plan import SENSITIVE, fmt, iter_plan_text
-from mlform.cli.render_state import render_state, state_json
-from mlform.cli.style import Style, stdout_style
+from mlform.cli.style import SENSITIVE, Style, stdout_style
 from mlform.errors import MlformError
+
+# The engine is imported inside each command, so `mlform --help` and `mlform sandbox` start fast.
 
 PARALLELISM = click.option("--parallelism", type=click.IntRange(1, 256), default=10,
                            show_default=True, help="How many cloud calls to run at once.")
@@ -25,6 +24,18 @@ def _workspace(config: str, environment: str | None, variables: tuple[str, ...])
     from mlform.api import Workspace
 
     return Workspace(config, environment, parse_vars(variables))
+
+
+def fmt(value: Any) -> str:
+    from mlform.cli.render_plan import fmt as render
+
+    return render(value)
+
+
+def iter_plan_text(plan: Any, registry: Any, style: Style) -> Any:
+    from mlform.cli.render_plan import iter_plan_text as render
+
+    return render(plan, registry, style)
 
 
 def _echo_lines(lines: Any) -> None:
@@ -102,6 +113,7 @@ def _run_apply(plan_file: str | None, config: str, environment: str | None,
                variables: tuple[str, ...], auto_approve: bool, destroy: bool, refresh: bool,
                parallelism: int, no_color: bool) -> int:
     from mlform.api import apply_plan, backend_for_plan
+    from mlform.cli.progress import ApplyDisplay, interruptible
     from mlform.engine.plan import Action
     from mlform.engine.planfile import load_plan
     from mlform.providers.registry import default_registry
@@ -224,6 +236,7 @@ def destroy(config: str, environment: str | None, variables: tuple[str, ...],
 def show(plan_file: str | None, config: str, environment: str | None,
          variables: tuple[str, ...], as_json: bool, debug: bool, no_color: bool) -> None:
     """Show the current state, or a saved plan."""
+    from mlform.cli.render_state import render_state, state_json
     from mlform.providers.registry import default_registry
 
     style = stdout_style(no_color)

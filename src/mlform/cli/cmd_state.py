@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from mlform.cli.options import parse_vars, stack_options
-from mlform.cli.render_state import render_state
 from mlform.cli.style import stdout_style
 from mlform.errors import MlformError
 
@@ -39,6 +38,7 @@ def state_show(address: str, config: str, environment: str | None, variables: tu
                debug: bool, no_color: bool) -> None:
     """Show the recorded attributes of one resource."""
     from mlform.api import Workspace
+    from mlform.cli.render_state import render_state
 
     ws = Workspace(config, environment, parse_vars(variables))
     st = ws.state()

@@ -6,10 +6,8 @@ traceback unless --debug (or MLFORM_DEBUG=1).
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
-import traceback
 
 import click
 
@@ -47,6 +45,8 @@ def report(exc: BaseException, debug: bool) -> None:
     """Print an error for a person: what went wrong, where, and (with --debug) the traceback."""
     style = Style.for_stream(sys.stderr)
     if debug:
+        import traceback
+
         traceback.print_exception(exc, file=sys.stderr)
     if isinstance(exc, ConfigError):
         lines = [str(p) for p in exc.problems]
@@ -66,10 +66,11 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     args = sys.argv[1:] if argv is None else argv
     debug = _debug_requested(args)
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    if not debug:  # botocore logs credential lookups and retries at INFO; keep them out
-        logging.getLogger("botocore").setLevel(logging.WARNING)
+    if debug:  # otherwise Python's default: warnings and errors to stderr, no set-up cost
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG,
+                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         code = cli.main(args=args, prog_name="mlform", standalone_mode=False)
     except click.exceptions.Abort:

@@ -6,13 +6,11 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from mlform.cli.style import Style
+from mlform.cli.style import SENSITIVE, Style
 from mlform.engine.plan import Action, OutputChange, Plan, ResourceChange
 from mlform.providers.registry import Registry
 from mlform.providers.schema import sensitive_fields
 from mlform.values import UNKNOWN
-
-SENSITIVE = "(sensitive value)"
 
 _SYMBOL = {"create": "+", "update": "~", "delete": "-", "same": " "}
 _COLOR = {"+": "green", "~": "yellow", "-": "red", "-/+": "red", "+/-": "green"}

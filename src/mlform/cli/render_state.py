@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from mlform.cli.render_plan import SENSITIVE, fmt, render_resource
-from mlform.cli.style import Style
+from mlform.cli.render_plan import fmt, render_resource
+from mlform.cli.style import SENSITIVE, Style
 from mlform.engine.planjson import COMPATIBLE_TERRAFORM, terraform_values
 from mlform.providers.registry import Registry
 from mlform.state.models import State

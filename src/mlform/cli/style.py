@@ -6,6 +6,8 @@ import os
 import sys
 from typing import TextIO
 
+SENSITIVE = "(sensitive value)"  # what a plan or output shows instead of a secret
+
 _CODES = {"green": "32", "yellow": "33", "red": "31", "cyan": "36", "bold": "1", "dim": "2"}
 
 

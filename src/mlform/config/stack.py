@@ -23,7 +23,7 @@ from mlform.config.models import (
     LifecycleConfig,
     OutputConfig,
 )
-from mlform.config.refs import Ref, RefSyntaxError, iter_refs, lookup, parse_template, substitute
+from mlform.config.refs import Ref, RefSyntaxError, lookup, parse_template, substitute
 from mlform.config.validation import dotted, suggest, validation_problems
 from mlform.config.yamlpos import Positions, load_yaml
 from mlform.errors import ConfigError, MlformError, SourcePos
@@ -204,14 +204,20 @@ def label(path: tuple[str | int, ...]) -> str:
     return dotted(path[1:]) if path and path[0] == "resources" else dotted(path)
 
 
+RefAt = tuple[tuple[str | int, ...], Ref]
+
+
 def _static(b: _Builder, value: Any, at: tuple[str | int, ...], values: dict[str, Any],
-            static: dict[str, str]) -> tuple[Any, bool]:
-    """Fill in variables and stack facts. False if a reference has bad syntax (reported); an
-    unknown variable is reported and becomes UNKNOWN, so the resource's other checks still run."""
+            static: dict[str, str]) -> tuple[Any, list[RefAt] | None]:
+    """Fill in variables and stack facts; also return the references to resources left (None
+    if a reference has bad syntax, reported). An unknown variable is reported and becomes
+    UNKNOWN, so the resource's other checks still run."""
     before = len(b.problems)
     refs = _checked_refs(b, value, at)
     if len(b.problems) > before:
-        return value, False
+        return value, None
+    if all(not ref.is_static for _, ref in refs):
+        return value, refs
     missing: set[str] = set()
     for path, ref in refs:
         if not ref.is_static:
@@ -236,13 +242,12 @@ def _static(b: _Builder, value: Any, at: tuple[str | int, ...], values: dict[str
         return lookup((values if ref.parts[0] == "var" else static)[str(ref.parts[1])],
                       ref.parts[2:])
 
-    return substitute(value, resolve, only_static=True), True
+    return (substitute(value, resolve, only_static=True),
+            [(path, ref) for path, ref in refs if not ref.is_static])
 
 
-def _checked_refs(
-    b: _Builder, value: Any, at: tuple[str | int, ...]
-) -> list[tuple[tuple[str | int, ...], Ref]]:
-    refs: list[tuple[tuple[str | int, ...], Ref]] = []
+def _checked_refs(b: _Builder, value: Any, at: tuple[str | int, ...]) -> list[RefAt]:
+    refs: list[RefAt] = []
     stack: list[tuple[tuple[str | int, ...], Any]] = [(at, value)]
     while stack:
         path, v = stack.pop()
@@ -264,7 +269,7 @@ def _resources(
 ) -> dict[str, ResourceConfig]:
     out: dict[str, ResourceConfig] = {}
     types: dict[str, type[ResourceType[Any]]] = {}
-    broken: set[str] = set()
+    refs_of: dict[str, list[RefAt]] = {}
     for address, body in config.resources.items():
         at = ("resources", address)
         m = ADDRESS.match(address)
@@ -286,17 +291,17 @@ def _resources(
             b.error(f"{address}.depends_on: expected a list of resource addresses",
                     (*at, "depends_on"))
             depends = []
-        template, ok = _static(b, args, at, values, static)
-        if not ok:
-            broken.add(address)
+        template, refs = _static(b, args, at, values, static)
+        if refs is not None:
+            refs_of[address] = refs
         merged = {**rtype.default_args(ctx, name), **template}
         out[address] = ResourceConfig(
             address=address, type=type_name, name=name, template=merged,
             depends_on=tuple(depends), lifecycle=lifecycle, pos=b.positions.key(at),
         )
     for address, res in out.items():
-        if address not in broken:
-            _check_resource(b, res, types[address], out, types)
+        if address in refs_of:  # not when its references are broken: they were reported
+            _check_resource(b, res, types[address], out, types, refs_of[address])
     return out
 
 
@@ -328,10 +333,11 @@ def _check_resource(
     rtype: type[ResourceType[Any]],
     resources: dict[str, ResourceConfig],
     types: dict[str, type[ResourceType[Any]]],
+    refs: list[RefAt],
 ) -> None:
     at = ("resources", res.address)
     deps: list[str] = []
-    for path, ref in _checked_refs(b, res.template, at):
+    for path, ref in refs:
         if _check_ref(b, ref, path, resources, types, res.address):
             deps.append(ref.address)
     for i, dep in enumerate(res.depends_on):
@@ -342,12 +348,12 @@ def _check_resource(
         else:
             deps.append(dep)
     res.depends_on = tuple(dict.fromkeys(deps))
-    # Values that hold a resource reference are known only after apply: check them then.
-    open_paths = {p[2:] for p, _ in iter_refs(res.template, at)}
-    open_paths |= {p[2:] for p, v in _leaves(res.template, at) if v is UNKNOWN}
     try:
         rtype.Args.model_validate(res.template)
     except ValidationError as exc:
+        # Values that hold a resource reference are known only after apply: check them then.
+        open_paths = {p[2:] for p, _ in refs}
+        open_paths |= {p[2:] for p, v in _leaves(res.template, at) if v is UNKNOWN}
         b.problems.extend(validation_problems(
             exc, rtype.Args, b.positions, at, label=res.address,
             ignore=lambda loc: any(loc[: len(p)] == p for p in open_paths),
@@ -396,14 +402,11 @@ def _outputs(
         at: tuple[str | int, ...] = ("outputs", name)
         raw = b.data.get("outputs", {}).get(name)
         value_at = (*at, "value") if isinstance(raw, dict) and "value" in raw else at
-        template, ok = _static(b, spec.value, value_at, values, static)
-        if not ok:
+        template, refs = _static(b, spec.value, value_at, values, static)
+        if refs is None:
             continue
-        deps = [
-            ref.address
-            for path, ref in _checked_refs(b, template, value_at)
-            if _check_ref(b, ref, path, resources, types, None)
-        ]
+        deps = [ref.address for path, ref in refs
+                if _check_ref(b, ref, path, resources, types, None)]
         out[name] = OutputSpec(name, template, spec.sensitive, spec.description,
                                tuple(dict.fromkeys(deps)))
     return out

@@ -26,24 +26,32 @@ _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 
 @dataclass
 class Positions:
-    """Source positions of a loaded document, keyed by config path."""
+    """Source positions of a loaded document, keyed by config path.
+
+    Marks are kept as PyYAML left them (0-based line, column) and become SourcePos only when an
+    error needs one: a config of thousands of resources has tens of thousands of them."""
 
     file: str
-    keys: dict[Path, SourcePos] = field(default_factory=dict)
-    values: dict[Path, SourcePos] = field(default_factory=dict)
+    keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    values: dict[Path, tuple[int, int]] = field(default_factory=dict)
 
     def of(self, path: Path) -> SourcePos | None:
         """The position of the value at `path`, or of its nearest ancestor that has one."""
         p = tuple(path)
         while True:
-            pos = self.values.get(p) or self.keys.get(p)
-            if pos is not None or not p:
-                return pos
+            mark = self.values.get(p) or self.keys.get(p)
+            if mark is not None:
+                return SourcePos(self.file, mark[0] + 1, mark[1] + 1)
+            if not p:
+                return None
             p = p[:-1]
 
     def key(self, path: Path) -> SourcePos | None:
         """The position of the key naming `path` (falls back to the value, then ancestors)."""
-        return self.keys.get(tuple(path)) or self.of(path)
+        mark = self.keys.get(tuple(path))
+        if mark is not None:
+            return SourcePos(self.file, mark[0] + 1, mark[1] + 1)
+        return self.of(path)
 
 
 def _pos(file: str, mark: Any) -> SourcePos:
@@ -58,13 +66,13 @@ class _Builder:
         self._scalar = yaml.constructor.SafeConstructor()
 
     def build(self, node: yaml.Node, path: Path) -> Any:
-        self.positions.values[path] = _pos(self.file, node.start_mark)
+        mark = node.start_mark
+        self.positions.values[path] = (mark.line, mark.column)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        assert isinstance(node, yaml.ScalarNode)
-        if node.tag == _TIMESTAMP:  # keep dates as the text the user wrote
+        if node.tag in (_STR, _TIMESTAMP):  # dates stay the text the user wrote
             return node.value
         return self._scalar.construct_object(node)
 
@@ -72,19 +80,19 @@ class _Builder:
         self._scalar.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            kpos = _pos(self.file, key_node.start_mark)
+            kmark = key_node.start_mark
             if not isinstance(key_node, yaml.ScalarNode):
-                self.problems.append(MlformError("mapping keys must be plain strings", pos=kpos))
+                self.problems.append(MlformError("mapping keys must be plain strings",
+                                                 pos=_pos(self.file, kmark)))
                 continue
             key = key_node.value if key_node.tag == _STR else str(key_node.value)
             if key in out:
-                first = self.positions.keys[(*path, key)]
-                self.problems.append(
-                    MlformError(f"duplicate key '{key}' (first defined at line {first.line})",
-                                pos=kpos)
-                )
+                first = self.positions.keys[(*path, key)][0] + 1
+                self.problems.append(MlformError(
+                    f"duplicate key '{key}' (first defined at line {first})",
+                    pos=_pos(self.file, kmark)))
                 continue
-            self.positions.keys[(*path, key)] = kpos
+            self.positions.keys[(*path, key)] = (kmark.line, kmark.column)
             out[key] = self.build(value_node, (*path, key))
         return out
 

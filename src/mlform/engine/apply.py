@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import graphlib
 import threading
-from collections import deque
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -239,7 +239,9 @@ class Applier:
         self._put(c, attrs)
         if isinstance(rt, Waitable):
             try:
-                ready = call_with_wait(lambda: rt.wait_ready(attrs), timeout=rtype.timeouts.create,
+                timeout = (rtype.timeouts.update if c.action is Action.UPDATE
+                           else rtype.timeouts.create)
+                ready = call_with_wait(lambda: rt.wait_ready(attrs), timeout=timeout,
                                        cancel=self.cancel, on_wait=on_wait)
             except Cancelled:
                 return str(attrs["id"])  # it exists and is recorded; the next refresh sees it

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 from mlform.errors import MlformError, NotReady, ProviderError
-
-log = logging.getLogger("mlform.engine")
 
 T = TypeVar("T")
 
@@ -28,7 +25,10 @@ def provider_error(exc: BaseException, address: str) -> ProviderError:
         return exc
     if isinstance(exc, MlformError):
         return ProviderError(exc.message, address=address, pos=exc.pos)
-    log.debug("unexpected error from provider code for %s", address, exc_info=exc)
+    import logging  # only on this rare path: logging costs start-up time
+
+    logging.getLogger("mlform.engine").debug(
+        "unexpected error from provider code for %s", address, exc_info=exc)
     return ProviderError(f"{type(exc).__name__}: {exc}", address=address, outcome_unknown=True)
 
 
@@ -47,8 +47,11 @@ def call_with_wait(
         except NotReady as nr:
             elapsed = time.monotonic() - start
             if elapsed + nr.retry_after > timeout:
+                # The call may have done its work before asking to wait (a create that is
+                # not visible yet): the outcome is unknown, so a create stays pending.
                 raise ProviderError(
-                    f"timed out after {elapsed:.0f}s waiting: {nr.message}"
+                    f"timed out after {elapsed:.0f}s waiting: {nr.message}",
+                    outcome_unknown=True,
                 ) from None
             if on_wait is not None:
                 on_wait(nr.message, elapsed)

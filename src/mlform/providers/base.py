@@ -44,13 +44,13 @@ class Sensitive:
 class ArgsModel(BaseModel):
     """Base of every resource's arguments: unknown keys are errors, never silently ignored."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=False)
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class AttrsModel(BaseModel):
     """Base of every resource's computed attributes (documentation and reference checking)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     id: str
 
@@ -147,7 +147,7 @@ class ResourceType(ABC, Generic[A]):
         """
         names = cls.Attrs.model_fields
         if prior is None:
-            return {name: UNKNOWN for name in names}
+            return dict.fromkeys(names, UNKNOWN)
         return {name: prior.get(name, UNKNOWN) for name in names}
 
     # -- cloud operations -------------------------------------------------------------------

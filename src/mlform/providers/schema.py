@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from mlform.providers.base import ForceNew, Sensitive
-from mlform.values import UNKNOWN
+from mlform.values import UNKNOWN, contains_unknown
 
 Nesting = Literal["model", "list", "dict"]
 
@@ -75,15 +75,21 @@ def sensitive_fields(model: type[BaseModel]) -> frozenset[str]:
 
 
 def fill_defaults(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
-    """`data` with the model's defaults filled in, recursively, leaving UNKNOWN values alone.
+    """`data` normalised as far as it is known: the partial counterpart of
+    `model.model_validate(data).model_dump(mode="json")` for arguments that hold UNKNOWN.
 
-    The partial counterpart of `model.model_validate(data).model_dump()` for arguments that are
-    not all known yet at plan time.
+    Every field whose value is fully known goes through the model's own validation for that
+    field (field validators included, so a policy given as a mapping becomes the same JSON
+    string it will be at apply time); missing fields get their defaults; UNKNOWN stays.
     """
     out: dict[str, Any] = {}
     for name, info in model.model_fields.items():
         if name in data:
-            out[name] = _fill_value(info.annotation, data[name])
+            value = data[name]
+            if contains_unknown(value):
+                out[name] = _fill_value(info.annotation, value)
+            else:
+                out[name] = _validate_field(model, name, value)
         elif not info.is_required():
             default = info.get_default(call_default_factory=True)
             if isinstance(default, BaseModel):
@@ -92,6 +98,17 @@ def fill_defaults(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any
     for name, value in data.items():  # unknown keys are reported by validation, keep them visible
         out.setdefault(name, value)
     return out
+
+
+def _validate_field(model: type[BaseModel], name: str, value: Any) -> Any:
+    """One field validated as the model validates it, or `value` as given if that fails (the
+    error is reported at apply time, when the whole model can be validated)."""
+    try:
+        holder = model.model_construct()
+        model.__pydantic_validator__.validate_assignment(holder, name, value)
+        return holder.model_dump(mode="json", include={name})[name]
+    except Exception:
+        return value
 
 
 def _fill_value(annotation: Any, value: Any) -> Any:

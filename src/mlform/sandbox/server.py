@@ -197,6 +197,9 @@ def serve(host: str, port: int, data_dir: Path) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     # AWS managed policies (AmazonSageMakerFullAccess, ...) must exist to be attached to roles.
     os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    from mlform.sandbox.moto_patches import apply_patches
+
+    apply_patches()
     sandbox = Sandbox(data_dir)
     restored = sandbox.restore()
     server = make_server(host, port, sandbox, threaded=True)

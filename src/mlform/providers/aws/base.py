@@ -94,13 +94,20 @@ class AwsResource(ResourceType[A], Discoverable):
         set after the create call (`tagged_at_create = False`), if it has none. Anything else
         is left alone, and the create that follows reports the conflict.
         """
-        attrs = self.read(self.id_for(args), {})  # type: ignore[arg-type]
+        # The arguments stand in for the prior state: arguments AWS does not store (force_destroy,
+        # name_prefix) then read back as the create had them.
+        attrs = self.read(self.id_for(args), args.model_dump(mode="json"))  # type: ignore[arg-type]
         if attrs is None:
             return None
-        tags = attrs.get("tags_all") or {}
-        owner = (tags.get(TAG_STACK), tags.get(TAG_ADDRESS))
-        if owner == (meta.context.stack, meta.address):
+        if self.owns(attrs, meta):
             return attrs
-        if owner == (None, None) and not self.tagged_at_create:
+        tags = attrs.get("tags_all") or {}
+        if not tags.get(TAG_STACK) and not tags.get(TAG_ADDRESS) and not self.tagged_at_create:
             return attrs
         return None
+
+    @staticmethod
+    def owns(attrs: Mapping[str, Any], meta: ResourceMeta) -> bool:
+        """True if the object's tags say mlform made it for this stack and address."""
+        tags = attrs.get("tags_all") or {}
+        return (tags.get(TAG_STACK), tags.get(TAG_ADDRESS)) == (meta.context.stack, meta.address)

@@ -17,7 +17,7 @@ from mlform.providers.aws.base import (
     tags_field,
     user_tags,
 )
-from mlform.providers.aws.errors import aws_call, is_not_found, translate
+from mlform.providers.aws.errors import aws_call, error_code, is_not_found, translate
 from mlform.providers.base import (
     ArgsModel,
     AttrsModel,
@@ -74,7 +74,9 @@ class EcrRepository(AwsResource[EcrRepositoryArgs]):
             "encryptionType": args.encryption_configuration.encryption_type}
         if args.encryption_configuration.kms_key:
             encryption["kmsKey"] = args.encryption_configuration.kms_key
-        with aws_call("ecr", "CreateRepository"):
+        from botocore.exceptions import ClientError
+
+        try:
             self.client.create_repository(
                 repositoryName=args.name,
                 imageTagMutability=args.image_tag_mutability,
@@ -83,6 +85,13 @@ class EcrRepository(AwsResource[EcrRepositoryArgs]):
                 encryptionConfiguration=encryption,
                 tags=tag_list(all_tags(args.tags, meta)),
             )
+        except ClientError as exc:
+            # Called again after NotReady, or after a crash: finish our own repository.
+            existing = (self.read(args.name, {"force_delete": args.force_delete})
+                        if error_code(exc) == "RepositoryAlreadyExistsException" else None)
+            if existing is None or not self.owns(existing, meta):
+                raise translate(exc, "CreateRepository") from exc
+            return self.update(args.name, existing, args, meta)
         return self._read_or_fail(args.name, args)
 
     def _read_or_fail(self, name: str, args: EcrRepositoryArgs) -> dict[str, Any]:

@@ -59,10 +59,9 @@ def translate(exc: BaseException, operation: str) -> ProviderError:
     code = error_code(exc)
     message = error_message(exc)
     log.debug("%s failed: %s", operation, message)
+    text = f"{operation}: {code}: {_shorten(message)}" if code else f"{operation}: {message}"
     return ProviderError(
-        f"{operation}: {code}: {_shorten(message)}" if code else f"{operation}: {_shorten(message)}",
-        outcome_unknown=not isinstance(exc, (ClientError, ParamValidationError)),
-    )
+        text, outcome_unknown=not isinstance(exc, (ClientError, ParamValidationError)))
 
 
 @contextmanager
