@@ -63,7 +63,9 @@ def unknown_mask(value: Any) -> Any:
 
 
 def strip_unknown(value: Any) -> Any:
-    """`value` without its UNKNOWN parts (map keys dropped, list items kept as null)."""
+    """`value` without its UNKNOWN parts (map keys dropped, list items and itself null)."""
+    if value is UNKNOWN:
+        return None
     if isinstance(value, dict):
         return {k: strip_unknown(v) for k, v in value.items() if v is not UNKNOWN}
     if isinstance(value, list):

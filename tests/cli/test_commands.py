@@ -21,6 +21,7 @@ outputs:
   b: ${mlform_data.b.output}
   secret_id: {value: "${mlform_data.a.id}", sensitive: true}
 """
+WITH_UNKNOWN_OUTPUT = DATA + "  a_id: ${mlform_data.a.id}\n"
 
 
 def test_validate(cli: Cli) -> None:
@@ -78,7 +79,7 @@ def test_plan_exit_codes_saved_plan_and_stale_refusal(cli: Cli) -> None:
 
 
 def test_plan_json_has_terraform_shape(cli: Cli) -> None:
-    cli.write(DATA)
+    cli.write(WITH_UNKNOWN_OUTPUT)
     r = cli.run("plan", "--json")
     assert r.code == 0, r.err
     doc = json.loads(r.out)
@@ -92,6 +93,9 @@ def test_plan_json_has_terraform_shape(cli: Cli) -> None:
     planned = doc["planned_values"]["root_module"]["resources"]
     assert [p["address"] for p in planned] == ["mlform_data.a", "mlform_data.b"]
     assert doc["planned_values"]["outputs"]["secret_id"] == {"sensitive": True}
+    assert doc["planned_values"]["outputs"]["b"] == {"sensitive": False, "value": "b-1"}
+    assert doc["output_changes"]["a_id"]["after_unknown"] is True
+    assert doc["output_changes"]["a_id"]["after"] is None
 
 
 def test_apply_asks_and_respects_the_answer(cli: Cli) -> None:

@@ -174,3 +174,28 @@ resources:
     state = ws.state()
     assert state.resources["mlform_data.a"].id != old_id
     assert not state.deposed
+
+
+def test_failed_create_before_destroy_keeps_the_old_object(tmp_path: Path, uid: str,
+                                                           sandbox: Any, boto: Any) -> None:
+    def config(encryption: str) -> str:
+        return (f"project: engine\nenvironments: {{e{uid}: {{}}}}\nresources:\n"
+                f"  aws_ecr_repository.r:\n    name: cbd-{uid}\n"
+                f"    encryption_configuration: {{encryption_type: {encryption}}}\n"
+                "    lifecycle: {create_before_destroy: true}\n")
+
+    ws = Workspace(write(tmp_path, config("AES256")))
+    assert ws.apply().result.ok  # type: ignore[union-attr]
+    # Same name: the "new" repository would be the old one. mlform must not delete it.
+    ws = Workspace(write(tmp_path, config("KMS")))
+    outcome = ws.apply()
+    result = outcome.result
+    assert result is not None and list(result.failed) == ["aws_ecr_repository.r"]
+    assert "create-before-destroy: the replacement has the same id" in (
+        result.failed["aws_ecr_repository.r"].message)
+    state = ws.state()
+    assert state.resources["aws_ecr_repository.r"].id == f"cbd-{uid}"
+    assert not state.deposed and not state.pending
+    repos = boto("ecr").describe_repositories(repositoryNames=[f"cbd-{uid}"])["repositories"]
+    assert len(repos) == 1
+    assert [c.action.value for c in ws.plan().changes] == ["replace"]

@@ -151,7 +151,7 @@ def _compact(value: Any) -> str:
 def _mask(change_type: str, attrs: dict[str, Any] | None, registry: Registry) -> dict[str, Any]:
     if not attrs:
         return {}
-    if change_type not in registry.types:
+    if not registry.knows(change_type):
         return dict(attrs)
     hidden = sensitive_fields(registry.get(change_type).Args)
     return {k: (SENSITIVE if k in hidden and v is not None else v) for k, v in attrs.items()}

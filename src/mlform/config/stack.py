@@ -278,12 +278,12 @@ def _resources(
                     "aws_s3_bucket.datasets", at, key=True)
             continue
         type_name, name = m.groups()
-        if type_name not in b.registry.types:
+        if not b.registry.knows(type_name):
             b.error(f"{address}: unknown resource type '{type_name}'"
-                    f"{suggest(type_name, b.registry.types, 'known types')}",
+                    f"{suggest(type_name, b.registry.all_types(), 'known types')}",
                     at, key=True)
             continue
-        rtype = types[address] = b.registry.types[type_name]
+        rtype = types[address] = b.registry.get(type_name)
         args = {k: v for k, v in body.items() if k not in META_ARGUMENTS}
         lifecycle = _lifecycle(b, body.get("lifecycle"), at)
         depends = body.get("depends_on", [])
@@ -396,7 +396,7 @@ def _outputs(
     static: dict[str, str],
     resources: dict[str, ResourceConfig],
 ) -> dict[str, OutputSpec]:
-    types = {a: b.registry.types[r.type] for a, r in resources.items()}
+    types = {a: b.registry.get(r.type) for a, r in resources.items()}
     out: dict[str, OutputSpec] = {}
     for name, spec in outputs.items():
         at: tuple[str | int, ...] = ("outputs", name)

@@ -229,13 +229,26 @@ class Applier:
                                        on_wait=on_wait)
             except Cancelled:
                 self.journal.record({"t": "abandon", "a": c.address})
+                self._undepose(c)
                 raise
             except ProviderError as exc:
                 if exc.partial is not None and "id" in exc.partial:
                     self._put(c, dict(exc.partial), status="tainted")
                 elif not exc.outcome_unknown:  # the cloud said no: nothing to look for later
                     self.journal.record({"t": "abandon", "a": c.address})
+                    self._undepose(c)
                 raise
+            if (c.action is Action.REPLACE and c.create_before_destroy and c.before
+                    and str(attrs.get("id")) == str(c.before.get("id"))):
+                # Same name, so create found the old object: deleting "the old one" next
+                # would delete the only one. Keep it, and say how to replace it.
+                self.journal.record({"t": "abandon", "a": c.address})
+                self._undepose(c)
+                raise ProviderError(
+                    "cannot replace it create-before-destroy: the replacement has the same "
+                    f"id ({attrs.get('id')}) as the object it replaces. Give it a name that "
+                    "changes with it, or set lifecycle.create_before_destroy: false",
+                    address=c.address, pos=c.pos)
         self._put(c, attrs)
         if isinstance(rt, Waitable):
             try:
@@ -252,6 +265,12 @@ class Applier:
             if ready != attrs:
                 self._put(c, ready)
         return str(attrs["id"])
+
+    def _undepose(self, c: ResourceChange) -> None:
+        """A create-before-destroy replacement that made nothing: the old object, still in
+        use by its dependants, is the current one again (and is not deleted)."""
+        if c.action is Action.REPLACE and c.create_before_destroy and c.before:
+            self.journal.record({"t": "undepose", "a": c.address, "id": str(c.before["id"])})
 
     def _put(self, c: ResourceChange, attrs: dict[str, Any], status: str = "ok") -> None:
         res = ResourceState(type=c.type, id=str(attrs["id"]), attributes=attrs,

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from mlform import __version__
+from mlform.config.refs import iter_refs
 from mlform.engine.plan import Action, Plan, ResourceChange
-from mlform.providers.registry import Registry
-from mlform.providers.schema import sensitive_fields, terraform_shape
+from mlform.providers.registry import Registry, provider_name_of
+from mlform.providers.schema import nested_model, sensitive_fields, terraform_shape
 from mlform.state.models import State, now_iso
-from mlform.values import strip_unknown, unknown_mask
+from mlform.values import UNKNOWN, strip_unknown, unknown_mask
 
 FORMAT_VERSION = "1.2"
 # Tools check that the document came from a Terraform 1.x-compatible producer.
@@ -33,7 +36,7 @@ class _Shaper:
         self.registry = registry
 
     def provider(self, type_name: str) -> str:
-        if type_name not in self.registry.types:
+        if not self.registry.knows(type_name):
             return "unknown"
         spec = self.registry.provider_for(type_name)
         return spec.terraform_provider or spec.name
@@ -41,7 +44,7 @@ class _Shaper:
     def values(self, type_name: str, attrs: dict[str, Any] | None) -> dict[str, Any] | None:
         if attrs is None:
             return None
-        if type_name not in self.registry.types:
+        if not self.registry.knows(type_name):
             return attrs
         args_model = self.registry.get(type_name).Args
         hidden = sensitive_fields(args_model)
@@ -50,7 +53,7 @@ class _Shaper:
         return terraform_shape(args_model, shown)
 
     def sensitive(self, type_name: str, attrs: dict[str, Any] | None) -> Any:
-        if attrs is None or type_name not in self.registry.types:
+        if attrs is None or not self.registry.knows(type_name):
             return False
         return {f: True for f in sensitive_fields(self.registry.get(type_name).Args)
                 if f in attrs}
@@ -103,7 +106,7 @@ def plan_to_terraform_json(plan: Plan, registry: Registry, prior: State | None) 
             "outputs": {
                 n: {"sensitive": o.sensitive, **({"value": strip_unknown(o.after)}
                                                  if o.after is not None and not o.sensitive
-                                                 else {})}
+                                                 and o.after is not UNKNOWN else {})}
                 for n, o in plan.outputs.items() if o.template is not None
             },
             "root_module": {"resources": planned},
@@ -111,10 +114,16 @@ def plan_to_terraform_json(plan: Plan, registry: Registry, prior: State | None) 
         "resource_changes": changes,
         "output_changes": {n: _output_change(o.before, o.after, o.template, o.sensitive)
                            for n, o in plan.outputs.items()},
-        "configuration": {"provider_config": {
-            name: {"name": name, "full_name": spec.terraform_provider or name}
-            for name, spec in registry.providers.items()
-        }, "root_module": {}},
+        "configuration": {
+            "provider_config": {
+                name: {"name": name, "full_name": spec.terraform_provider or name}
+                for name, spec in registry.providers.items()
+            },
+            "root_module": {"resources": [
+                _configuration(c, registry) for c in plan.changes
+                if c.template is not None and not c.deposed
+            ]},
+        },
         "timestamp": now_iso(),
         "applyable": plan.has_changes,
         "complete": True,
@@ -139,6 +148,44 @@ def terraform_values(state: State, registry: Registry) -> dict[str, Any]:
             s.resource(a, r.type, s.values(r.type, r.attributes) or {})
             for a, r in state.resources.items()]},
     }
+
+
+def _configuration(c: ResourceChange, registry: Registry) -> dict[str, Any]:
+    """A resource's `configuration` entry: which arguments refer to which resources. Graph
+    checks (checkov's CKV2_*) link a bucket to its public access block through these."""
+    model = registry.get(c.type).Args if registry.knows(c.type) else None
+    return {"address": c.address, "mode": "managed", "type": c.type, "name": c.name,
+            "provider_config_key": provider_name_of(c.type), "schema_version": 0,
+            "expressions": _expressions(model, c.template or {}),
+            "depends_on": list(c.dependencies)}
+
+
+def _expressions(model: type[BaseModel] | None, template: dict[str, Any]) -> dict[str, Any]:
+    """Terraform's expression shape: nested blocks as lists of expression maps, attributes as
+    `references` (when they hold ${...}) or `constant_value`."""
+    out: dict[str, Any] = {}
+    for key, value in template.items():
+        info = model.model_fields.get(key) if model is not None else None
+        nested = nested_model(info.annotation) if info is not None else None
+        if nested is not None and nested[0] == "model" and isinstance(value, dict):
+            out[key] = [_expressions(nested[1], value)]
+        elif (nested is not None and nested[0] == "list" and isinstance(value, list)
+              and all(isinstance(v, dict) for v in value)):
+            out[key] = [_expressions(nested[1], v) for v in value]
+        else:
+            out[key] = _expression(value)
+    return out
+
+
+def _expression(value: Any) -> dict[str, Any]:
+    refs: list[str] = []
+    for _, ref in iter_refs(value):
+        names = [p for p in ref.parts if isinstance(p, str)]
+        for n in range(len(names), 1, -1):  # Terraform lists type.name.attr, then type.name
+            dotted = ".".join(names[:n])
+            if dotted not in refs:
+                refs.append(dotted)
+    return {"references": refs} if refs else {"constant_value": value}
 
 
 def _output_change(before: Any, after: Any, template: Any, sensitive: bool) -> dict[str, Any]:

@@ -83,12 +83,19 @@ def refresh(
             result.notes.append(f"{address}: found the object an interrupted create made "
                                 f"(id {found['id']}); adopted into state")
 
-    with ThreadPoolExecutor(max_workers=max(1, parallelism),
-                            thread_name_prefix="mlform-refresh") as ex:
-        futures = [ex.submit(read, a, r) for a, r in state.resources.items()]
-        futures += [ex.submit(settle, a, p) for a, p in state.pending.items()]
-        for f in futures:
-            f.result()
+    remote = []
+    for address, res in state.resources.items():
+        if pool.registry.get(res.type).reads_remote:
+            remote.append((address, res))
+        else:
+            read(address, res)
+    if remote or state.pending:
+        with ThreadPoolExecutor(max_workers=max(1, parallelism),
+                                thread_name_prefix="mlform-refresh") as ex:
+            futures = [ex.submit(read, a, r) for a, r in remote]
+            futures += [ex.submit(settle, a, p) for a, p in state.pending.items()]
+            for f in futures:
+                f.result()
     if errors:
         raise MlformError("refresh failed:\n" + "\n".join(
             f"  {e.address}: {e.message}" for e in errors))

@@ -120,6 +120,9 @@ class ResourceType(ABC, Generic[A]):
     Attrs: ClassVar[type[AttrsModel]]
     # Replace by creating the new object before deleting the old one.
     create_before_destroy: ClassVar[bool] = False
+    # False for types whose `read` needs no I/O (no cloud object): refresh then calls it in
+    # place instead of on a worker thread.
+    reads_remote: ClassVar[bool] = True
     timeouts: ClassVar[Timeouts] = Timeouts()
 
     def __init__(self, session: Any) -> None:

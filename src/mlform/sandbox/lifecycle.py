@@ -135,7 +135,7 @@ def start(home: str | None = None, port: int | None = None) -> SandboxInfo:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if _exited(pid):
-                raise SandboxError(f"the sandbox failed to start: {_last_lines(log_path)} "
+                raise SandboxError(f"the sandbox failed to start: {_last_lines(log_path, 1)} "
                                    f"(full log: {log_path})")
             info = status(home)
             if info is not None and info.pid == pid:

@@ -202,7 +202,13 @@ def serve(host: str, port: int, data_dir: Path) -> None:
     apply_patches()
     sandbox = Sandbox(data_dir)
     restored = sandbox.restore()
-    server = make_server(host, port, sandbox, threaded=True)
+    try:
+        server = make_server(host, port, sandbox, threaded=True)
+    except (OSError, SystemExit) as exc:  # werkzeug exits by itself on a port in use
+        reason = exc.strerror if isinstance(exc, OSError) else "Address already in use"
+        print(f"cannot listen on {host}:{port}: {reason}; choose another port with "
+              "`mlform sandbox start --port N` or MLFORM_SANDBOX_PORT", flush=True)
+        raise SystemExit(1) from None
     real_port = server.server_address[1]
     info = {"pid": os.getpid(), "host": host, "port": real_port,
             "url": f"http://{host}:{real_port}", "data_dir": str(data_dir),

@@ -6,6 +6,7 @@ One JSON object per line. Record kinds (`t`):
   put          the result: the resource's new recorded state `r`
   del          the object at `a` is gone
   depose       create-before-destroy: the current object at `a` is set aside for deletion
+  undepose     its replacement could not be created: the set-aside object (`id`) is current again
   del_deposed  a set-aside object (by `id`) is gone
   abandon      a pending create turned out to have made nothing
   outputs      new output values

@@ -139,6 +139,16 @@ def apply_record(state: State, record: dict[str, Any]) -> None:
         old = state.resources.pop(record["a"], None)
         if old is not None:
             state.deposed.setdefault(record["a"], []).append(old)
+    elif kind == "undepose":  # the replacement could not be created: the old object stays
+        objects = state.deposed.get(record["a"], [])
+        back = [r for r in objects if r.id == record["id"]]
+        if back and record["a"] not in state.resources:
+            state.resources[record["a"]] = back[0]
+            left = [r for r in objects if r.id != record["id"]]
+            if left:
+                state.deposed[record["a"]] = left
+            else:
+                state.deposed.pop(record["a"], None)
     elif kind == "del_deposed":
         left = [r for r in state.deposed.get(record["a"], []) if r.id != record["id"]]
         if left:

@@ -37,6 +37,7 @@ class DataAttrs(AttrsModel):
 
 class MlformData(ResourceType[DataArgs], Discoverable):
     type_name: ClassVar[str] = "mlform_data"
+    reads_remote: ClassVar[bool] = False
     Args = DataArgs
     Attrs = DataAttrs
 
