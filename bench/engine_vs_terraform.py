@@ -8,7 +8,9 @@ to a file), apply that plan, then plan again with everything in place (refresh, 
 mlform uses `mlform_data`, Terraform its built-in `terraform_data`: neither touches a cloud, so
 this measures the engines themselves. Each command runs as its own process; wall time is the
 median of --repeat runs, peak memory is the process's maximum resident set size (wait4).
-Terraform is skipped when the `terraform` binary is not on PATH. Not a test: nothing asserts.
+mlform runs as an installed package does, from compiled bytecode (PYTHONDONTWRITEBYTECODE is
+dropped and the package is compiled first). Terraform is skipped when the `terraform` binary is
+not on PATH, and above --terraform-max-n. Not a test: nothing asserts.
 """
 
 from __future__ import annotations
@@ -73,9 +75,24 @@ def median(runs: list[Measure]) -> Measure:
     return Measure(statistics.median(m.seconds for m in runs), max(m.peak_mb for m in runs))
 
 
+def python_env() -> dict[str, str]:
+    env = {**os.environ, "NO_COLOR": "1"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def compile_mlform() -> None:
+    """Byte-compile mlform as pip does at install (an editable install is not compiled)."""
+    import compileall
+
+    import mlform
+
+    compileall.compile_dir(str(Path(mlform.__file__).parent), quiet=1)
+
+
 def bench_mlform(n: int, repeat: int, work: Path) -> dict[str, Measure]:
     mlform = [sys.executable, "-m", "mlform"]
-    env = {**os.environ, "NO_COLOR": "1"}
+    env = python_env()
     results: dict[str, list[Measure]] = {"plan": [], "apply": [], "noop_plan": []}
     for i in range(repeat):
         d = work / f"mlform-{n}-{i}"
@@ -140,6 +157,8 @@ def main() -> None:
     parser.add_argument("--terraform-repeat-above", type=int, default=2000,
                         help="above this N, Terraform runs once (it takes minutes)")
     parser.add_argument("--no-terraform", action="store_true")
+    parser.add_argument("--terraform-max-n", type=int, default=None,
+                        help="skip Terraform above this N (its apply of 10,000 takes long)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--markdown", action="store_true", help="print a table for the README")
     args = parser.parse_args()
@@ -149,12 +168,13 @@ def main() -> None:
     print(f"machine: {info['cpu']}, {info['cores']} cores, {info['memory']}; Python "
           f"{info['python']}; Terraform {info['terraform'] or 'not found'}")
     rows = []
+    compile_mlform()
     with tempfile.TemporaryDirectory(prefix="mlform-bench-") as tmp:
         work = Path(tmp)
         for n in args.sizes:
             ml = bench_mlform(n, args.repeat, work)
             tf = None
-            if have_tf:
+            if have_tf and (args.terraform_max_n is None or n <= args.terraform_max_n):
                 reps = 1 if n > args.terraform_repeat_above else args.repeat
                 tf = bench_terraform(n, reps, work)
             row = {"n": n, "mlform": {k: asdict(v) for k, v in ml.items()},
