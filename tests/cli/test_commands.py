@@ -194,3 +194,22 @@ def test_unexpected_usage_is_a_short_error(cli: Cli) -> None:
     r = cli.run("plan", "--parallelism", "0")
     assert r.code == 1 and "Traceback" not in r.err and "--parallelism" in r.err
 
+
+
+def test_aws_target_without_credentials_is_one_clear_error(cli: Cli) -> None:
+    cli.write("project: clitest\nenvironments:\n  prod: {target: aws, region: eu-west-1}\n"
+              "resources:\n  aws_ecr_repository.r: {}\n  aws_s3_bucket.b: {bucket: x-clitest}\n")
+    no_credentials = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}
+    r = cli.run("apply", "--auto-approve", env=no_credentials)
+    assert r.code == 1
+    assert r.err == ("Error: environment 'prod' targets AWS, but no AWS credentials are "
+                     "available (none were found). Set AWS_PROFILE or AWS_ACCESS_KEY_ID and "
+                     "AWS_SECRET_ACCESS_KEY, run `aws configure` or `aws sso login`, or set "
+                     "`profile:` for this environment in mlform.yaml\n")
+    cli.write("project: clitest\nenvironments:\n  prod: {target: aws, profile: nope}\n"
+              "resources:\n  aws_ecr_repository.r: {}\n")
+    r = cli.run("apply", "--auto-approve", env=no_credentials)
+    assert (r.code, r.err) == (1, "Error: environment 'prod': The config profile (nope) could "
+                                  "not be found (profiles come from ~/.aws/config and "
+                                  "~/.aws/credentials)\n")
+    assert cli.run("state", "list").out == ""

@@ -130,6 +130,10 @@ class Applier:
 
     def run(self) -> ApplyResult:
         result = ApplyResult()
+        # Open every provider session up front: a cloud that cannot be reached (no sandbox, no
+        # credentials) is one error, not one per resource.
+        for type_name in {c.type for c in self.plan.changes if c.action is not Action.NOOP}:
+            self.pool.resource(type_name)
         self._record_dependency_changes()
         graph = build_graph(self.plan.changes)
         sorter: graphlib.TopologicalSorter[Node] = graphlib.TopologicalSorter(graph)

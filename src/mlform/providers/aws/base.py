@@ -17,6 +17,7 @@ from mlform.providers.base import (
     Discovered,
     ResourceMeta,
     ResourceType,
+    StackContext,
 )
 
 A = TypeVar("A", bound=ArgsModel)
@@ -66,6 +67,12 @@ class AwsResource(ResourceType[A], Discoverable):
     """Base of AWS resource types. `self.aws` is the stack's AwsSession."""
 
     service: ClassVar[str]
+    # The argument that names the object and is its id (types whose id is not an argument
+    # override `id_for`).
+    name_arg: ClassVar[str] = "name"
+    # Its default, <project>-<environment>-<resource name>, cut to the service's limit (0: none).
+    name_max_len: ClassVar[int] = 0
+    name_lower: ClassVar[bool] = False
     # Whether the create call itself sets mlform's tags. If it does, an object without them was
     # not made by us; if tags come in a later call (S3), an untagged object may be ours.
     tagged_at_create: ClassVar[bool] = True
@@ -78,9 +85,16 @@ class AwsResource(ResourceType[A], Discoverable):
     def client(self) -> Any:
         return self.aws.client(self.service)
 
-    @abstractmethod
+    @classmethod
+    def default_args(cls, ctx: StackContext, name: str) -> dict[str, Any]:
+        if not cls.name_max_len:
+            return {}
+        default = ctx.default_name(name, max_len=cls.name_max_len)
+        return {cls.name_arg: default.lower() if cls.name_lower else default}
+
     def id_for(self, args: A) -> str:
         """The id the object created from `args` has (its name, for name-keyed services)."""
+        return str(getattr(args, self.name_arg))
 
     @abstractmethod
     def list(self) -> Iterator[Discovered]:

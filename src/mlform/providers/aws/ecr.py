@@ -24,7 +24,6 @@ from mlform.providers.base import (
     Discovered,
     ForceNew,
     ResourceMeta,
-    StackContext,
 )
 
 
@@ -61,13 +60,8 @@ class EcrRepository(AwsResource[EcrRepositoryArgs]):
     service: ClassVar[str] = "ecr"
     Args = EcrRepositoryArgs
     Attrs = EcrRepositoryAttrs
-
-    @classmethod
-    def default_args(cls, ctx: StackContext, name: str) -> dict[str, Any]:
-        return {"name": ctx.default_name(name, max_len=256).lower()}
-
-    def id_for(self, args: EcrRepositoryArgs) -> str:
-        return args.name
+    name_max_len: ClassVar[int] = 256
+    name_lower: ClassVar[bool] = True  # ECR accepts lower-case names only
 
     def create(self, args: EcrRepositoryArgs, meta: ResourceMeta) -> dict[str, Any]:
         encryption: dict[str, str] = {

@@ -28,7 +28,6 @@ from mlform.providers.base import (
     Discovered,
     ForceNew,
     ResourceMeta,
-    StackContext,
 )
 
 
@@ -128,12 +127,7 @@ class IamRole(AwsResource[IamRoleArgs]):
     Args = IamRoleArgs
     Attrs = IamRoleAttrs
 
-    @classmethod
-    def default_args(cls, ctx: StackContext, name: str) -> dict[str, Any]:
-        return {"name": ctx.default_name(name, max_len=64)}
-
-    def id_for(self, args: IamRoleArgs) -> str:
-        return args.name
+    name_max_len: ClassVar[int] = 64
 
     def create(self, args: IamRoleArgs, meta: ResourceMeta) -> dict[str, Any]:
         from botocore.exceptions import BotoCoreError, ClientError

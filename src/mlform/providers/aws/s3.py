@@ -158,6 +158,7 @@ class S3BucketAttrs(AttrsModel):
 class S3Bucket(AwsResource[S3BucketArgs]):
     type_name: ClassVar[str] = "aws_s3_bucket"
     service: ClassVar[str] = "s3"
+    name_arg: ClassVar[str] = "bucket"
     tagged_at_create: ClassVar[bool] = False  # tags come after CreateBucket (PutBucketTagging)
     Args = S3BucketArgs
     Attrs = S3BucketAttrs
@@ -183,9 +184,6 @@ class S3Bucket(AwsResource[S3BucketArgs]):
             # The ARN only depends on the name, so references to it need not wait for apply.
             planned.update(id=name, arn=bucket_arn(name))
         return planned
-
-    def id_for(self, args: S3BucketArgs) -> str:
-        return args.bucket
 
     def create(self, args: S3BucketArgs, meta: ResourceMeta) -> dict[str, Any]:
         name = args.bucket
@@ -221,9 +219,9 @@ class S3Bucket(AwsResource[S3BucketArgs]):
             if error_code(exc) != "NoSuchTagSet":
                 return  # no such bucket, or not ours to read: CreateBucket says which
             live = {}
-        owner = (live.get(TAG_STACK), live.get(TAG_ADDRESS))
-        if owner == (meta.context.stack, meta.address):
+        if self.owns({"tags_all": live}, meta):
             return
+        owner = (live.get(TAG_STACK), live.get(TAG_ADDRESS))
         whose = (f"{owner[1]} in stack {owner[0]}" if owner[0]
                  else "no mlform stack (it has no mlform tags)")
         raise ProviderError(f"CreateBucket: bucket {name} already exists in this account and "

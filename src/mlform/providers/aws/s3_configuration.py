@@ -42,6 +42,7 @@ class BucketConfiguration(AwsResource[C]):
     """What the four configuration types share: one Put, one Get and one Delete per bucket."""
 
     service: ClassVar[str] = "s3"
+    name_arg: ClassVar[str] = "bucket"  # the id is the bucket's name
     tagged_at_create: ClassVar[bool] = False  # no tags at all: a bucket's configuration is ours
     Attrs = AttrsModel
     what: ClassVar[str]  # for messages: "public access block"
@@ -64,9 +65,6 @@ class BucketConfiguration(AwsResource[C]):
 
     def _listed(self, live: Mapping[str, Any]) -> bool:
         return True  # whether a bucket with this live configuration counts as having one
-
-    def id_for(self, args: C) -> str:
-        return args.bucket
 
     def create(self, args: C, meta: ResourceMeta) -> dict[str, Any]:
         return self._apply(args)

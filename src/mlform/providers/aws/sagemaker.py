@@ -371,17 +371,12 @@ class SagemakerEndpoint(_SagemakerResource[SagemakerEndpointArgs], Waitable):
     Attrs = SagemakerAttrs
     timeouts: ClassVar[Timeouts] = Timeouts(create=3600.0, update=3600.0, delete=3600.0)
 
-    @classmethod
-    def default_args(cls, ctx: StackContext, name: str) -> dict[str, Any]:
-        return {"name": ctx.default_name(name, max_len=MAX_NAME)}
+    name_max_len: ClassVar[int] = MAX_NAME
 
     @property
     def poll(self) -> float:
         """Seconds between status checks (the sandbox is InService at once)."""
         return 0.2 if self.aws.is_sandbox else 10.0
-
-    def id_for(self, args: SagemakerEndpointArgs) -> str:
-        return args.name
 
     def create(self, args: SagemakerEndpointArgs, meta: ResourceMeta) -> dict[str, Any]:
         self._ensure_free(args.name)

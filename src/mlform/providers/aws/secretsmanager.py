@@ -20,24 +20,16 @@ from mlform.providers.aws.base import (
 )
 from mlform.providers.aws.errors import aws_call, error_code, is_not_found, translate
 from mlform.providers.base import (
-    TAG_ADDRESS,
-    TAG_STACK,
     ArgsModel,
     AttrsModel,
     Discovered,
     ForceNew,
     ResourceMeta,
-    StackContext,
 )
 
 # Secrets Manager cannot unset a secret's key; pointing it back at the AWS managed key is the
 # same thing, and DescribeSecret then omits KmsKeyId, as for a secret that never had one.
 AWS_MANAGED_KEY = "alias/aws/secretsmanager"
-
-
-def _made_for(attrs: Mapping[str, Any], meta: ResourceMeta) -> bool:
-    tags = attrs["tags_all"]
-    return (tags.get(TAG_STACK), tags.get(TAG_ADDRESS)) == (meta.context.stack, meta.address)
 
 
 class SecretsmanagerSecretArgs(ArgsModel):
@@ -71,13 +63,7 @@ class SecretsmanagerSecret(AwsResource[SecretsmanagerSecretArgs]):
     service: ClassVar[str] = "secretsmanager"
     Args = SecretsmanagerSecretArgs
     Attrs = SecretsmanagerSecretAttrs
-
-    @classmethod
-    def default_args(cls, ctx: StackContext, name: str) -> dict[str, Any]:
-        return {"name": ctx.default_name(name, max_len=256)}
-
-    def id_for(self, args: SecretsmanagerSecretArgs) -> str:
-        return args.name  # DescribeSecret takes a name as well as the ARN that is the id
+    name_max_len: ClassVar[int] = 256  # and the id is the ARN: DescribeSecret takes either
 
     def create(self, args: SecretsmanagerSecretArgs, meta: ResourceMeta) -> dict[str, Any]:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -94,7 +80,7 @@ class SecretsmanagerSecret(AwsResource[SecretsmanagerSecretArgs]):
                 raise translate(exc, "CreateSecret") from exc
             # The engine calls create again after NotReady: the secret is then ours to finish.
             have = self.read(args.name, {"recovery_window_in_days": args.recovery_window_in_days})
-            if have is None or not _made_for(have, meta):
+            if have is None or not self.owns(have, meta):
                 raise translate(exc, "CreateSecret") from exc
             try:
                 return self.update(have["id"], have, args, meta)

@@ -38,8 +38,15 @@ class AwsSession:
                 region_name=ctx.region, aws_access_key_id=SANDBOX_CREDENTIALS[0],
                 aws_secret_access_key=SANDBOX_CREDENTIALS[1])
         else:
-            self._session = boto3.session.Session(profile_name=ctx.profile,
-                                                  region_name=ctx.region)
+            from botocore.exceptions import ProfileNotFound
+
+            try:
+                self._session = boto3.session.Session(profile_name=ctx.profile,
+                                                      region_name=ctx.region)
+            except ProfileNotFound as exc:
+                raise ProviderError(
+                    f"environment '{ctx.environment}': {exc} (profiles come from ~/.aws/config "
+                    "and ~/.aws/credentials)") from None
         self._config = botocore.config.Config(
             retries={"mode": "adaptive", "max_attempts": MAX_ATTEMPTS},
             connect_timeout=10, read_timeout=60,
@@ -73,6 +80,23 @@ class AwsSession:
                 self._account_id = str(self.client("sts").get_caller_identity()["Account"])
         return self._account_id
 
+    def check_credentials(self) -> None:
+        """Raise a ProviderError that says what to do when no AWS credentials can be found."""
+        from botocore.exceptions import BotoCoreError
+
+        try:
+            found = self._session.get_credentials()
+        except BotoCoreError as exc:
+            found, reason = None, str(exc)
+        else:
+            reason = "none were found"
+        if found is None:
+            raise ProviderError(
+                f"environment '{self.context.environment}' targets AWS, but no AWS credentials "
+                f"are available ({reason}). Set AWS_PROFILE or AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY, run `aws configure` or `aws sso login`, or set "
+                "`profile:` for this environment in mlform.yaml")
+
     @property
     def partition(self) -> str:
         if self.region.startswith("cn-"):
@@ -83,7 +107,13 @@ class AwsSession:
 
 
 def open_session(ctx: StackContext) -> AwsSession:
-    """The AWS provider's session factory (see `ProviderSpec.open_session`)."""
+    """The AWS provider's session factory (see `ProviderSpec.open_session`).
+
+    On AWS, credentials are checked once here, so that missing ones are one clear error rather
+    than one per resource."""
     if ctx.target not in ("aws", "sandbox"):
         raise ProviderError(f"the AWS provider cannot run on target '{ctx.target}'")
-    return AwsSession(ctx)
+    session = AwsSession(ctx)
+    if not session.is_sandbox:
+        session.check_credentials()
+    return session
