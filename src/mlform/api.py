@@ -62,9 +62,9 @@ class Workspace:
     # -- read -----------------------------------------------------------------------------
 
     def state(self) -> State:
-        """The current state (an interrupted apply's journal is compacted first)."""
-        with self.backend.lock("read"):
-            return self.backend.load()
+        """The current state, including what an apply in progress (or interrupted) has done so
+        far. Read-only: takes no lock, so it works while an apply runs."""
+        return self.backend.snapshot()
 
     # -- plan -----------------------------------------------------------------------------
 

@@ -34,10 +34,6 @@ class _Unknown:
 UNKNOWN: Final = _Unknown()
 
 
-def is_unknown(value: Any) -> bool:
-    return value is UNKNOWN
-
-
 def contains_unknown(value: Any) -> bool:
     """True if `value` is UNKNOWN or holds it anywhere inside."""
     if value is UNKNOWN:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -138,3 +139,18 @@ def test_state_stays_valid_json_after_every_kill(cli: Cli, uid: str, sandbox: An
     history = Path(cli.cwd / ".mlform" / "state" / env / "history")
     for kept in history.glob("*.json"):
         json.loads(kept.read_text())
+
+
+def test_ctrl_c_at_the_confirmation_prompt_changes_nothing(cli: Cli) -> None:
+    cli.write("project: crash\nresources:\n  mlform_data.a: {input: 1}\n")
+    proc = cli.popen("apply", stdin=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        wait_for(lambda: "Only 'yes' will be accepted" in (proc.stdout.readline() or "x"))
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert err.endswith("Interrupted.\n") and "Traceback" not in err
+    assert cli.run("state", "list").out == ""

@@ -133,3 +133,13 @@ def test_values_holding_references_are_checked_at_apply_time(tmp_path: Path) -> 
     stack = load_stack(path)
     assert stack.resources["aws_ecr_repository.r"].template["force_delete"] == (
         "${mlform_data.a.output}")
+
+
+def test_variable_keys_are_environments(tmp_path: Path) -> None:
+    assert problems(tmp_path, "project: demo\nenvironments: {dev: {}, prod: {}}\nvariables:\n"
+                              "  size: {default: 1, prd: 3}\n  pw: {sensitive: true}\n") == [
+        "mlform.yaml:4:22: variables.size.prd: unknown key 'prd'; a variable takes `default`, "
+        "`description` and one value per environment (dev, prod)",
+        "mlform.yaml:5:8: variables.pw.sensitive: sensitive variables are not supported yet; "
+        "keep secret values out of mlform.yaml",
+    ]

@@ -127,3 +127,16 @@ def test_lock_of_a_killed_process_is_released(tmp_path: Path) -> None:
         proc.wait()
         if proc.stdout:
             proc.stdout.close()
+
+
+def test_snapshot_reads_during_an_apply_without_the_lock(tmp_path: Path) -> None:
+    b = backend(tmp_path)
+    with b.lock("apply"):
+        state = b.load()
+        journal = b.begin(state, "apply")
+        journal.record(put("mlform_data.a", "1"))
+        seen = backend(tmp_path).snapshot()  # another process, while the apply holds the lock
+        assert list(seen.resources) == ["mlform_data.a"]
+        assert b.journal_file.exists()  # nothing compacted behind the apply's back
+        b.commit(state, journal)
+    assert list(backend(tmp_path).snapshot().resources) == ["mlform_data.a"]

@@ -113,12 +113,13 @@ def _run_apply(plan_file: str | None, config: str, environment: str | None,
                variables: tuple[str, ...], auto_approve: bool, destroy: bool, refresh: bool,
                parallelism: int, no_color: bool) -> int:
     from mlform.api import apply_plan, backend_for_plan
-    from mlform.cli.progress import ApplyDisplay, interruptible
+    from mlform.cli.progress import ApplyDisplay, Interrupts
     from mlform.engine.plan import Action
     from mlform.engine.planfile import load_plan
     from mlform.providers.registry import default_registry
 
     style = stdout_style(no_color)
+    interrupts = Interrupts(style)
     holder: dict[str, ApplyDisplay] = {}
 
     def on_event(e: Any) -> None:
@@ -128,17 +129,15 @@ def _run_apply(plan_file: str | None, config: str, environment: str | None,
         nodes = sum(2 if c.action is Action.REPLACE else 1
                     for c in p.changes if c.action is not Action.NOOP)
         holder["display"] = ApplyDisplay(style, nodes)
+        interrupts.arm()
 
-    with interruptible(style) as cancel:
+    try:
         if plan_file:
             saved = load_plan(plan_file)
             start_display(saved)
-            try:
-                outcome = apply_plan(backend_for_plan(saved), default_registry(), saved,
-                                     operation="apply", parallelism=parallelism, cancel=cancel,
-                                     on_event=on_event)
-            finally:
-                holder["display"].close()
+            outcome = apply_plan(backend_for_plan(saved), default_registry(), saved,
+                                 operation="apply", parallelism=parallelism,
+                                 cancel=interrupts.cancel, on_event=on_event)
         else:
             ws = _workspace(config, environment, variables)
             ask = _confirm(auto_approve, destroy, style, ws.registry)
@@ -150,15 +149,15 @@ def _run_apply(plan_file: str | None, config: str, environment: str | None,
                     start_display(p)
                 return ok
 
-            try:
-                outcome = ws.apply(destroy=destroy, refresh=refresh, parallelism=parallelism,
-                                   confirm=confirm, cancel=cancel, on_event=on_event)
-            finally:
-                if "display" in holder:
-                    holder["display"].close()
+            outcome = ws.apply(destroy=destroy, refresh=refresh, parallelism=parallelism,
+                               confirm=confirm, cancel=interrupts.cancel, on_event=on_event)
             if outcome.result is None and outcome.plan.has_changes:
                 click.echo(("Destroy" if destroy else "Apply") + " cancelled.")
                 return 1
+    finally:
+        interrupts.disarm()
+        if "display" in holder:
+            holder["display"].close()
     return _report_apply(outcome, destroy, style)
 
 

@@ -73,9 +73,9 @@ def main(argv: list[str] | None = None) -> None:
                             format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         code = cli.main(args=args, prog_name="mlform", standalone_mode=False)
-    except click.exceptions.Abort:
-        sys.stderr.write("Aborted.\n")
-        sys.exit(1)
+    except click.exceptions.Abort:  # click's form of a Ctrl-C outside an apply
+        sys.stderr.write("\nInterrupted.\n")
+        sys.exit(130)
     except click.ClickException as exc:
         exc.show()
         sys.exit(1)

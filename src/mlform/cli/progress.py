@@ -6,9 +6,6 @@ import os
 import signal
 import sys
 import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from types import FrameType
 from typing import Any, TextIO
 
@@ -81,34 +78,36 @@ class ApplyDisplay:
         self.stream.flush()
 
 
-@contextmanager
-def interruptible(style: Style) -> Iterator[threading.Event]:
-    """First Ctrl-C (or SIGTERM): stop starting calls, finish those in flight, save, exit.
-    Second Ctrl-C: exit at once; everything already done is in the journal."""
-    cancel = threading.Event()
+class Interrupts:
+    """Ctrl-C (or SIGTERM) while changes are being made: the first stops new calls from
+    starting, lets those in flight finish, saves the state; the second exits at once (everything
+    finished is in the journal). Armed only once changes start: before that, at the
+    confirmation prompt, Ctrl-C simply aborts."""
 
-    def handler(signum: int, frame: FrameType | None) -> None:
-        if cancel.is_set():
-            sys.stderr.write(style.red(
+    def __init__(self, style: Style) -> None:
+        self.style = style
+        self.cancel = threading.Event()
+        self._previous: dict[int, Any] = {}
+
+    def _handler(self, signum: int, frame: FrameType | None) -> None:
+        if self.cancel.is_set():
+            sys.stderr.write(self.style.red(
                 "\nSecond interrupt: exiting now. Everything finished so far is recorded; the "
                 "next mlform command settles the calls that were in flight.\n"))
             sys.stderr.flush()
             os._exit(130)
-        cancel.set()
-        sys.stderr.write(style.yellow(
+        self.cancel.set()
+        sys.stderr.write(self.style.yellow(
             "\nInterrupt received: waiting for the calls in flight to finish, then saving the "
             "state. Press Ctrl-C again to exit at once.\n"))
         sys.stderr.flush()
 
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    for s in previous:
-        signal.signal(s, handler)
-    try:
-        yield cancel
-    finally:
-        for s, h in previous.items():
+    def arm(self) -> None:
+        for s in (signal.SIGINT, signal.SIGTERM):
+            self._previous[s] = signal.getsignal(s)
+            signal.signal(s, self._handler)
+
+    def disarm(self) -> None:
+        for s, h in self._previous.items():
             signal.signal(s, h)
-
-
-def elapsed_since(start: float) -> str:
-    return f"{time.monotonic() - start:.1f}s"
+        self._previous.clear()

@@ -45,7 +45,6 @@ class VariableConfig(BaseModel):
 
     default: Any = Field(None, description="Value for environments without their own.")
     description: str | None = None
-    sensitive: bool = Field(False, description="Hide the value in plans and output.")
 
     @property
     def per_environment(self) -> dict[str, Any]:

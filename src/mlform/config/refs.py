@@ -127,10 +127,6 @@ def iter_refs(
             yield from iter_refs(v, (*path, i))
 
 
-def has_refs(value: Any) -> bool:
-    return next(iter_refs(value), None) is not None
-
-
 def render_piece(value: Any) -> str:
     """How a referenced value reads when embedded in a string."""
     if isinstance(value, bool):

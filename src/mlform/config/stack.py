@@ -68,7 +68,6 @@ class Stack:
     resources: dict[str, ResourceConfig]
     outputs: dict[str, OutputSpec]
     variables: dict[str, Any]
-    sensitive_variables: frozenset[str]
     positions: Positions
     environments: tuple[str, ...] = ()
 
@@ -134,7 +133,7 @@ def load_stack(
         project=config.project, environment=env_name, target=env.target, region=env.region,
         profile=env.profile, home=home,
     )
-    values, sensitive = _variables(b, config, env_name, dict(variables or {}))
+    values = _variables(b, config, env_name, dict(variables or {}))
     static = {"project": ctx.project, "environment": ctx.environment, "region": ctx.region}
     resources = _resources(b, config, ctx, values, static)
     outputs = _outputs(b, config.outputs, values, static, resources)
@@ -145,7 +144,7 @@ def load_stack(
         raise ConfigError(b.problems)
     return Stack(
         config_path=config_path, context=ctx, env=env, resources=resources, outputs=outputs,
-        variables=values, sensitive_variables=frozenset(sensitive), positions=positions,
+        variables=values, positions=positions,
         environments=tuple(config.environments),
     )
 
@@ -171,32 +170,35 @@ def _pick_environment(b: _Builder, config: Config, wanted: str | None) -> str:
 
 def _variables(
     b: _Builder, config: Config, env_name: str, overrides: dict[str, Any]
-) -> tuple[dict[str, Any], set[str]]:
+) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    sensitive: set[str] = set()
     for name, var in config.variables.items():
         for env_key in var.per_environment:
-            if env_key not in config.environments:
-                b.error(
-                    f"variables.{name}.{env_key}: unknown key '{env_key}'; a variable takes "
-                    "`default`, `description`, `sensitive` and one value per environment "
-                    f"({', '.join(config.environments)})",
-                    ("variables", name, env_key), key=True,
-                )
+            if env_key in config.environments:
+                continue
+            if env_key == "sensitive":
+                b.error(f"variables.{name}.sensitive: sensitive variables are not supported "
+                        "yet; keep secret values out of mlform.yaml",
+                        ("variables", name, env_key), key=True)
+                continue
+            b.error(
+                f"variables.{name}.{env_key}: unknown key '{env_key}'; a variable takes "
+                "`default`, `description` and one value per environment "
+                f"({', '.join(config.environments)})",
+                ("variables", name, env_key), key=True,
+            )
         if name in overrides:
             values[name] = overrides.pop(name)
         elif env_name in var.per_environment:
             values[name] = var.per_environment[env_name]
         else:
             values[name] = var.default
-        if var.sensitive:
-            sensitive.add(name)
     for name in overrides:
         b.problems.append(
             MlformError(f"--var {name}: no variable '{name}' is declared"
                         f"{suggest(name, config.variables, 'declared')}")
         )
-    return values, sensitive
+    return values
 
 
 def label(path: tuple[str | int, ...]) -> str:

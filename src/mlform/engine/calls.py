@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from mlform.errors import MlformError, NotReady, ProviderError
+from mlform.errors import ConfigError, MlformError, NotReady, ProviderError
 
 T = TypeVar("T")
 
@@ -23,6 +23,10 @@ def provider_error(exc: BaseException, address: str) -> ProviderError:
         if exc.address is None:
             exc.address = address
         return exc
+    if isinstance(exc, ConfigError):  # a value known only now is invalid for its argument
+        first = exc.problems[0]
+        return ProviderError("; ".join(p.message for p in exc.problems), address=address,
+                             pos=first.pos)
     if isinstance(exc, MlformError):
         return ProviderError(exc.message, address=address, pos=exc.pos)
     import logging  # only on this rare path: logging costs start-up time

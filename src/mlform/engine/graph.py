@@ -9,16 +9,12 @@ import graphlib
 import shutil
 import subprocess
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from mlform.errors import MlformError
 
 if TYPE_CHECKING:
     from mlform.config.stack import ResourceConfig
-
-
-class HasDeps(Protocol):
-    depends_on: tuple[str, ...]
 
 
 def check_acyclic(resources: Mapping[str, ResourceConfig], problems: list[MlformError]) -> None:
@@ -36,15 +32,6 @@ def check_acyclic(resources: Mapping[str, ResourceConfig], problems: list[Mlform
             "(each resource refers to the next; break the cycle by removing one reference)",
             pos=first.pos,
         ))
-
-
-def dependants(deps: Mapping[str, tuple[str, ...] | list[str]]) -> dict[str, list[str]]:
-    """Invert `address -> what it depends on` into `address -> what depends on it`."""
-    out: dict[str, list[str]] = {a: [] for a in deps}
-    for node, ds in deps.items():
-        for d in ds:
-            out.setdefault(d, []).append(node)
-    return out
 
 
 def to_dot(deps: Mapping[str, tuple[str, ...] | list[str]], title: str = "mlform") -> str:

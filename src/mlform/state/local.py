@@ -61,6 +61,16 @@ class LocalBackend:
             )
         return state
 
+    def snapshot(self) -> State:
+        """The state as `load` would give it, without the lock and without writing anything."""
+        state = self.read()
+        if self.journal_file.exists():
+            try:
+                replay(state, read_journal(self.journal_file))
+            except FileNotFoundError:  # compacted between the check and the read
+                return self.read()
+        return state
+
     def load(self) -> State:
         """The current state, including changes in a journal left by an interrupted apply.
 

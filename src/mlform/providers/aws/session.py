@@ -54,7 +54,6 @@ class AwsSession:
         )
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
-        self._account_id: str | None = None
 
     @property
     def is_sandbox(self) -> bool:
@@ -70,15 +69,6 @@ class AwsSession:
                 self._clients[service] = factory.client(
                     service, config=self._config, endpoint_url=self.endpoint_url)
             return self._clients[service]
-
-    @property
-    def account_id(self) -> str:
-        if self._account_id is None:
-            from mlform.providers.aws.errors import aws_call
-
-            with aws_call("sts", "GetCallerIdentity"):
-                self._account_id = str(self.client("sts").get_caller_identity()["Account"])
-        return self._account_id
 
     def check_credentials(self) -> None:
         """Raise a ProviderError that says what to do when no AWS credentials can be found."""
