@@ -6,7 +6,7 @@ import types
 import typing
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from pydantic.fields import FieldInfo
 
 from mlform.providers.base import ForceNew, Sensitive
@@ -74,6 +74,50 @@ def sensitive_fields(model: type[BaseModel]) -> frozenset[str]:
     return _marked(model, Sensitive)
 
 
+def forced_paths(model: type[BaseModel], before: Any, after: Any,
+                 prefix: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    """The paths of ForceNew fields, at any depth, whose value differs between `before` and
+    `after` (an UNKNOWN after-value differs). Empty: the change can be made in place."""
+    out: list[tuple[str | int, ...]] = []
+    for name, info in model.model_fields.items():
+        b = before.get(name) if isinstance(before, dict) else None
+        a = after.get(name) if isinstance(after, dict) else None
+        if a is not UNKNOWN and a == b:
+            continue
+        path = (*prefix, name)
+        if _has_marker(info, ForceNew):
+            out.append(path)
+            continue
+        nested = nested_model(info.annotation)
+        if nested is None:
+            continue
+        kind, sub = nested
+        if a is UNKNOWN:
+            if _any_forced(sub):
+                out.append(path)
+        elif kind == "model":
+            out.extend(forced_paths(sub, b, a, path))
+        elif kind == "list":
+            bs = b if isinstance(b, list) else []
+            as_ = a if isinstance(a, list) else []
+            if len(bs) != len(as_) and _any_forced(sub):
+                out.append(path)
+                continue
+            for i, (bi, ai) in enumerate(zip(bs, as_, strict=False)):
+                out.extend(forced_paths(sub, bi, ai, (*path, i)))
+    return out
+
+
+def _any_forced(model: type[BaseModel]) -> bool:
+    for info in model.model_fields.values():
+        if _has_marker(info, ForceNew):
+            return True
+        nested = nested_model(info.annotation)
+        if nested is not None and _any_forced(nested[1]):
+            return True
+    return False
+
+
 def fill_defaults(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
     """`data` normalised as far as it is known: the partial counterpart of
     `model.model_validate(data).model_dump(mode="json")` for arguments that hold UNKNOWN.
@@ -102,13 +146,36 @@ def fill_defaults(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any
 
 def _validate_field(model: type[BaseModel], name: str, value: Any) -> Any:
     """One field validated as the model validates it, or `value` as given if that fails (the
-    error is reported at apply time, when the whole model can be validated)."""
+    error is reported at apply time, when the whole model can be validated).
+
+    Assignment validation runs the field's validators, but also the model's own validators,
+    which may need fields that are still unknown; then the field's type alone (with its
+    Annotated validators, where normalisations belong) is the next best thing."""
     try:
         holder = model.model_construct()
         model.__pydantic_validator__.validate_assignment(holder, name, value)
         return holder.model_dump(mode="json", include={name})[name]
+    except Exception:  # best effort at plan time; apply validates in full
+        pass
+    try:
+        adapter = _field_adapter(model, name)
+        return adapter.dump_python(adapter.validate_python(value), mode="json")
     except Exception:
         return value
+
+
+_ADAPTERS: dict[tuple[type[BaseModel], str], TypeAdapter[Any]] = {}
+
+
+def _field_adapter(model: type[BaseModel], name: str) -> TypeAdapter[Any]:
+    key = (model, name)
+    if key not in _ADAPTERS:
+        info = model.model_fields[name]
+        annotation: Any = info.annotation
+        if info.metadata:
+            annotation = typing.Annotated[(annotation, *info.metadata)]
+        _ADAPTERS[key] = TypeAdapter(annotation)
+    return _ADAPTERS[key]
 
 
 def _fill_value(annotation: Any, value: Any) -> Any:

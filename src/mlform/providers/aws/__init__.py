@@ -3,8 +3,16 @@
 Adding a resource type: write its class in the service's module and list it below.
 """
 
+from mlform.providers.aws.appautoscaling import AppautoscalingPolicy, AppautoscalingTarget
+from mlform.providers.aws.ec2 import Subnet, Vpc
+from mlform.providers.aws.ec2_security_group import SecurityGroup
 from mlform.providers.aws.ecr import EcrRepository
+from mlform.providers.aws.ecr_lifecycle import EcrLifecyclePolicy
+from mlform.providers.aws.ecs import EcsCluster, EcsService
+from mlform.providers.aws.ecs_task_definition import EcsTaskDefinition
+from mlform.providers.aws.eks import EksCluster, EksNodeGroup
 from mlform.providers.aws.iam import IamRole
+from mlform.providers.aws.rds import DbInstance, DbSubnetGroup
 from mlform.providers.aws.s3 import S3Bucket
 from mlform.providers.aws.s3_configuration import (
     S3BucketLifecycleConfiguration,
@@ -16,6 +24,11 @@ from mlform.providers.aws.sagemaker import (
     SagemakerEndpoint,
     SagemakerEndpointConfiguration,
     SagemakerModel,
+)
+from mlform.providers.aws.sagemaker_mlops import SagemakerFeatureGroup, SagemakerPipeline
+from mlform.providers.aws.sagemaker_platform import (
+    SagemakerNotebookInstance,
+    SagemakerNotebookInstanceLifecycleConfiguration,
 )
 from mlform.providers.aws.secretsmanager import SecretsmanagerSecret
 from mlform.providers.aws.session import open_session
@@ -31,10 +44,27 @@ PROVIDER = ProviderSpec(
         S3BucketLifecycleConfiguration,
         IamRole,
         EcrRepository,
+        EcrLifecyclePolicy,
         SagemakerModel,
         SagemakerEndpointConfiguration,
         SagemakerEndpoint,
         SecretsmanagerSecret,
+        AppautoscalingTarget,
+        AppautoscalingPolicy,
+        EksCluster,
+        EksNodeGroup,
+        SagemakerNotebookInstance,
+        SagemakerNotebookInstanceLifecycleConfiguration,
+        SagemakerPipeline,
+        SagemakerFeatureGroup,
+        Vpc,
+        Subnet,
+        SecurityGroup,
+        DbSubnetGroup,
+        DbInstance,
+        EcsCluster,
+        EcsTaskDefinition,
+        EcsService,
     ),
     open_session=open_session,
     terraform_provider="registry.terraform.io/hashicorp/aws",

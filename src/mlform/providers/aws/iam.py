@@ -63,7 +63,7 @@ class InlinePolicy(ArgsModel):
     name: str = Field(description="Name of the inline policy.")
     policy: str = Field(description="Policy document, as a mapping or a JSON string.")
 
-    @field_validator("policy", mode="before")
+    @field_validator("policy", mode="before", json_schema_input_type=str | dict[str, Any])
     @classmethod
     def _canonical_policy(cls, value: Any) -> str:
         return policy_json(value)
@@ -94,7 +94,8 @@ class IamRoleArgs(ArgsModel):
                            "of the role, so it always detaches them before deleting the role.")
     tags: dict[str, str] = tags_field("role")
 
-    @field_validator("assume_role_policy", mode="before")
+    @field_validator("assume_role_policy", mode="before",
+                     json_schema_input_type=str | dict[str, Any])
     @classmethod
     def _canonical_policy(cls, value: Any) -> str:
         return policy_json(value)

@@ -1,0 +1,496 @@
+"""Amazon EKS: `aws_eks_cluster` and `aws_eks_node_group` (managed node groups).
+
+Both take minutes to create, change and delete, and EKS refuses a change while another is under
+way, so `update` raises NotReady while the object is busy and, called again, carries on from what
+the live object still lacks. `wait_ready` waits for ACTIVE, `delete` until the object is gone.
+
+Arguments AWS chooses a value for when unset (a cluster's `version`, a node group's `ami_type`
+and `disk_size`) are managed only when set, as in Terraform: `read` reports the live value only
+if the prior attributes hold one, else None. So an unset one never shows as a change against
+what AWS picked, a set one still shows drift; but `${aws_eks_cluster.x.version}` is then null.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, get_args
+
+from pydantic import AfterValidator, Field, model_validator
+
+from mlform.errors import NotReady, ProviderError
+from mlform.providers.aws.base import (
+    AwsResource,
+    all_tags,
+    tag_changes,
+    tags_all_field,
+    tags_field,
+    user_tags,
+)
+from mlform.providers.aws.errors import aws_call, error_code, error_message, is_not_found, translate
+from mlform.providers.base import (
+    ArgsModel,
+    AttrsModel,
+    Discovered,
+    ForceNew,
+    ResourceMeta,
+    Timeouts,
+    Waitable,
+)
+
+# A role created seconds ago is not yet usable by EKS (IAM is eventually consistent).
+IAM_NOT_READY = re.compile(r"could not be assumed|doesn't have the Amazon EKS Managed Policies|"
+                           r"IAM role's policy must include", re.IGNORECASE)
+LogType = Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]
+AmiType = Literal[
+    "AL2_x86_64", "AL2_x86_64_GPU", "AL2_ARM_64", "CUSTOM", "BOTTLEROCKET_ARM_64",
+    "BOTTLEROCKET_x86_64", "BOTTLEROCKET_ARM_64_FIPS", "BOTTLEROCKET_x86_64_FIPS",
+    "BOTTLEROCKET_ARM_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA", "BOTTLEROCKET_ARM_64_NVIDIA_FIPS",
+    "BOTTLEROCKET_x86_64_NVIDIA_FIPS", "WINDOWS_CORE_2019_x86_64", "WINDOWS_FULL_2019_x86_64",
+    "WINDOWS_CORE_2022_x86_64", "WINDOWS_FULL_2022_x86_64", "WINDOWS_CORE_2025_x86_64",
+    "WINDOWS_FULL_2025_x86_64", "AL2023_x86_64_STANDARD", "AL2023_ARM_64_STANDARD",
+    "AL2023_x86_64_NEURON", "AL2023_x86_64_NVIDIA", "AL2023_ARM_64_NVIDIA"]
+
+
+def _as_set(value: list[Any]) -> list[Any]:
+    return sorted(set(value))  # a set in Terraform: order and repeats mean nothing
+
+
+StringSet = Annotated[list[str], AfterValidator(_as_set)]
+
+
+A = TypeVar("A", bound=ArgsModel)
+
+
+class _EksResource(AwsResource[A], Waitable):
+    """What clusters and node groups share: EKS names both alike (`Describe<Noun>` ->
+    `<noun>`), and both go through the same states."""
+
+    service: ClassVar[str] = "eks"
+    noun: ClassVar[str]  # Cluster, Nodegroup
+    kind: ClassVar[str]  # how messages name it
+    busy: ClassVar[frozenset[str]]  # still converging: wait (any other status but ACTIVE fails)
+
+    @property
+    def poll(self) -> float:
+        """Seconds between status checks (the sandbox is ACTIVE at once)."""
+        return 0.2 if self.aws.is_sandbox else 15.0
+
+    @abstractmethod
+    def _key(self, id: str) -> dict[str, str] | None:
+        """The parameters that name the object `id` in EKS calls (None: not a valid id)."""
+
+    @abstractmethod
+    def _attributes(self, found: Mapping[str, Any], prior: Mapping[str, Any]) -> dict[str, Any]:
+        """The attributes of a described object."""
+
+    @abstractmethod
+    def _send_create(self, args: A, meta: ResourceMeta) -> dict[str, Any]:
+        """Make the create call; the object it returns."""
+
+    @abstractmethod
+    def _ids(self) -> Iterator[str]:
+        """The ids of every object of this type."""
+
+    def _call(self, operation: str, **params: Any) -> Any:
+        from botocore import xform_name
+        from botocore.exceptions import ClientError
+
+        try:
+            return getattr(self.client, xform_name(operation))(**params)
+        except ClientError as exc:
+            # Busy with another change: that passes by itself. Except "Cluster has nodegroups
+            # attached": the engine deletes a cluster's node groups (its dependants) first and
+            # waits until they are gone, so these were made outside this plan, and waiting
+            # would only give the same error after the whole delete timeout.
+            message = error_message(exc)
+            if error_code(exc) == "ResourceInUseException" and "attached" not in message:
+                raise NotReady(f"{operation}: {message}", retry_after=self.poll) from None
+            raise translate(exc, operation) from exc
+
+    def _describe(self, id: str) -> dict[str, Any] | None:
+        key = self._key(id)
+        try:
+            found = None if key is None else self._call(f"Describe{self.noun}", **key)
+        except ProviderError as err:
+            # For a node group, also its cluster. EKS sometimes says ClientException.
+            if is_not_found(err.__cause__ or err) or "No cluster found" in err.message:
+                return None
+            raise
+        return None if found is None else dict(found[self.noun.lower()])
+
+    def create(self, args: A, meta: ResourceMeta) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        wanted = args.model_dump(mode="json")
+        try:
+            # From the response: a Describe* right after could still miss the new object.
+            return self._attributes(self._send_create(args, meta), wanted)
+        except ClientError as exc:
+            operation, message = f"Create{self.noun}", error_message(exc)
+            # A new IAM role EKS cannot use yet, or a cluster still being created or changed.
+            if IAM_NOT_READY.search(message) or "not in ACTIVE status" in message:
+                raise NotReady(f"{operation}: {message}", retry_after=5.0) from exc
+            if error_code(exc) != "ResourceInUseException":
+                raise translate(exc, operation) from exc
+            # Called again after NotReady or a crash: the object is then ours to finish.
+            have = self.read(self.id_for(args), wanted)
+            if have is None:  # not visible yet, or the cluster is busy
+                raise NotReady(f"{operation}: {message}", retry_after=self.poll) from exc
+            if not self.owns(have, meta):
+                raise translate(exc, operation) from exc
+            try:
+                return self.update(have["id"], have, args, meta)
+            except ProviderError as err:
+                err.partial = have
+                raise
+
+    def read(self, id: str, prior: Mapping[str, Any]) -> dict[str, Any] | None:
+        found = self._describe(id)
+        return None if found is None else self._attributes(found, prior)
+
+    def _idle(self, id: str) -> dict[str, Any]:
+        """The described object, once it takes changes."""
+        found = self._describe(id)
+        if found is None:
+            raise ProviderError(f"{self.kind} {id} no longer exists; refresh and plan again")
+        if found["status"] in self.busy:
+            raise NotReady(f"{self.kind} {id} is {found['status']}", retry_after=self.poll)
+        return found
+
+    def _retag(self, arn: str, have: Mapping[str, str], want: Mapping[str, str],
+               meta: ResourceMeta) -> None:
+        to_set, to_remove = tag_changes(have, all_tags(want, meta))
+        if to_set:
+            with aws_call("eks", "TagResource"):
+                self.client.tag_resource(resourceArn=arn, tags=to_set)
+        if to_remove:
+            with aws_call("eks", "UntagResource"):
+                self.client.untag_resource(resourceArn=arn, tagKeys=to_remove)
+
+    def _converged(self, id: str, args: A) -> dict[str, Any]:
+        # Until EKS finishes a change it may report the old values; wait_ready reads them
+        # again once the object is ACTIVE.
+        wanted = args.model_dump(mode="json")
+        attrs = self.read(id, wanted)
+        if attrs is None:
+            raise ProviderError(f"{self.kind} {id} disappeared while it was being changed")
+        return {**attrs, **wanted}
+
+    def wait_ready(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
+        id = str(attributes["id"])
+        found = self._describe(id)
+        if found is None:
+            raise ProviderError(f"{self.kind} {id} disappeared while it was being deployed")
+        status = found["status"]
+        if status in self.busy:
+            raise NotReady(f"{self.kind} {id} is {status}", retry_after=self.poll)
+        if status != "ACTIVE":
+            issues = (found.get("health") or {}).get("issues") or []
+            reason = "; ".join(f"{i.get('code')}: {i.get('message')}" for i in issues)
+            raise ProviderError(f"{self.kind} {id} is {status}: {reason or 'no reason given'}")
+        return self._attributes(found, attributes)
+
+    def delete(self, id: str, prior: Mapping[str, Any]) -> None:
+        """Delete, then wait until it is gone (what it depends on may go only then)."""
+        found = self._describe(id)
+        key = self._key(id)
+        if found is None or key is None:
+            return
+        if found["status"] != "DELETING":
+            try:
+                self._call(f"Delete{self.noun}", **key)
+            except ProviderError as err:
+                if not is_not_found(err.__cause__ or err):
+                    raise
+            if self._describe(id) is None:
+                return
+        raise NotReady(f"{self.kind} {id} is being deleted", retry_after=self.poll)
+
+    def list(self) -> Iterator[Discovered]:
+        for id in self._ids():
+            found = self._describe(id)
+            if found is not None:  # else deleted since it was listed
+                yield Discovered(id=id, tags=found.get("tags") or {})
+
+
+# -- aws_eks_cluster -----------------------------------------------------------------------------
+
+class VpcConfig(ArgsModel):
+    # Not ForceNew: EKS now changes a cluster's subnets and security groups in place (as
+    # Terraform does), and the planner reads ForceNew on top-level arguments only.
+    subnet_ids: StringSet = Field(min_length=1, description="Subnets, in at least two "
+                                  "availability zones, for the control plane's interfaces.")
+    security_group_ids: StringSet = Field(default_factory=list,
+                                          description="Security groups for those interfaces.")
+    endpoint_private_access: bool = Field(False, description="API server reachable in the VPC.")
+    endpoint_public_access: bool = Field(True, description="API server reachable from anywhere.")
+    public_access_cidrs: StringSet = Field(default_factory=lambda: ["0.0.0.0/0"], description=(
+        "CIDR blocks that may reach the public API server endpoint."))
+
+
+class EksClusterArgs(ArgsModel):
+    name: Annotated[str, ForceNew()] = Field(
+        max_length=100, pattern=r"^[0-9A-Za-z][A-Za-z0-9_-]*$",
+        description="Cluster name (default: <project>-<environment>-<resource name>).")
+    role_arn: Annotated[str, ForceNew()] = Field(
+        description="IAM role the Kubernetes control plane uses to call AWS on your behalf.")
+    version: str | None = Field(
+        None, description="Kubernetes version, such as `1.31` (default: the latest EKS offers "
+        "at creation). Raise it one minor version at a time to upgrade; EKS cannot downgrade.")
+    vpc_config: VpcConfig = Field(description="Where the cluster's network interfaces live and "
+                                  "who can reach its API server.")
+    enabled_cluster_log_types: Annotated[list[LogType], AfterValidator(_as_set)] = Field(
+        default_factory=list, description="Control plane logs to send to CloudWatch.")
+    tags: dict[str, str] = tags_field("cluster")
+
+
+class EksClusterAttrs(AttrsModel):
+    arn: str
+    endpoint: str | None = Field(None, description="URL of the Kubernetes API server.")
+    certificate_authority: dict[str, str | None] = Field(
+        default_factory=dict, description="`data`: the base64 CA certificate for kubeconfig.")
+    platform_version: str | None = Field(None, description="EKS platform version (`eks.N`).")
+    tags_all: dict[str, str] = tags_all_field()
+
+
+def _logging(enabled: Sequence[str]) -> dict[str, Any]:
+    disabled = [t for t in get_args(LogType) if t not in enabled]
+    return {"clusterLogging": [{"types": types, "enabled": on}
+                               for types, on in ((enabled, True), (disabled, False)) if types]}
+
+
+class EksCluster(_EksResource[EksClusterArgs]):
+    type_name: ClassVar[str] = "aws_eks_cluster"
+    Args = EksClusterArgs
+    Attrs = EksClusterAttrs
+    kind: ClassVar[str] = "cluster"
+    busy: ClassVar[frozenset[str]] = frozenset({"CREATING", "UPDATING", "PENDING"})
+    noun: ClassVar[str] = "Cluster"
+    name_max_len: ClassVar[int] = 100
+    timeouts: ClassVar[Timeouts] = Timeouts(create=1800.0, update=3600.0, delete=900.0)
+
+    def _send_create(self, args: EksClusterArgs, meta: ResourceMeta) -> dict[str, Any]:
+        vpc = args.vpc_config
+        params: dict[str, Any] = {
+            "name": args.name, "roleArn": args.role_arn,
+            "resourcesVpcConfig": {
+                "subnetIds": vpc.subnet_ids, "securityGroupIds": vpc.security_group_ids,
+                "endpointPrivateAccess": vpc.endpoint_private_access,
+                "endpointPublicAccess": vpc.endpoint_public_access,
+                "publicAccessCidrs": vpc.public_access_cidrs},
+            "logging": _logging(args.enabled_cluster_log_types),
+            "tags": all_tags(args.tags, meta)}
+        if args.version:
+            params["version"] = args.version
+        cluster: dict[str, Any] = self.client.create_cluster(**params)["cluster"]
+        return cluster
+
+    def _key(self, id: str) -> dict[str, str] | None:
+        return {"name": id}
+
+    def _ids(self) -> Iterator[str]:
+        with aws_call("eks", "ListClusters"):
+            for page in self.client.get_paginator("list_clusters").paginate():
+                yield from page["clusters"]
+
+    def _attributes(self, found: Mapping[str, Any], prior: Mapping[str, Any]) -> dict[str, Any]:
+        vpc = found.get("resourcesVpcConfig") or {}
+        logging = (found.get("logging") or {}).get("clusterLogging") or []
+        tags = dict(found.get("tags") or {})
+        args = EksClusterArgs.model_validate({
+            "name": found["name"], "role_arn": found["roleArn"],
+            # Unset, it is AWS's choice, not a change (see the module docstring).
+            "version": found.get("version") if prior.get("version") else None,
+            "vpc_config": {  # AWS's defaults where a response leaves a field out
+                "subnet_ids": vpc.get("subnetIds") or [],
+                "security_group_ids": vpc.get("securityGroupIds") or [],
+                "endpoint_private_access": vpc.get("endpointPrivateAccess", False),
+                "endpoint_public_access": vpc.get("endpointPublicAccess", True),
+                "public_access_cidrs": vpc.get("publicAccessCidrs") or ["0.0.0.0/0"]},
+            "enabled_cluster_log_types": [t for entry in logging if entry.get("enabled")
+                                          for t in entry.get("types") or []],
+            "tags": user_tags(tags)})
+        return self.attributes(
+            args, id=found["name"], arn=found["arn"], endpoint=found.get("endpoint"),
+            certificate_authority={"data": (found.get("certificateAuthority") or {}).get("data")},
+            platform_version=found.get("platformVersion"), tags_all=tags)
+
+    def _pending(self, found: Mapping[str, Any], args: EksClusterArgs) -> dict[str, Any]:
+        """UpdateClusterConfig parameters still to send, by what they change, in order (EKS
+        takes one kind of change at a time); "version" is for UpdateClusterVersion."""
+        have = self._attributes(found, {"version": found.get("version")})
+        hv, wv = have["vpc_config"], args.vpc_config
+        steps: dict[str, Any] = {}
+        if args.version is not None and have["version"] != args.version:
+            steps["version"] = {"version": args.version}
+        access = {"endpointPrivateAccess": "endpoint_private_access",
+                  "endpointPublicAccess": "endpoint_public_access",
+                  "publicAccessCidrs": "public_access_cidrs"}
+        if any(hv[k] != getattr(wv, k) for k in access.values()):
+            steps["access"] = {"resourcesVpcConfig": {
+                key: getattr(wv, field) for key, field in access.items()}}
+        for key, field in (("subnetIds", "subnet_ids"), ("securityGroupIds", "security_group_ids")):
+            if hv[field] != getattr(wv, field):
+                steps[field] = {"resourcesVpcConfig": {key: getattr(wv, field)}}
+        if have["enabled_cluster_log_types"] != args.enabled_cluster_log_types:
+            steps["logging"] = {"logging": _logging(args.enabled_cluster_log_types)}
+        return steps
+
+    def update(self, id: str, prior: Mapping[str, Any], args: EksClusterArgs,
+               meta: ResourceMeta) -> dict[str, Any]:
+        done: set[str] = set()
+        while True:  # on AWS the cluster is UPDATING after each step: _idle raises NotReady
+            found = self._idle(id)
+            # A change EKS accepted but does not show yet is not made twice in one call.
+            todo = [(k, v) for k, v in self._pending(found, args).items() if k not in done]
+            if not todo:
+                break
+            what, params = todo[0]
+            self._call("UpdateClusterVersion" if what == "version" else "UpdateClusterConfig",
+                       name=id, **params)
+            done.add(what)
+        self._retag(found["arn"], found.get("tags") or {}, args.tags, meta)
+        return self._converged(id, args)
+
+
+# -- aws_eks_node_group --------------------------------------------------------------------------
+
+class ScalingConfig(ArgsModel):
+    min_size: int = Field(ge=0, description="Fewest nodes; 0 lets a GPU pool scale to zero.")
+    max_size: int = Field(ge=1, description="Most nodes.")
+    desired_size: int = Field(ge=0, description="Nodes to run now, from min_size to max_size.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ScalingConfig:
+        if not self.min_size <= self.desired_size <= self.max_size:
+            raise ValueError("need min_size <= desired_size <= max_size")
+        return self
+
+    def request(self) -> dict[str, int]:
+        return {"minSize": self.min_size, "maxSize": self.max_size,
+                "desiredSize": self.desired_size}
+
+
+class Taint(ArgsModel):
+    key: str = Field(min_length=1, max_length=63, description="Taint key.")
+    value: str | None = Field(None, max_length=63, description="Taint value.")
+    effect: Literal["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"] = Field(
+        description="What the taint does to pods that do not tolerate it.")
+
+
+def _taint_set(value: list[Taint]) -> list[Taint]:
+    unique = {(t.key, t.effect, t.value or ""): t for t in value}
+    return [unique[k] for k in sorted(unique)]
+
+
+class EksNodeGroupArgs(ArgsModel):
+    cluster_name: Annotated[str, ForceNew()] = Field(description="The cluster the nodes join.")
+    node_group_name: Annotated[str, ForceNew()] = Field(max_length=63, description=(
+        "Node group name (default: <project>-<environment>-<resource name>)."))
+    node_role_arn: Annotated[str, ForceNew()] = Field(description="IAM role of the nodes.")
+    subnet_ids: Annotated[StringSet, ForceNew()] = Field(
+        min_length=1, description="Subnets the nodes are launched in.")
+    instance_types: Annotated[list[str], ForceNew()] = Field(
+        default_factory=lambda: ["t3.medium"], min_length=1,
+        description="EC2 instance types, such as `p3.2xlarge` (the first is preferred).")
+    capacity_type: Annotated[Literal["ON_DEMAND", "SPOT"], ForceNew()] = Field(
+        "ON_DEMAND", description="ON_DEMAND or SPOT instances.")
+    ami_type: Annotated[AmiType | None, ForceNew()] = Field(None, description=(
+        "Node image, such as AL2_x86_64_GPU (default: EKS's choice, not managed)."))
+    disk_size: Annotated[int | None, ForceNew()] = Field(None, ge=1, description=(
+        "Root disk size in GiB (default: EKS's, 20 or 50 on Windows; not managed)."))
+    scaling_config: ScalingConfig = Field(description="How many nodes the group may run.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Kubernetes node labels.")
+    taint: Annotated[list[Taint], AfterValidator(_taint_set)] = Field(
+        default_factory=list, description="Kubernetes taints on the nodes, such as "
+        "`{key: nvidia.com/gpu, value: 'true', effect: NO_SCHEDULE}`.")
+    tags: dict[str, str] = tags_field("node group")
+
+
+class EksNodeGroupAttrs(AttrsModel):
+    arn: str
+    tags_all: dict[str, str] = tags_all_field()
+
+
+class EksNodeGroup(_EksResource[EksNodeGroupArgs]):
+    type_name: ClassVar[str] = "aws_eks_node_group"
+    Args = EksNodeGroupArgs
+    Attrs = EksNodeGroupAttrs
+    kind: ClassVar[str] = "node group"
+    busy: ClassVar[frozenset[str]] = frozenset({"CREATING", "UPDATING"})
+    noun: ClassVar[str] = "Nodegroup"
+    name_arg: ClassVar[str] = "node_group_name"
+    name_max_len: ClassVar[int] = 63
+    timeouts: ClassVar[Timeouts] = Timeouts(create=3600.0, update=3600.0, delete=3600.0)
+
+    def id_for(self, args: EksNodeGroupArgs) -> str:
+        return f"{args.cluster_name}:{args.node_group_name}"  # Terraform's import id
+
+    def _send_create(self, args: EksNodeGroupArgs, meta: ResourceMeta) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "clusterName": args.cluster_name, "nodegroupName": args.node_group_name,
+            "nodeRole": args.node_role_arn, "subnets": args.subnet_ids,
+            "instanceTypes": args.instance_types, "capacityType": args.capacity_type,
+            "scalingConfig": args.scaling_config.request(), "tags": all_tags(args.tags, meta)}
+        optional = {"amiType": args.ami_type, "diskSize": args.disk_size, "labels": args.labels,
+                    "taints": [t.model_dump(exclude_none=True) for t in args.taint]}
+        params.update({k: v for k, v in optional.items() if v})
+        group: dict[str, Any] = self.client.create_nodegroup(**params)["nodegroup"]
+        return group
+
+    def _key(self, id: str) -> dict[str, str] | None:
+        cluster, _, group = id.partition(":")
+        return {"clusterName": cluster, "nodegroupName": group} if group else None
+
+    def _ids(self) -> Iterator[str]:
+        with aws_call("eks", "ListNodegroups"):
+            for page in self.client.get_paginator("list_clusters").paginate():
+                for cluster in page["clusters"]:
+                    groups = self.client.get_paginator("list_nodegroups")
+                    for group_page in groups.paginate(clusterName=cluster):
+                        yield from (f"{cluster}:{g}" for g in group_page["nodegroups"])
+
+    def _attributes(self, found: Mapping[str, Any], prior: Mapping[str, Any]) -> dict[str, Any]:
+        scaling = found.get("scalingConfig") or {}
+        tags = dict(found.get("tags") or {})
+        args = EksNodeGroupArgs.model_validate({
+            "cluster_name": found["clusterName"], "node_group_name": found["nodegroupName"],
+            "node_role_arn": found["nodeRole"], "subnet_ids": found.get("subnets") or [],
+            "instance_types": found.get("instanceTypes") or ["t3.medium"],
+            "capacity_type": found.get("capacityType", "ON_DEMAND"),
+            "ami_type": found.get("amiType") if prior.get("ami_type") else None,
+            "disk_size": found.get("diskSize") if prior.get("disk_size") else None,
+            "scaling_config": {"min_size": scaling.get("minSize", 0),
+                               "max_size": scaling.get("maxSize", 1),
+                               "desired_size": scaling.get("desiredSize", 0)},
+            "labels": found.get("labels") or {},
+            "taint": found.get("taints") or [],
+            "tags": user_tags(tags)})
+        return self.attributes(args, id=f"{found['clusterName']}:{found['nodegroupName']}",
+                               arn=found["nodegroupArn"], tags_all=tags)
+
+    def update(self, id: str, prior: Mapping[str, Any], args: EksNodeGroupArgs,
+               meta: ResourceMeta) -> dict[str, Any]:
+        found = self._idle(id)
+        have = self._attributes(found, {})
+        changes: dict[str, Any] = {}
+        add = {k: v for k, v in args.labels.items() if have["labels"].get(k) != v}
+        remove = sorted(have["labels"].keys() - args.labels.keys())
+        if add or remove:
+            changes["labels"] = {"addOrUpdateLabels": add, "removeLabels": remove}
+        # Kubernetes tells taints apart by key and effect.
+        have_taints = {(t["key"], t["effect"]): t for t in have["taint"]}
+        want_taints = {(t.key, t.effect): t.model_dump() for t in args.taint}
+        put = [{k: v for k, v in t.items() if v is not None}
+               for key, t in want_taints.items() if have_taints.get(key) != t]
+        drop = [{"key": k, "effect": e} for k, e in sorted(have_taints.keys() - want_taints)]
+        if put or drop:
+            changes["taints"] = {"addOrUpdateTaints": put, "removeTaints": drop}
+        if have["scaling_config"] != args.scaling_config.model_dump():
+            changes["scalingConfig"] = args.scaling_config.request()
+        if changes:  # one change for EKS: labels, taints and scaling go in the same call
+            self._call("UpdateNodegroupConfig", **self._key(id) or {}, **changes)
+        self._retag(found["nodegroupArn"], found.get("tags") or {}, args.tags, meta)
+        return self._converged(id, args)

@@ -1,0 +1,22 @@
+"""Gaps in moto that the sandbox fills, so that what works here works on AWS the same way.
+
+Each patch makes moto answer as AWS does where mlform depends on it: an operation moto lacks,
+or one whose answer differs from AWS's (moto replacing an object AWS would refuse to replace).
+One module per service; each patch says which gap it fills and why mlform needs it. Applied
+once, in the sandbox server process (and by tests that start a moto server of their own).
+"""
+
+from __future__ import annotations
+
+
+def apply_patches() -> None:
+    from mlform.sandbox.moto_patches import appautoscaling, ec2, ecs, eks, rds, sagemaker
+
+    sagemaker.patch_sagemaker()
+    sagemaker.patch_sagemaker_notebooks()
+    sagemaker.patch_sagemaker_feature_groups()
+    eks.patch_eks()
+    ec2.patch_ec2()
+    appautoscaling.patch_application_autoscaling()
+    rds.patch_rds()
+    ecs.patch_ecs()

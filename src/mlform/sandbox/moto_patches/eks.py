@@ -1,0 +1,93 @@
+"""What the sandbox adds to moto for this service (see the package docstring).
+
+- EKS UpdateClusterVersion: moto has no route for it (HTTP 404). mlform upgrades a cluster's
+  Kubernetes version in place; as on AWS, only to the next minor version.
+- EKS UpdateClusterConfig: moto replaces the whole VPC configuration with the request's, so an
+  endpoint access change dropped the cluster's subnets. AWS changes only the fields sent.
+- EKS TagResource, UntagResource, ListTagsForResource: moto knows cluster ARNs only, so a node
+  group's tags could not be changed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def patch_eks() -> None:
+    from moto.core.responses import ActionResult
+    from moto.core.utils import utcnow
+    from moto.eks import urls
+    from moto.eks.exceptions import InvalidParameterException
+    from moto.eks.models import EKSBackend
+    from moto.eks.responses import EKSResponse
+    from moto.moto_api._internal import mock_random
+
+    if getattr(EKSBackend, "_mlform_patched", False):
+        return
+
+    def update_cluster_version(self: Any, name: str, version: str) -> dict[str, Any]:
+        cluster = self.describe_cluster(name)  # raises if missing
+        try:
+            have = [int(p) for p in cluster.version.split(".")]
+            wanted = [int(p) for p in version.split(".")]
+        except ValueError:
+            have = wanted = []
+        if len(have) != 2 or wanted != [have[0], have[1] + 1]:
+            raise InvalidParameterException(
+                clusterName=name, nodegroupName=None, addonName=None,
+                message=f"Unsupported Kubernetes minor version update from {cluster.version} "
+                        f"to {version}")
+        cluster.version = version
+        return {"id": str(mock_random.uuid4()), "status": "Successful", "type": "VersionUpdate",
+                "params": [{"type": "Version", "value": version}], "createdAt": utcnow(),
+                "errors": []}
+
+    def update_cluster_version_response(self: Any) -> Any:
+        return ActionResult({"update": self.eks_backend.update_cluster_version(
+            name=self._get_param("name"), version=self._get_param("version"))})
+
+    original_update_config = EKSBackend.update_cluster_config
+
+    def update_cluster_config(self: Any, name: str, resources_vpc_config: dict[str, Any],
+                              **kwargs: Any) -> Any:
+        cluster = self.clusters.get(name)
+        if cluster is not None and resources_vpc_config:
+            resources_vpc_config = {**cluster.resources_vpc_config, **resources_vpc_config}
+        return original_update_config(self, name, resources_vpc_config, **kwargs)
+
+    def nodegroup(backend: Any, arn: str) -> Any:
+        return next((group for cluster in backend.clusters.values()
+                     for group in cluster.nodegroups.values() if group.arn == arn), None)
+
+    original_tag = EKSBackend.tag_resource
+    original_untag = EKSBackend.untag_resource
+    original_list_tags = EKSBackend.list_tags_for_resource
+
+    def tag_resource(self: Any, resource_arn: str, tags: dict[str, str]) -> None:
+        group = nodegroup(self, resource_arn)
+        if group is None:
+            return original_tag(self, resource_arn, tags)
+        group.tags.update(tags)
+        return None
+
+    def untag_resource(self: Any, resource_arn: str, tag_keys: Any) -> None:
+        group = nodegroup(self, resource_arn)
+        if group is None:
+            return original_untag(self, resource_arn, tag_keys)
+        for key in [tag_keys] if isinstance(tag_keys, str) else tag_keys:
+            group.tags.pop(key, None)
+        return None
+
+    def list_tags_for_resource(self: Any, resource_arn: str) -> dict[str, str]:
+        group = nodegroup(self, resource_arn)
+        return original_list_tags(self, resource_arn) if group is None else dict(group.tags)
+
+    # Routes are read when the EKS app is first built, which is after this runs.
+    urls.url_paths["{0}/clusters/(?P<name>[^/]+)/updates$"] = urls.response.dispatch
+    setattr(EKSBackend, "update_cluster_version", update_cluster_version)  # noqa: B010
+    setattr(EKSResponse, "update_cluster_version", update_cluster_version_response)  # noqa: B010
+    setattr(EKSBackend, "update_cluster_config", update_cluster_config)  # noqa: B010
+    setattr(EKSBackend, "tag_resource", tag_resource)  # noqa: B010
+    setattr(EKSBackend, "untag_resource", untag_resource)  # noqa: B010
+    setattr(EKSBackend, "list_tags_for_resource", list_tags_for_resource)  # noqa: B010
+    setattr(EKSBackend, "_mlform_patched", True)  # noqa: B010
