@@ -63,3 +63,38 @@ def test_plan_case(case_file: Path, tmp_path: Path, uid: str, request: pytest.Fi
         assert {n: repr(o.after) if o.after is not None and not isinstance(
             o.after, (str, int, float, bool, dict, list)) else o.after
             for n, o in plan.outputs.items()} == case["outputs"]
+
+
+def test_nested_force_new_fields_force_replacement() -> None:
+    from pydantic import BaseModel
+
+    from mlform.providers.aws.ecr import EcrRepositoryArgs
+    from mlform.providers.schema import forced_paths
+
+    before = EcrRepositoryArgs.model_validate({"name": "r"}).model_dump(mode="json")
+    kms = {**before, "encryption_configuration": {"encryption_type": "KMS", "kms_key": "k"}}
+    assert forced_paths(EcrRepositoryArgs, before, kms) == [("encryption_configuration",)]
+    scan = {**before, "image_scanning_configuration": {"scan_on_push": True}}
+    assert forced_paths(EcrRepositoryArgs, before, scan) == []
+
+    from typing import Annotated
+
+    from mlform.providers.base import ArgsModel, ForceNew
+
+    class Inner(ArgsModel):
+        fixed: Annotated[str, ForceNew()] = "a"
+        free: str = "x"
+
+    class Outer(ArgsModel):
+        block: Inner = Inner()
+        items: list[Inner] = []
+
+    base = Outer().model_dump()
+    assert forced_paths(Outer, base, {**base, "block": {"fixed": "b", "free": "x"}}) == [
+        ("block", "fixed")]
+    assert forced_paths(Outer, base, {**base, "block": {"fixed": "a", "free": "y"}}) == []
+    one = {**base, "items": [{"fixed": "a", "free": "x"}]}
+    assert forced_paths(Outer, one, {**base, "items": [{"fixed": "z", "free": "x"}]}) == [
+        ("items", 0, "fixed")]
+    assert forced_paths(Outer, one, base) == [("items",)]  # a block removed
+    assert isinstance(Outer(), BaseModel)

@@ -120,3 +120,39 @@ def test_checkov_reads_our_plan(tmp_path: Path) -> None:
         ("CKV2_AWS_6", "aws_s3_bucket.good"): "passed",   # public access block, a graph check
         ("CKV2_AWS_6", "aws_s3_bucket.bad"): "failed",
     }
+
+
+def test_component_resources_are_terraform_module_resources(tmp_path: Path) -> None:
+    doc = plan_json(tmp_path, "project: pj\ncomponents:\n  features: {type: dataset_store}\n")
+    change = next(c for c in doc["resource_changes"]
+                  if c["address"] == "module.features.aws_s3_bucket.this")
+    assert (change["module_address"], change["type"], change["name"]) == (
+        "module.features", "aws_s3_bucket", "this")
+    (child,) = doc["planned_values"]["root_module"]["child_modules"]
+    assert child["address"] == "module.features" and len(child["resources"]) == 5
+    call = doc["configuration"]["root_module"]["module_calls"]["features"]
+    assert call["source"] == "mlform/dataset_store"
+    block = next(r for r in call["module"]["resources"]
+                 if r["type"] == "aws_s3_bucket_public_access_block")
+    # Inside a module, references are relative to it, as Terraform writes them.
+    assert block["expressions"]["bucket"] == {"references": ["aws_s3_bucket.this.id",
+                                                             "aws_s3_bucket.this"]}
+
+
+@pytest.mark.skipif(_checkov() is None,
+                    reason="checkov is installed by scripts/test (into .venv-tools)")
+def test_checkov_follows_component_resources(tmp_path: Path) -> None:
+    doc = plan_json(tmp_path, "project: pj\ncomponents:\n  features: {type: dataset_store}\n")
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(doc))
+    checkov = _checkov()
+    assert checkov is not None
+    proc = subprocess.run(
+        [checkov, "-f", str(plan_file), "--framework", "terraform_plan", "--skip-download",
+         "--output", "json", "--compact", "--check", "CKV_AWS_21,CKV2_AWS_6,CKV2_AWS_61"],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
+    passed = {(c["check_id"], c["resource"])
+              for c in json.loads(proc.stdout)["results"]["passed_checks"]}
+    assert passed == {(check, "module.features.aws_s3_bucket.this")
+                      for check in ("CKV_AWS_21", "CKV2_AWS_6", "CKV2_AWS_61")}

@@ -321,6 +321,23 @@ def graph(config: str, environment: str | None, variables: tuple[str, ...], fmt_
 
 
 @click.command()
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False, allow_dash=True),
+              default="-", help="Write to FILE instead of standard output.")
+@common_options
+def schema(out: str, debug: bool, no_color: bool) -> None:
+    """Print the JSON Schema of mlform.yaml (for editor completion and checks)."""
+    from mlform.config.schema import config_schema
+    from mlform.providers.registry import default_registry
+
+    text = json.dumps(config_schema(default_registry()), indent=2) + "\n"
+    if out == "-":
+        sys.stdout.write(text)
+    else:
+        with open(out, "w", encoding="utf-8") as fh:
+            fh.write(text)
+
+
+@click.command()
 @common_options
 def version(debug: bool, no_color: bool) -> None:
     """Print the mlform version."""
@@ -329,4 +346,4 @@ def version(debug: bool, no_color: bool) -> None:
     click.echo(f"mlform {__version__}")
 
 
-COMMANDS = [validate, plan, apply, destroy, show, output, graph, version]
+COMMANDS = [validate, plan, apply, destroy, show, output, graph, schema, version]

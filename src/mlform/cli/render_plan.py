@@ -217,7 +217,7 @@ def _render_diff(c: ResourceChange, before: dict[str, Any], after: dict[str, Any
     changed = [k for k in keys if before.get(k) != after.get(k) or after.get(k) is UNKNOWN]
     show_id = "id" in before and "id" not in changed
     width = max([len(k) for k in changed] + ([2] if show_id else []), default=0)
-    forced = set(c.replace_because)
+    forced = {f.split(".", 1)[0] for f in c.replace_because}
     for k in changed:
         suffix = lines.style.red(" # forces replacement") if k in forced else ""
         lines.diff(6, k, width, before.get(k), after.get(k), suffix)
@@ -253,8 +253,21 @@ def render_outputs(outputs: dict[str, OutputChange], style: Style) -> list[str]:
     return ["", style.bold("Changes to Outputs:"), *lines.out]
 
 
+def _grouped(changes: list[ResourceChange]) -> list[tuple[str | None, list[ResourceChange]]]:
+    """Changes of the config's own resources first, then each component's, together."""
+    groups: dict[str | None, list[ResourceChange]] = {None: []}
+    for c in changes:
+        groups.setdefault(c.component, []).append(c)
+    return list(groups.items())
+
+
 def iter_plan_text(plan: Plan, registry: Registry, style: Style) -> Iterator[str]:
     """The full plan text, a line at a time."""
+    if plan.choices:
+        yield style.bold("Components chose:")
+        for choice in plan.choices:
+            yield f"  - {choice}"
+        yield ""
     if plan.notes:
         yield style.bold("Note: objects have changed outside of mlform")
         yield ""
@@ -282,11 +295,17 @@ def iter_plan_text(plan: Plan, registry: Registry, style: Style) -> Iterator[str
                    for c in plan.changes):
                 yield f"{lines_sym(style, '+/-')} create replacement and then destroy"
         yield ""
-        for c in plan.changes:
-            block = render_change(c, registry, style)
-            if block:
-                yield from block
+        for component, changes in _grouped(plan.changes):
+            if component is not None and any(c.action is not Action.NOOP for c in changes):
+                kind = plan.components.get(component, "component")
+                yield style.bold(f"  ── {component} ({kind}) " + "─" * max(3, 60 - len(
+                    component) - len(kind)))
                 yield ""
+            for c in changes:
+                block = render_change(c, registry, style)
+                if block:
+                    yield from block
+                    yield ""
         yield style.bold(summary(plan))
     yield from render_outputs(plan.outputs, style)
 

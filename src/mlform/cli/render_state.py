@@ -7,6 +7,7 @@ from typing import Any
 
 from mlform.cli.render_plan import fmt, render_resource
 from mlform.cli.style import SENSITIVE, Style
+from mlform.config.refs import split_address
 from mlform.engine.planjson import COMPATIBLE_TERRAFORM, terraform_values
 from mlform.providers.registry import Registry
 from mlform.state.models import State
@@ -18,7 +19,7 @@ def render_state(state: State, registry: Registry, style: Style) -> Iterator[str
         return
     for address, res in state.resources.items():
         yield style.bold(f"# {address}:" + ("  (tainted)" if res.status != "ok" else ""))
-        yield from render_resource(res.type, address.split(".", 1)[1], res.attributes,
+        yield from render_resource(res.type, split_address(address)[2], res.attributes,
                                    registry, style)
         yield ""
     for address, pending in state.pending.items():

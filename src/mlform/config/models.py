@@ -86,6 +86,11 @@ class Config(Strict):
         description="Named environments (dev, staging, prod) and where each one runs.",
     )
     variables: dict[str, VariableConfig] = Field(default_factory=dict)
+    components: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="ML building blocks by name (`features: {type: dataset_store}`); each "
+        "expands into provider resources. `mlform schema` lists every type's settings.",
+    )
     resources: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Provider resources keyed `TYPE.NAME`, with the Terraform AWS provider's "

@@ -1,9 +1,15 @@
-"""`${...}` references inside config values.
+"""`${...}` references inside config values, and resource addresses.
 
 A reference names a variable (`${var.model_version}`), a fact about the stack
-(`${mlform.project}`, `${mlform.environment}`, `${mlform.region}`) or an attribute of another
-resource (`${aws_iam_role.sagemaker.arn}`, or deeper:
-`${aws_sagemaker_endpoint_configuration.c.production_variants[0].variant_name}`).
+(`${mlform.project}`, `${mlform.environment}`, `${mlform.region}`), an attribute of a resource
+(`${aws_iam_role.sagemaker.arn}`, or deeper:
+`${aws_sagemaker_endpoint_configuration.c.production_variants[0].variant_name}`), an output of
+a component (`${registry.url}`), or an attribute of a resource a component made
+(`${module.registry.aws_ecr_repository.this.arn}`, as Terraform names module resources).
+
+The kinds are told apart by their first part alone: `var` and `mlform` are static, `module`
+is a component's resource, a name with an underscore is a resource type (every type has its
+provider's prefix, `aws_...`), and any other name is a component (component names have none).
 A string that is exactly one reference takes the referenced value with its type; a reference
 embedded in text is rendered into the string. `$${` writes a literal `${`.
 """
@@ -23,6 +29,20 @@ _REF = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 _SEGMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*|\[\d+\]")
 
 STATIC_ROOTS = frozenset({"var", "mlform"})
+MODULE = "module"
+RESERVED_ROOTS = STATIC_ROOTS | {MODULE}
+
+
+def split_address(address: str) -> tuple[str | None, str, str]:
+    """`aws_s3_bucket.b` -> (None, type, name); `module.c.aws_s3_bucket.b` -> ("c", type, name)."""
+    parts = address.split(".")
+    if parts[0] == MODULE and len(parts) == 4:
+        return parts[1], parts[2], parts[3]
+    return None, parts[0], parts[1]
+
+
+def module_address(component: str, type_name: str, name: str) -> str:
+    return f"{MODULE}.{component}.{type_name}.{name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,18 +53,35 @@ class Ref:
     parts: tuple[str | int, ...]
 
     @property
+    def kind(self) -> str:
+        """`static`, `resource` (of the config or of a component) or `output` (a component's)."""
+        root = self.parts[0]
+        if root in STATIC_ROOTS:
+            return "static"
+        if root == MODULE or "_" in str(root):
+            return "resource"
+        return "output"
+
+    @property
     def is_static(self) -> bool:
         """Known from the config alone (variables and stack facts), not from another resource."""
         return self.parts[0] in STATIC_ROOTS
 
     @property
     def address(self) -> str:
-        """The resource address `type.name` a non-static reference points at."""
+        """The address of the resource a `resource` reference points at."""
+        if self.parts[0] == MODULE:
+            return ".".join(str(p) for p in self.parts[:4])
         return f"{self.parts[0]}.{self.parts[1]}"
 
     @property
     def attr_path(self) -> tuple[str | int, ...]:
-        return self.parts[2:]
+        return self.parts[4:] if self.parts[0] == MODULE else self.parts[2:]
+
+    @property
+    def component(self) -> str:
+        """The component an `output` reference reads (its output is `parts[1]`)."""
+        return str(self.parts[0])
 
     def __str__(self) -> str:
         return "${" + self.text + "}"
@@ -75,12 +112,15 @@ def _parse_ref(text: str) -> Ref:
             f"invalid reference '${{{text}}}': it needs at least two parts, such as "
             "${var.name} or ${aws_s3_bucket.data.arn}"
         )
-    if parts[0] not in STATIC_ROOTS and len(parts) < 3:
-        raise RefSyntaxError(
-            f"invalid reference '${{{text}}}': name an attribute of the resource, "
-            f"such as ${{{body}.id}}"
-        )
-    return Ref(body, tuple(parts))
+    ref = Ref(body, tuple(parts))
+    if ref.kind == "resource":
+        needed = 5 if parts[0] == MODULE else 3
+        if len(parts) < needed or not all(isinstance(p, str) for p in parts[: needed - 1]):
+            raise RefSyntaxError(
+                f"invalid reference '${{{text}}}': name an attribute of the resource, "
+                f"such as ${{{body}.id}}"
+            )
+    return ref
 
 
 @lru_cache(maxsize=65536)

@@ -1,21 +1,33 @@
 """Load `mlform.yaml` for one environment into a `Stack`: the desired resources, checked.
 
 Checks, each reported with file:line:column and config path, all at once: YAML syntax, the
-top-level schema, variables, every resource's arguments against its type's schema, references
-(`${...}`) to unknown variables, resources or attributes, and dependency cycles.
+top-level schema, variables, components, every resource's arguments against its type's schema,
+references (`${...}`) to unknown variables, components, resources or attributes, and
+dependency cycles. Components are expanded into the resources they are made of here, so
+everything after this module sees resources only.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from mlform.config.checks import (
+    Builder,
+    RefAt,
+    check_ref,
+    check_resource,
+    fill_static,
+    find_refs,
+    label,
+    parse_lifecycle,
+)
 from mlform.config.models import (
     META_ARGUMENTS,
     Config,
@@ -23,13 +35,11 @@ from mlform.config.models import (
     LifecycleConfig,
     OutputConfig,
 )
-from mlform.config.refs import Ref, RefSyntaxError, lookup, parse_template, substitute
-from mlform.config.validation import dotted, suggest, validation_problems
+from mlform.config.validation import suggest, validation_problems
 from mlform.config.yamlpos import Positions, load_yaml
 from mlform.errors import ConfigError, MlformError, SourcePos
-from mlform.providers.base import ResourceType, StackContext
+from mlform.providers.base import StackContext
 from mlform.providers.registry import Registry, default_registry
-from mlform.values import UNKNOWN
 
 DEFAULT_CONFIG = "mlform.yaml"
 ADDRESS = re.compile(r"^([a-z][a-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_-]*)$")
@@ -47,6 +57,7 @@ class ResourceConfig:
     depends_on: tuple[str, ...]
     lifecycle: LifecycleConfig
     pos: SourcePos | None = None
+    component: str | None = None  # the component that made it
 
 
 @dataclass
@@ -70,6 +81,8 @@ class Stack:
     variables: dict[str, Any]
     positions: Positions
     environments: tuple[str, ...] = ()
+    components: dict[str, str] = field(default_factory=dict)  # name -> component type
+    notes: list[str] = field(default_factory=list)  # choices components made (a GPU type)
 
     @property
     def state_dir(self) -> Path:
@@ -78,19 +91,6 @@ class Stack:
         if not base.is_absolute():
             base = self.config_path.parent / base
         return base / "state" / self.context.environment
-
-
-@dataclass
-class _Builder:
-    path: Path
-    data: dict[str, Any]
-    positions: Positions
-    registry: Registry
-    problems: list[MlformError] = field(default_factory=list)
-
-    def error(self, message: str, at: tuple[str | int, ...], *, key: bool = False) -> None:
-        pos = self.positions.key(at) if key else self.positions.of(at)
-        self.problems.append(MlformError(message, pos=pos))
 
 
 def load_stack(
@@ -126,7 +126,7 @@ def load_stack(
         config = Config.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(validation_problems(exc, Config, positions)) from None
-    b = _Builder(config_path, raw, positions, registry or default_registry())
+    b = Builder(config_path, raw, positions, registry or default_registry())
     env_name = _pick_environment(b, config, environment)
     env = config.environments[env_name]
     ctx = StackContext(
@@ -135,8 +135,20 @@ def load_stack(
     )
     values = _variables(b, config, env_name, dict(variables or {}))
     static = {"project": ctx.project, "environment": ctx.environment, "region": ctx.region}
-    resources = _resources(b, config, ctx, values, static)
-    outputs = _outputs(b, config.outputs, values, static, resources)
+    resources, refs_of, where = _resources(b, config, ctx, values, static)
+    expanded = _components(b, config, ctx, values, static)
+    find = _output_finder(expanded, set(config.components))
+    for address in list(resources):
+        if address in refs_of and any(r.kind == "output" for _, r in refs_of[address]):
+            refs_of[address] = _inline(b, resources[address], refs_of[address], find)
+    for component in expanded:
+        _add_component(b, component, ctx, resources, refs_of, where)
+    types = {a: b.registry.get(r.type) for a, r in resources.items()}
+    for address, res in resources.items():
+        if address in refs_of:  # not when its references are broken: they were reported
+            check_resource(b, res, types[address], resources, types, refs_of[address],
+                           where[address])
+    outputs = _outputs(b, config.outputs, values, static, resources, find)
     from mlform.engine.graph import check_acyclic
 
     check_acyclic(resources, b.problems)
@@ -144,12 +156,13 @@ def load_stack(
         raise ConfigError(b.problems)
     return Stack(
         config_path=config_path, context=ctx, env=env, resources=resources, outputs=outputs,
-        variables=values, positions=positions,
-        environments=tuple(config.environments),
+        variables=values, positions=positions, environments=tuple(config.environments),
+        components={c.name: c.type for c in expanded},
+        notes=[n for c in expanded for n in c.notes],
     )
 
 
-def _pick_environment(b: _Builder, config: Config, wanted: str | None) -> str:
+def _pick_environment(b: Builder, config: Config, wanted: str | None) -> str:
     names = list(config.environments)
     for name in names:
         if not ENV_NAME.match(name):
@@ -169,7 +182,7 @@ def _pick_environment(b: _Builder, config: Config, wanted: str | None) -> str:
 
 
 def _variables(
-    b: _Builder, config: Config, env_name: str, overrides: dict[str, Any]
+    b: Builder, config: Config, env_name: str, overrides: dict[str, Any]
 ) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name, var in config.variables.items():
@@ -201,77 +214,13 @@ def _variables(
     return values
 
 
-def label(path: tuple[str | int, ...]) -> str:
-    """How messages name a config path: resources by address (`aws_s3_bucket.x.bucket`)."""
-    return dotted(path[1:]) if path and path[0] == "resources" else dotted(path)
-
-
-RefAt = tuple[tuple[str | int, ...], Ref]
-
-
-def _static(b: _Builder, value: Any, at: tuple[str | int, ...], values: dict[str, Any],
-            static: dict[str, str]) -> tuple[Any, list[RefAt] | None]:
-    """Fill in variables and stack facts; also return the references to resources left (None
-    if a reference has bad syntax, reported). An unknown variable is reported and becomes
-    UNKNOWN, so the resource's other checks still run."""
-    before = len(b.problems)
-    refs = _checked_refs(b, value, at)
-    if len(b.problems) > before:
-        return value, None
-    if all(not ref.is_static for _, ref in refs):
-        return value, refs
-    missing: set[str] = set()
-    for path, ref in refs:
-        if not ref.is_static:
-            continue
-        table: Mapping[str, Any] = values if ref.parts[0] == "var" else static
-        key = str(ref.parts[1])
-        if key not in table:
-            kind = "variable" if ref.parts[0] == "var" else "stack fact"
-            b.error(f"{label(path)}: unknown {kind} '{key}' in {ref}"
-                    f"{suggest(key, table, 'declared' if kind == 'variable' else 'known')}", path)
-            missing.add(ref.text)
-            continue
-        try:
-            lookup(table[key], ref.parts[2:])
-        except (KeyError, IndexError, TypeError) as exc:
-            b.error(f"{label(path)}: {ref} does not exist ({exc})", path)
-            missing.add(ref.text)
-
-    def resolve(ref: Ref) -> Any:
-        if ref.text in missing:
-            return UNKNOWN  # reported above; keeps its value out of the schema check
-        return lookup((values if ref.parts[0] == "var" else static)[str(ref.parts[1])],
-                      ref.parts[2:])
-
-    return (substitute(value, resolve, only_static=True),
-            [(path, ref) for path, ref in refs if not ref.is_static])
-
-
-def _checked_refs(b: _Builder, value: Any, at: tuple[str | int, ...]) -> list[RefAt]:
-    refs: list[RefAt] = []
-    stack: list[tuple[tuple[str | int, ...], Any]] = [(at, value)]
-    while stack:
-        path, v = stack.pop()
-        if isinstance(v, str):
-            if "${" in v:
-                try:
-                    refs.extend((path, p) for p in parse_template(v) if isinstance(p, Ref))
-                except RefSyntaxError as exc:
-                    b.error(f"{label(path)}: {exc}", path)
-        elif isinstance(v, dict):
-            stack.extend(((*path, k), x) for k, x in v.items())
-        elif isinstance(v, list):
-            stack.extend(((*path, i), x) for i, x in enumerate(v))
-    return refs
-
-
 def _resources(
-    b: _Builder, config: Config, ctx: StackContext, values: dict[str, Any], static: dict[str, str]
-) -> dict[str, ResourceConfig]:
+    b: Builder, config: Config, ctx: StackContext, values: dict[str, Any], static: dict[str, str]
+) -> tuple[dict[str, ResourceConfig], dict[str, list[RefAt]], dict[str, tuple[str, ...]]]:
+    """The `resources:` section: each resource, its references, and where it is written."""
     out: dict[str, ResourceConfig] = {}
-    types: dict[str, type[ResourceType[Any]]] = {}
     refs_of: dict[str, list[RefAt]] = {}
+    where: dict[str, tuple[str, ...]] = {}
     for address, body in config.resources.items():
         at = ("resources", address)
         m = ADDRESS.match(address)
@@ -285,130 +234,170 @@ def _resources(
                     f"{suggest(type_name, b.registry.all_types(), 'known types')}",
                     at, key=True)
             continue
-        rtype = types[address] = b.registry.get(type_name)
+        rtype = b.registry.get(type_name)
         args = {k: v for k, v in body.items() if k not in META_ARGUMENTS}
-        lifecycle = _lifecycle(b, body.get("lifecycle"), at)
+        lifecycle = parse_lifecycle(b, body.get("lifecycle"), at)
         depends = body.get("depends_on", [])
         if not isinstance(depends, list) or not all(isinstance(d, str) for d in depends):
             b.error(f"{address}.depends_on: expected a list of resource addresses",
                     (*at, "depends_on"))
             depends = []
-        template, refs = _static(b, args, at, values, static)
+        template, refs = fill_static(b, args, at, values, static)
         if refs is not None:
             refs_of[address] = refs
+        where[address] = at
         merged = {**rtype.default_args(ctx, name), **template}
         out[address] = ResourceConfig(
             address=address, type=type_name, name=name, template=merged,
             depends_on=tuple(depends), lifecycle=lifecycle, pos=b.positions.key(at),
         )
-    for address, res in out.items():
-        if address in refs_of:  # not when its references are broken: they were reported
-            _check_resource(b, res, types[address], out, types, refs_of[address])
-    return out
+    return out, refs_of, where
 
 
-def _leaves(value: Any, at: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], Any]]:
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from _leaves(v, (*at, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _leaves(v, (*at, i))
-    else:
-        yield at, value
+def _components(b: Builder, config: Config, ctx: StackContext, values: dict[str, Any],
+                static: dict[str, str]) -> list[Any]:
+    """Check and expand `components:`, in the order their references to each other need."""
+    if not config.components:
+        return []
+    from mlform.components import component_types
+    from mlform.config import components as comp
+
+    types = component_types()
+    prepared: dict[str, tuple[Any, dict[str, Any], list[RefAt]]] = {}
+    for name, body in config.components.items():
+        at: tuple[str, ...] = ("components", name)
+        why = comp.check_name(name)
+        if why:
+            b.error(f"components.{name}: {why}", at, key=True)
+            continue
+        kind = body.get("type")
+        if kind not in types:
+            hint = suggest(str(kind), types, "component types")
+            b.error(f"{name}.type: " + (f"unknown component type '{kind}'{hint}" if kind
+                                        else f"missing; it says what to build{hint}"),
+                    (*at, "type") if kind else at, key=True)
+            continue
+        model = types[kind]
+        data, missing = comp.pick_environment(model, body, ctx.environment,
+                                              tuple(config.environments))
+        for key in missing:
+            b.error(f"{name}.{key}: no value for environment '{ctx.environment}' (add one, or "
+                    "a `default`)", (*at, key))
+        data, refs = fill_static(b, data, at, values, static)
+        if refs is not None and not missing:
+            prepared[name] = (model, data, refs)
+    deps = {n: {r.component for _, r in refs if r.kind == "output"}
+            for n, (_, _, refs) in prepared.items()}
+    ordered, cycle = comp.order(deps)
+    if cycle:
+        b.error(f"components refer to each other in a cycle: {' -> '.join(cycle)}",
+                ("components", cycle[0]), key=True)
+        return []
+    expanded: list[Any] = []
+    outputs: dict[str, dict[str, Any]] = {}
+    find = comp.output_finder(outputs, {n: prepared[n][0] for n in prepared},
+                              broken=set(config.components) - set(prepared))
+    for name in ordered:
+        model, data, refs = prepared[name]
+        at = ("components", name)
+        if not _outputs_exist(b, refs, find):
+            continue
+        instance, problems = comp.validate(model, comp.inline_outputs(data, find), name,
+                                           b.positions, at)
+        b.problems.extend(problems)
+        if instance is None:
+            continue
+        try:
+            result = comp.expand(instance, name, ctx)
+        except MlformError as exc:
+            b.error(f"{name}: {exc.message}", at, key=True)
+            continue
+        outputs[name] = result.outputs
+        expanded.append(result)
+    return expanded
 
 
-def _lifecycle(b: _Builder, raw: Any, at: tuple[str | int, ...]) -> LifecycleConfig:
-    if raw is None:
-        return LifecycleConfig()
-    try:
-        return LifecycleConfig.model_validate(raw)
-    except ValidationError as exc:
-        b.problems.extend(validation_problems(exc, LifecycleConfig, b.positions, (*at, "lifecycle"),
-                                              label=f"{at[1]}.lifecycle"))
-        return LifecycleConfig()
-
-
-def _check_resource(
-    b: _Builder,
-    res: ResourceConfig,
-    rtype: type[ResourceType[Any]],
-    resources: dict[str, ResourceConfig],
-    types: dict[str, type[ResourceType[Any]]],
-    refs: list[RefAt],
-) -> None:
-    at = ("resources", res.address)
-    deps: list[str] = []
+def _outputs_exist(b: Builder, refs: list[RefAt], find: Any) -> bool:
+    ok = True
     for path, ref in refs:
-        if _check_ref(b, ref, path, resources, types, res.address):
-            deps.append(ref.address)
-    for i, dep in enumerate(res.depends_on):
-        if dep not in resources:
-            b.error(f"{res.address}.depends_on[{i}]: no resource '{dep}'"
-                    f"{suggest(dep, resources, 'resources')}",
-                    (*at, "depends_on", i))
-        else:
-            deps.append(dep)
-    res.depends_on = tuple(dict.fromkeys(deps))
-    try:
-        rtype.Args.model_validate(res.template)
-    except ValidationError as exc:
-        # Values that hold a resource reference are known only after apply: check them then.
-        open_paths = {p[2:] for p, _ in refs}
-        open_paths |= {p[2:] for p, v in _leaves(res.template, at) if v is UNKNOWN}
-        b.problems.extend(validation_problems(
-            exc, rtype.Args, b.positions, at, label=res.address,
-            ignore=lambda loc: any(loc[: len(p)] == p for p in open_paths),
-        ))
+        if ref.kind == "output":
+            try:
+                find(ref)
+            except KeyError as exc:
+                if exc.args[0] is not None:
+                    b.error(f"{label(path)}: {exc.args[0]}", path)
+                ok = False
+    return ok
 
 
-def _check_ref(
-    b: _Builder,
-    ref: Ref,
-    path: tuple[str | int, ...],
-    resources: dict[str, ResourceConfig],
-    types: dict[str, type[ResourceType[Any]]],
-    owner: str | None,
-) -> bool:
-    """Report a reference to a missing resource or attribute; True if it is a valid resource ref."""
-    if ref.is_static:
-        return False
-    target = ref.address
-    if target not in resources:
-        hint = suggest(target, resources, "resources")
-        b.error(f"{label(path)}: {ref} refers to no resource '{target}'{hint}", path)
-        return False
-    if target == owner:
-        b.error(f"{label(path)}: {ref} refers to the resource itself", path)
-        return False
-    ttype = types[target]
-    attr = ref.attr_path[0]
-    valid = set(ttype.Args.model_fields) | set(ttype.Attrs.model_fields)
-    if attr not in valid:
-        hint = suggest(str(attr), valid, "attributes")
-        b.error(f"{label(path)}: {ref}: {ttype.type_name} has no attribute '{attr}'{hint}", path)
-        return False
-    return True
+def _output_finder(expanded: list[Any], written: set[str]) -> Any:
+    from mlform.components import component_types
+    from mlform.config import components as comp
+
+    types = component_types() if written else {}
+    return comp.output_finder({c.name: c.outputs for c in expanded},
+                              {c.name: types[c.type] for c in expanded},
+                              broken=written - {c.name for c in expanded})
+
+
+def _inline(b: Builder, res: ResourceConfig, refs: list[RefAt], find: Any) -> list[RefAt]:
+    """Replace `${component.output}` in a resource's arguments; its references afterwards."""
+    from mlform.config.components import inline_outputs
+
+    at = ("resources", res.address)
+    if not _outputs_exist(b, refs, find):
+        return [(p, r) for p, r in refs if r.kind != "output"]
+    res.template = inline_outputs(res.template, find)
+    return find_refs(b, res.template, at)
+
+
+def _add_component(b: Builder, component: Any, ctx: StackContext,
+                   resources: dict[str, ResourceConfig], refs_of: dict[str, list[RefAt]],
+                   where: dict[str, tuple[str, ...]]) -> None:
+    at = ("components", component.name)
+    for address, (type_name, args, lifecycle, deps) in component.resources.items():
+        if not b.registry.knows(type_name):
+            b.error(f"{component.name}: a {component.type} is made of {type_name} resources, "
+                    "and no installed provider has that type", at, key=True)
+            continue
+        rtype = b.registry.get(type_name)
+        name = address.rsplit(".", 1)[1]
+        base = component.name if name == "this" else f"{component.name}-{name}"
+        res = ResourceConfig(
+            address=address, type=type_name, name=name,
+            template={**rtype.default_args(ctx, base), **args}, depends_on=tuple(deps),
+            lifecycle=LifecycleConfig.model_validate(lifecycle), pos=b.positions.key(at),
+            component=component.name,
+        )
+        resources[address] = res
+        where[address] = at
+        refs_of[address] = find_refs(b, res.template, at)
 
 
 def _outputs(
-    b: _Builder,
+    b: Builder,
     outputs: dict[str, OutputConfig],
     values: dict[str, Any],
     static: dict[str, str],
     resources: dict[str, ResourceConfig],
+    find: Any,
 ) -> dict[str, OutputSpec]:
+    from mlform.config.components import inline_outputs
+
     types = {a: b.registry.get(r.type) for a, r in resources.items()}
     out: dict[str, OutputSpec] = {}
     for name, spec in outputs.items():
         at: tuple[str | int, ...] = ("outputs", name)
         raw = b.data.get("outputs", {}).get(name)
         value_at = (*at, "value") if isinstance(raw, dict) and "value" in raw else at
-        template, refs = _static(b, spec.value, value_at, values, static)
-        if refs is None:
+        template, refs = fill_static(b, spec.value, value_at, values, static)
+        if refs is None or not _outputs_exist(b, refs, find):
             continue
+        if any(r.kind == "output" for _, r in refs):
+            template = inline_outputs(template, find)
+            refs = find_refs(b, template, value_at)
         deps = [ref.address for path, ref in refs
-                if _check_ref(b, ref, path, resources, types, None)]
+                if check_ref(b, ref, path, resources, types, None)]
         out[name] = OutputSpec(name, template, spec.sensitive, spec.description,
                                tuple(dict.fromkeys(deps)))
     return out

@@ -16,13 +16,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from mlform.config.refs import Ref, lookup, substitute
+from mlform.config.refs import Ref, lookup, split_address, substitute
 from mlform.config.stack import ResourceConfig, Stack
 from mlform.config.validation import validation_problems
 from mlform.errors import ConfigError, MlformError, SourcePos
 from mlform.providers.base import ResourceType, StackContext
 from mlform.providers.registry import Registry
-from mlform.providers.schema import fill_defaults, force_new_fields
+from mlform.providers.schema import fill_defaults, forced_paths
 from mlform.state.models import ResourceState, State
 from mlform.values import UNKNOWN, contains_unknown
 
@@ -57,7 +57,12 @@ class ResourceChange:
 
     @property
     def name(self) -> str:
-        return self.address.split(".", 1)[1]
+        return split_address(self.address)[2]
+
+    @property
+    def component(self) -> str | None:
+        """The component that made this resource (`module.<component>.<type>.<name>`)."""
+        return split_address(self.address)[0]
 
     @property
     def key(self) -> str:
@@ -89,6 +94,8 @@ class Plan:
     abandoned: list[str] = field(default_factory=list)  # pending creates that made nothing
     notes: list[str] = field(default_factory=list)
     state_dir: str = ""
+    components: dict[str, str] = field(default_factory=dict)  # name -> component type
+    choices: list[str] = field(default_factory=list)  # what components chose (a GPU type)
     # The (refreshed) state the plan was made against; not saved in plan files.
     prior: State | None = field(default=None, repr=False, compare=False)
 
@@ -229,6 +236,7 @@ def make_plan(
         changes=ordered + deposed, outputs=outputs, config_path=str(stack.config_path),
         destroy=destroy, refreshed=refreshed, abandoned=list(abandoned or []),
         notes=list(notes or []), state_dir=str(stack.state_dir), prior=state,
+        components=dict(stack.components), choices=list(stack.notes),
     )
 
 
@@ -261,8 +269,8 @@ def _plan_resource(
         change.after = prior.attributes
         return change
     else:
-        forced = force_new_fields(rtype.Args)
-        change.replace_because = [f for f in changed if f in forced]
+        forced = forced_paths(rtype.Args, prior.attributes, args)
+        change.replace_because = [".".join(str(p) for p in path) for path in forced]
         change.action = Action.REPLACE if change.replace_because else Action.UPDATE
     keep = prior.attributes if change.action is Action.UPDATE else None
     change.after = {**args, **rtype.plan_attributes(args, keep)}

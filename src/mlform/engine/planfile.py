@@ -56,6 +56,8 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "refreshed": {a: (r.to_json() if r else None) for a, r in plan.refreshed.items()},
         "abandoned": plan.abandoned,
         "notes": plan.notes,
+        "components": plan.components,
+        "choices": plan.choices,
     }
 
 
@@ -84,7 +86,8 @@ def plan_from_json(data: dict[str, Any], source: str) -> Plan:
             refreshed={a: ResourceState.from_json(r) if r else None
                        for a, r in data["refreshed"].items()},
             abandoned=list(data["abandoned"]), notes=list(data["notes"]),
-            state_dir=data["state_dir"],
+            state_dir=data["state_dir"], components=dict(data.get("components", {})),
+            choices=list(data.get("choices", [])),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise MlformError(f"{source}: the plan file is damaged ({exc!r})") from None

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from mlform import __version__
-from mlform.config.refs import iter_refs
+from mlform.config.refs import iter_refs, split_address
 from mlform.engine.plan import Action, Plan, ResourceChange
 from mlform.providers.registry import Registry, provider_name_of
 from mlform.providers.schema import nested_model, sensitive_fields, terraform_shape
@@ -61,10 +61,27 @@ class _Shaper:
     def resource(self, address: str, type_name: str, values: dict[str, Any]) -> dict[str, Any]:
         return {
             "address": address, "mode": "managed", "type": type_name,
-            "name": address.split(".", 1)[1], "provider_name": self.provider(type_name),
+            "name": split_address(address)[2], "provider_name": self.provider(type_name),
             "schema_version": 0, "values": values,
             "sensitive_values": self.sensitive(type_name, values),
         }
+
+
+def _module(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    """A module tree as Terraform writes it: the config's own resources in the root, each
+    component's in a child module `module.<component>`."""
+    root: list[dict[str, Any]] = []
+    children: dict[str, list[dict[str, Any]]] = {}
+    for r in resources:
+        component = split_address(r["address"])[0]
+        if component is None:
+            root.append(r)
+        else:
+            children.setdefault(f"module.{component}", []).append(r)
+    tree: dict[str, Any] = {"resources": root}
+    if children:
+        tree["child_modules"] = [{"address": a, "resources": rs} for a, rs in children.items()]
+    return tree
 
 
 def plan_to_terraform_json(plan: Plan, registry: Registry, prior: State | None) -> dict[str, Any]:
@@ -87,10 +104,13 @@ def plan_to_terraform_json(plan: Plan, registry: Registry, prior: State | None) 
                 "after_sensitive": s.sensitive(c.type, after),
             },
         }
+        if c.component is not None:
+            entry["module_address"] = f"module.{c.component}"
         if c.deposed:
             entry["deposed"] = c.deposed
         if c.action is Action.REPLACE:
-            entry["change"]["replace_paths"] = [[f] for f in c.replace_because]
+            entry["change"]["replace_paths"] = [
+                [int(p) if p.isdigit() else p for p in f.split(".")] for f in c.replace_because]
             entry["action_reason"] = ("replace_because_tainted" if not c.replace_because
                                       else "replace_because_cannot_update")
         elif c.action is Action.DELETE and not c.deposed:
@@ -109,7 +129,7 @@ def plan_to_terraform_json(plan: Plan, registry: Registry, prior: State | None) 
                                                  and o.after is not UNKNOWN else {})}
                 for n, o in plan.outputs.items() if o.template is not None
             },
-            "root_module": {"resources": planned},
+            "root_module": _module(planned),
         },
         "resource_changes": changes,
         "output_changes": {n: _output_change(o.before, o.after, o.template, o.sensitive)
@@ -119,10 +139,7 @@ def plan_to_terraform_json(plan: Plan, registry: Registry, prior: State | None) 
                 name: {"name": name, "full_name": spec.terraform_provider or name}
                 for name, spec in registry.providers.items()
             },
-            "root_module": {"resources": [
-                _configuration(c, registry) for c in plan.changes
-                if c.template is not None and not c.deposed
-            ]},
+            "root_module": _configuration_module(plan, registry),
         },
         "timestamp": now_iso(),
         "applyable": plan.has_changes,
@@ -144,23 +161,48 @@ def terraform_values(state: State, registry: Registry) -> dict[str, Any]:
         "outputs": {n: {"sensitive": bool(o.get("sensitive")),
                         "value": None if o.get("sensitive") else o.get("value")}
                     for n, o in state.outputs.items()},
-        "root_module": {"resources": [
+        "root_module": _module([
             s.resource(a, r.type, s.values(r.type, r.attributes) or {})
-            for a, r in state.resources.items()]},
+            for a, r in state.resources.items()]),
     }
+
+
+def _configuration_module(plan: Plan, registry: Registry) -> dict[str, Any]:
+    """`configuration.root_module`: the config's resources, and a module call per component."""
+    root: list[dict[str, Any]] = []
+    calls: dict[str, dict[str, Any]] = {}
+    for c in plan.changes:
+        if c.template is None or c.deposed:
+            continue
+        entry = _configuration(c, registry)
+        if c.component is None:
+            root.append(entry)
+        else:
+            call = calls.setdefault(c.component, {
+                "source": f"mlform/{plan.components.get(c.component, 'component')}",
+                "module": {"resources": []}})
+            entry["address"] = f"{c.type}.{c.name}"  # relative to the module, as Terraform has
+            call["module"]["resources"].append(entry)
+    out: dict[str, Any] = {"resources": root}
+    if calls:
+        out["module_calls"] = calls
+    return out
 
 
 def _configuration(c: ResourceChange, registry: Registry) -> dict[str, Any]:
     """A resource's `configuration` entry: which arguments refer to which resources. Graph
     checks (checkov's CKV2_*) link a bucket to its public access block through these."""
     model = registry.get(c.type).Args if registry.knows(c.type) else None
+    # Inside a module, Terraform writes references relative to it (aws_s3_bucket.this.id).
+    local = f"module.{c.component}." if c.component else ""
     return {"address": c.address, "mode": "managed", "type": c.type, "name": c.name,
             "provider_config_key": provider_name_of(c.type), "schema_version": 0,
-            "expressions": _expressions(model, c.template or {}),
-            "depends_on": list(c.dependencies)}
+            "expressions": _expressions(model, c.template or {}, local),
+            "depends_on": [d.removeprefix(local) for d in c.dependencies]}
 
 
-def _expressions(model: type[BaseModel] | None, template: dict[str, Any]) -> dict[str, Any]:
+def _expressions(model: type[BaseModel] | None, template: dict[str, Any],
+                 local: str = "") -> dict[str, Any]:
     """Terraform's expression shape: nested blocks as lists of expression maps, attributes as
     `references` (when they hold ${...}) or `constant_value`."""
     out: dict[str, Any] = {}
@@ -168,21 +210,22 @@ def _expressions(model: type[BaseModel] | None, template: dict[str, Any]) -> dic
         info = model.model_fields.get(key) if model is not None else None
         nested = nested_model(info.annotation) if info is not None else None
         if nested is not None and nested[0] == "model" and isinstance(value, dict):
-            out[key] = [_expressions(nested[1], value)]
+            out[key] = [_expressions(nested[1], value, local)]
         elif (nested is not None and nested[0] == "list" and isinstance(value, list)
               and all(isinstance(v, dict) for v in value)):
-            out[key] = [_expressions(nested[1], v) for v in value]
+            out[key] = [_expressions(nested[1], v, local) for v in value]
         else:
-            out[key] = _expression(value)
+            out[key] = _expression(value, local)
     return out
 
 
-def _expression(value: Any) -> dict[str, Any]:
+def _expression(value: Any, local: str = "") -> dict[str, Any]:
     refs: list[str] = []
     for _, ref in iter_refs(value):
         names = [p for p in ref.parts if isinstance(p, str)]
-        for n in range(len(names), 1, -1):  # Terraform lists type.name.attr, then type.name
-            dotted = ".".join(names[:n])
+        shortest = 4 if names[0] == "module" else 2
+        for n in range(len(names), shortest - 1, -1):  # type.name.attr, then type.name
+            dotted = ".".join(names[:n]).removeprefix(local)
             if dotted not in refs:
                 refs.append(dotted)
     return {"references": refs} if refs else {"constant_value": value}

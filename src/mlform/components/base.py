@@ -1,0 +1,82 @@
+"""The component contract: an ML-level building block that expands into provider resources.
+
+A component type is a pydantic model (the settings a user writes under `components:`, with
+`type: Literal[...]` as the discriminator) with an `expand` method that returns the resources it
+makes, in the Terraform AWS provider's vocabulary, and the outputs other parts of the config can
+read (`${features.uri}`). Resources a component makes are addressed as Terraform addresses a
+module's: `module.features.aws_s3_bucket.this`.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mlform.config.refs import module_address
+from mlform.providers.base import StackContext
+
+
+class ComponentModel(BaseModel):
+    """Base of every component type's settings: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str
+    tags: dict[str, str] = Field(default_factory=dict,
+                                 description="Tags for every resource the component makes.")
+
+    # Documented outputs: name -> description (the JSON Schema and the README list them).
+    outputs: ClassVar[dict[str, str]] = {}
+
+    @abstractmethod
+    def expand(self, ctx: ExpandContext) -> Expansion:
+        """The resources this component is made of, and its outputs."""
+
+
+@dataclass
+class Made:
+    """One resource of a component: its type, arguments, and optional lifecycle settings."""
+
+    type: str
+    args: dict[str, Any]
+    lifecycle: dict[str, Any] = field(default_factory=dict)
+    depends_on: list[str] = field(default_factory=list)  # local addresses, "type.name"
+
+
+@dataclass
+class Expansion:
+    """What `expand` returns. Resource keys are local addresses (`aws_s3_bucket.this`)."""
+
+    resources: dict[str, Made] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # shown in the plan (a GPU type chosen)
+
+    def add(self, local: str, type_name: str | None = None, **args: Any) -> Made:
+        """Add `local` ("aws_s3_bucket.this", or a name with `type_name`) and return it."""
+        key = f"{type_name}.{local}" if type_name else local
+        made = Made(type=key.split(".", 1)[0], args=args)
+        self.resources[key] = made
+        return made
+
+
+@dataclass(frozen=True)
+class ExpandContext:
+    """What a component knows while expanding: its name, the stack, and how to refer to the
+    resources it makes."""
+
+    name: str
+    stack: StackContext
+
+    def ref(self, local: str, attribute: str) -> str:
+        """`${module.<component>.<local>.<attribute>}` for one of this component's resources."""
+        type_name, name = local.split(".", 1)
+        return "${" + module_address(self.name, type_name, name) + "." + attribute + "}"
+
+    def default_name(self, suffix: str = "", *, max_len: int = 63) -> str:
+        """<project>-<environment>-<component>[-suffix], within the service's limit."""
+        return self.stack.default_name(f"{self.name}-{suffix}" if suffix else self.name,
+                                       max_len=max_len)
+

@@ -1,0 +1,81 @@
+"""`dataset_store`: an S3 bucket for datasets and model artifacts, secure by default.
+
+Versioned, encrypted (SSE-S3, or SSE-KMS with `kms_key_arn`), every kind of public access
+blocked, incomplete uploads cleaned up, old object versions expired, and optionally objects
+moved to cheaper storage and expired after N days.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from mlform.components.base import ComponentModel, ExpandContext, Expansion
+
+BUCKET = "aws_s3_bucket.this"
+
+
+class DatasetStore(ComponentModel):
+    type: Literal["dataset_store"]
+    bucket: str | None = Field(
+        None, description="Bucket name (default: <project>-<environment>-<component>). "
+                          "S3 names are global across all accounts: set one on AWS.")
+    retention_days: int | None = Field(
+        None, ge=1, description="Delete objects this many days after they were written.")
+    transition_days: int | None = Field(
+        None, ge=1, description="Move objects to `transition_storage_class` after this many "
+                                "days.")
+    transition_storage_class: Literal[
+        "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER",
+        "DEEP_ARCHIVE"] = "INTELLIGENT_TIERING"
+    noncurrent_version_days: int = Field(
+        30, ge=1, description="Delete replaced or deleted object versions after this many days.")
+    versioning: bool = Field(True, description="Keep every version of every object.")
+    kms_key_arn: str | None = Field(
+        None, description="Encrypt with this KMS key (SSE-KMS) instead of S3-managed keys.")
+    force_destroy: bool = Field(
+        False, description="Let `mlform destroy` delete the bucket even when it holds data.")
+    size_gb: float | None = Field(
+        None, ge=0, description="Expected size, for cost estimates (unsized: storage cost "
+                                "is not estimated).")
+
+    outputs: ClassVar[dict[str, str]] = {
+        "uri": "`s3://<bucket>`: prefix it to object keys",
+        "arn": "The bucket's ARN",
+        "name": "The bucket's name",
+    }
+
+    def expand(self, ctx: ExpandContext) -> Expansion:
+        out = Expansion()
+        bucket: dict[str, Any] = {"force_destroy": self.force_destroy, "tags": self.tags}
+        if self.bucket:
+            bucket["bucket"] = self.bucket
+        out.add(BUCKET, **bucket)
+        name = ctx.ref(BUCKET, "id")
+        out.add("aws_s3_bucket_versioning.this", bucket=name, versioning_configuration={
+            "status": "Enabled" if self.versioning else "Suspended"})
+        default: dict[str, Any] = {"sse_algorithm": "AES256"}
+        if self.kms_key_arn:
+            default = {"sse_algorithm": "aws:kms", "kms_master_key_id": self.kms_key_arn}
+        out.add("aws_s3_bucket_server_side_encryption_configuration.this", bucket=name, rule=[{
+            "apply_server_side_encryption_by_default": default,
+            "bucket_key_enabled": bool(self.kms_key_arn)}])
+        out.add("aws_s3_bucket_public_access_block.this", bucket=name, block_public_acls=True,
+                block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True)
+        out.add("aws_s3_bucket_lifecycle_configuration.this", bucket=name, rule=self._rules())
+        out.outputs = {"uri": "s3://" + name, "arn": ctx.ref(BUCKET, "arn"), "name": name}
+        return out
+
+    def _rules(self) -> list[dict[str, Any]]:
+        housekeeping: dict[str, Any] = {
+            "id": "housekeeping", "status": "Enabled", "filter": {"prefix": ""},
+            "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
+            "noncurrent_version_expiration": {"noncurrent_days": self.noncurrent_version_days},
+        }
+        if self.retention_days:
+            housekeeping["expiration"] = {"days": self.retention_days}
+        if self.transition_days:
+            housekeeping["transition"] = [{"days": self.transition_days,
+                                           "storage_class": self.transition_storage_class}]
+        return [housekeeping]

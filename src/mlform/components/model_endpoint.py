@@ -1,0 +1,154 @@
+"""`model_endpoint`: a SageMaker real-time endpoint serving one model, with autoscaling.
+
+Expands into an execution role (unless `role_arn` is given) allowed to pull the image and read
+the model artifacts and nothing more, a model, an endpoint configuration, the endpoint and, with
+`autoscale`, an Application Auto Scaling target and target-tracking policy. A new model version
+(image or model data) creates a new model and endpoint configuration and moves the endpoint to
+them in place: the endpoint is never deleted and recreated for a model change.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, model_validator
+
+from mlform.components.base import ComponentModel, ExpandContext, Expansion
+from mlform.providers.base import ArgsModel
+
+ROLE = "aws_iam_role.this"
+MODEL = "aws_sagemaker_model.this"
+CONFIG = "aws_sagemaker_endpoint_configuration.this"
+ENDPOINT = "aws_sagemaker_endpoint.this"
+VARIANT = "AllTraffic"
+
+
+class Autoscale(ArgsModel):
+    min: int = Field(1, ge=0, description="Fewest instances (0 is not allowed by SageMaker "
+                                          "for real-time endpoints unless serverless).")
+    max: int = Field(ge=1, description="Most instances.")
+    invocations_per_instance: int = Field(
+        ge=1, description="Target invocations per instance per minute; instances are added "
+                          "above it and removed below it.")
+
+
+class ModelEndpoint(ComponentModel):
+    type: Literal["model_endpoint"]
+    image: str = Field(description="Inference image, usually `${registry.url}:<tag>`.")
+    model_data: str | None = Field(
+        None, description="S3 URL of the model artifacts (`s3://bucket/key.tar.gz`), usually "
+                          "`${features.uri}/models/...`.")
+    instance_type: str = Field(description="SageMaker instance type, such as ml.g4dn.xlarge.")
+    replicas: int = Field(1, ge=1, description="Instances to start with (per environment: "
+                                               "`{dev: 1, prod: 3}`).")
+    autoscale: Autoscale | None = Field(
+        None, description="Scale between `min` and `max` on invocations per instance.")
+    environment: dict[str, str] = Field(default_factory=dict,
+                                        description="Environment variables of the container.")
+    role_arn: str | None = Field(
+        None, description="Execution role to use instead of the least-privilege one made here.")
+
+    outputs: ClassVar[dict[str, str]] = {
+        "name": "The endpoint's name",
+        "arn": "The endpoint's ARN",
+        "url": "The HTTPS URL to invoke (POST) with SigV4-signed requests",
+        "role_arn": "The execution role's ARN",
+    }
+
+    @model_validator(mode="after")
+    def _replicas_within_autoscale(self) -> ModelEndpoint:
+        a = self.autoscale
+        if a is not None and not a.min <= self.replicas <= a.max:
+            raise ValueError(f"replicas ({self.replicas}) must be between autoscale.min "
+                             f"({a.min}) and autoscale.max ({a.max})")
+        if a is not None and a.min > a.max:
+            raise ValueError(f"autoscale.min ({a.min}) is above autoscale.max ({a.max})")
+        return self
+
+    def expand(self, ctx: ExpandContext) -> Expansion:
+        out = Expansion()
+        role_arn = self.role_arn
+        if role_arn is None:
+            out.add(ROLE, assume_role_policy=_trust("sagemaker.amazonaws.com"),
+                    description=f"Runs the SageMaker model of {ctx.name}",
+                    inline_policy=[{"name": "serve", "policy": self._policy()}],
+                    tags=self.tags)
+            role_arn = ctx.ref(ROLE, "arn")
+        container: dict[str, Any] = {"image": self.image, "environment": self.environment}
+        if self.model_data:
+            container["model_data_url"] = self.model_data
+        out.add(MODEL, execution_role_arn=role_arn, primary_container=container,
+                tags=self.tags)
+        out.add(CONFIG, production_variants=[{
+            "variant_name": VARIANT, "model_name": ctx.ref(MODEL, "name"),
+            "instance_type": self.instance_type, "initial_instance_count": self.replicas,
+        }], tags=self.tags)
+        out.add(ENDPOINT, endpoint_config_name=ctx.ref(CONFIG, "name"), tags=self.tags)
+        endpoint = ctx.ref(ENDPOINT, "name")
+        if self.autoscale is not None:
+            resource_id = f"endpoint/{endpoint}/variant/{VARIANT}"
+            dimension = "sagemaker:variant:DesiredInstanceCount"
+            out.add("aws_appautoscaling_target.this", service_namespace="sagemaker",
+                    resource_id=resource_id, scalable_dimension=dimension,
+                    min_capacity=self.autoscale.min, max_capacity=self.autoscale.max)
+            out.add("aws_appautoscaling_policy.this", name=ctx.default_name("invocations"),
+                    service_namespace="sagemaker",
+                    resource_id=ctx.ref("aws_appautoscaling_target.this", "resource_id"),
+                    scalable_dimension=dimension, policy_type="TargetTrackingScaling",
+                    target_tracking_scaling_policy_configuration={
+                        "target_value": float(self.autoscale.invocations_per_instance),
+                        "predefined_metric_specification": {
+                            "predefined_metric_type": "SageMakerVariantInvocationsPerInstance"},
+                        "scale_in_cooldown": 300, "scale_out_cooldown": 60,
+                    })
+        out.outputs = {
+            "name": endpoint, "arn": ctx.ref(ENDPOINT, "arn"),
+            "url": f"https://runtime.sagemaker.{ctx.stack.region}.amazonaws.com/endpoints/"
+                   f"{endpoint}/invocations",
+            "role_arn": role_arn,
+        }
+        return out
+
+    def _policy(self) -> str:
+        """Pull the image, read the model artifacts, write logs and metrics: nothing more."""
+        statements: list[dict[str, Any]] = [
+            {"Sid": "PullImage", "Effect": "Allow",
+             "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
+                        "ecr:GetDownloadUrlForLayer"],
+             "Resource": _repository_arn(self.image)},
+            {"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken",
+             "Resource": "*"},
+            {"Sid": "Logs", "Effect": "Allow",
+             "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+                        "cloudwatch:PutMetricData"], "Resource": "*"},
+        ]
+        if self.model_data and self.model_data.startswith("s3://"):
+            statements.append({"Sid": "ReadModel", "Effect": "Allow", "Action": "s3:GetObject",
+                               "Resource": "arn:aws:s3:::" + self.model_data[len("s3://"):]})
+        return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def _trust(service: str) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})
+
+
+_REPOSITORY_URL = re.compile(
+    r"^\$\{((?:module\.[a-z0-9-]+\.)?aws_ecr_repository\.[A-Za-z0-9_-]+)\.repository_url\}")
+
+
+def _repository_arn(image: str) -> str:
+    """The ARN of the ECR repository `image` is pulled from: from a reference to the
+    repository's URL (`${registry.url}:v3`), or from the URL itself; any repository when the
+    image is not in ECR."""
+    m = _REPOSITORY_URL.match(image)
+    if m:
+        return "${" + m.group(1) + ".arn}"
+    host, _, path = image.partition("/")
+    parts = host.split(".")
+    if len(parts) >= 6 and parts[1:3] == ["dkr", "ecr"] and path and "${" not in host:
+        repo = path.split("@", 1)[0].rsplit(":", 1)[0] if ":" in path else path
+        return f"arn:aws:ecr:{parts[3]}:{parts[0]}:repository/{repo}"
+    return "*"

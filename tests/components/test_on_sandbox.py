@@ -1,0 +1,146 @@
+"""Every component applied, updated and destroyed on the sandbox, checked with boto3."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mlform.api import Workspace
+from mlform.engine.plan import Action
+
+
+def workspace(tmp_path: Path, uid: str, components: str) -> Workspace:
+    path = tmp_path / "mlform.yaml"
+    path.write_text(f"project: c{uid}\nenvironments: {{dev: {{}}, prod: {{}}}}\n"
+                    f"components:\n{components}")
+    return Workspace(path)
+
+
+def applied(ws: Workspace) -> None:
+    outcome = ws.apply()
+    assert outcome.result is not None and outcome.result.ok, outcome.result.failed
+    assert not ws.plan().has_changes
+
+
+def actions(ws: Workspace) -> dict[str, Action]:
+    return {c.address: c.action for c in ws.plan().changes if c.action is not Action.NOOP}
+
+
+def test_dataset_store(tmp_path: Path, uid: str, boto: Any, sandbox: Any) -> None:
+    ws = workspace(tmp_path, uid, "  features: {type: dataset_store, retention_days: 90, "
+                                  "transition_days: 30, force_destroy: true}\n")
+    applied(ws)
+    s3, bucket = boto("s3"), f"c{uid}-dev-features"
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(block.values())
+    (life,) = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert life["Expiration"] == {"Days": 90}
+    assert life["Transitions"] == [{"Days": 30, "StorageClass": "INTELLIGENT_TIERING"}]
+    assert ws.state().outputs == {}
+    s3.put_object(Bucket=bucket, Key="data/train.csv", Body=b"x,y\n")
+
+    ws = workspace(tmp_path, uid, "  features: {type: dataset_store, retention_days: 365, "
+                                  "force_destroy: true}\n")
+    assert actions(ws) == {
+        "module.features.aws_s3_bucket_lifecycle_configuration.this": Action.UPDATE}
+    applied(ws)
+    (life,) = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert life["Expiration"] == {"Days": 365} and "Transitions" not in life
+    assert ws.apply(destroy=True).result.ok  # type: ignore[union-attr]
+    assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+
+def test_secret(tmp_path: Path, uid: str, boto: Any, sandbox: Any) -> None:
+    ws = workspace(tmp_path, uid, "  db-password: {type: secret, description: for the db, "
+                                  "recovery_window_in_days: 0}\n")
+    applied(ws)
+    described = boto("secretsmanager").describe_secret(SecretId=f"c{uid}-dev-db-password")
+    assert described["Description"] == "for the db"
+    assert ws.apply(destroy=True).result.ok  # type: ignore[union-attr]
+
+
+def test_container_registry(tmp_path: Path, uid: str, boto: Any, sandbox: Any) -> None:
+    ws = workspace(tmp_path, uid, "  registry: {type: container_registry, keep_last: 5}\n")
+    applied(ws)
+    ecr, name = boto("ecr"), f"c{uid}-dev-registry"
+    (repo,) = ecr.describe_repositories(repositoryNames=[name])["repositories"]
+    assert repo["imageScanningConfiguration"] == {"scanOnPush": True}
+    policy = ecr.get_lifecycle_policy(repositoryName=name)["lifecyclePolicyText"]
+    assert '"countNumber":5' in policy.replace(" ", "")
+    ws = workspace(tmp_path, uid, "  registry: {type: container_registry, keep_last: 10, "
+                                  "immutable_tags: true}\n")
+    assert actions(ws) == {"module.registry.aws_ecr_repository.this": Action.UPDATE,
+                           "module.registry.aws_ecr_lifecycle_policy.this": Action.UPDATE}
+    applied(ws)
+    (repo,) = ecr.describe_repositories(repositoryNames=[name])["repositories"]
+    assert repo["imageTagMutability"] == "IMMUTABLE"
+    assert ws.apply(destroy=True).result.ok  # type: ignore[union-attr]
+
+
+ENDPOINT = """  registry: {{type: container_registry}}
+  models: {{type: dataset_store, force_destroy: true}}
+  fraud-api:
+    type: model_endpoint
+    image: ${{registry.url}}:{tag}
+    model_data: ${{models.uri}}/fraud/{tag}/model.tar.gz
+    instance_type: ml.m5.large
+    replicas: {{dev: 1, prod: 2}}
+    autoscale: {{min: 1, max: {max}, invocations_per_instance: 100}}
+"""
+
+
+def test_model_endpoint(tmp_path: Path, uid: str, boto: Any, sandbox: Any) -> None:
+    ws = workspace(tmp_path, uid, ENDPOINT.format(tag="v1", max=4))
+    applied(ws)
+    sm, name = boto("sagemaker"), f"c{uid}-dev-fraud-api"
+    endpoint = sm.describe_endpoint(EndpointName=name)
+    assert endpoint["EndpointStatus"] == "InService"
+    config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    (variant,) = config["ProductionVariants"]
+    assert (variant["InstanceType"], variant["InitialInstanceCount"]) == ("ml.m5.large", 1)
+    model = sm.describe_model(ModelName=variant["ModelName"])
+    assert model["PrimaryContainer"]["Image"].endswith(f"/c{uid}-dev-registry:v1")
+    assert model["PrimaryContainer"]["ModelDataUrl"] == (
+        f"s3://c{uid}-dev-models/fraud/v1/model.tar.gz")
+    # The role may read exactly the model artifacts and pull from exactly this repository.
+    role = model["ExecutionRoleArn"].rsplit("/", 1)[1]
+    policy = boto("iam").get_role_policy(RoleName=role, PolicyName="serve")["PolicyDocument"]
+    resources = {s["Sid"]: s["Resource"] for s in policy["Statement"]}
+    assert resources["ReadModel"] == f"arn:aws:s3:::c{uid}-dev-models/fraud/v1/model.tar.gz"
+    assert resources["PullImage"].endswith(f":repository/c{uid}-dev-registry")
+    scaling = boto("application-autoscaling").describe_scalable_targets(
+        ServiceNamespace="sagemaker")["ScalableTargets"]
+    target = next(t for t in scaling if t["ResourceId"] == f"endpoint/{name}/variant/AllTraffic")
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 4)
+
+    # A new model version: new model and configuration, the endpoint moves in place.
+    ws = workspace(tmp_path, uid, ENDPOINT.format(tag="v2", max=6))
+    assert actions(ws) == {
+        "module.fraud-api.aws_iam_role.this": Action.UPDATE,
+        "module.fraud-api.aws_sagemaker_model.this": Action.REPLACE,
+        "module.fraud-api.aws_sagemaker_endpoint_configuration.this": Action.REPLACE,
+        "module.fraud-api.aws_sagemaker_endpoint.this": Action.UPDATE,
+        "module.fraud-api.aws_appautoscaling_target.this": Action.UPDATE,
+    }
+    applied(ws)
+    moved = sm.describe_endpoint(EndpointName=name)
+    assert moved["EndpointArn"] == endpoint["EndpointArn"]
+    assert moved["EndpointConfigName"] != endpoint["EndpointConfigName"]
+    assert ws.state().resources["module.fraud-api.aws_sagemaker_endpoint.this"].id == name
+    assert ws.apply(destroy=True).result.ok  # type: ignore[union-attr]
+
+
+def test_per_environment_settings(tmp_path: Path, uid: str) -> None:
+    path = tmp_path / "mlform.yaml"
+    path.write_text(f"project: c{uid}\nenvironments: {{dev: {{}}, prod: {{}}}}\n"
+                    "components:\n" + ENDPOINT.format(tag="v1", max=4))
+    prod = Workspace(path, environment="prod").plan()
+    config = next(c for c in prod.changes
+                  if c.address == "module.fraud-api.aws_sagemaker_endpoint_configuration.this")
+    assert config.after is not None
+    assert config.after["production_variants"][0]["initial_instance_count"] == 2
+    assert prod.components == {"registry": "container_registry", "models": "dataset_store",
+                               "fraud-api": "model_endpoint"}

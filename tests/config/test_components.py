@@ -1,0 +1,84 @@
+"""`components:` in the config: checks and messages, before anything is planned."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlform.config.stack import load_stack
+from tests.config.test_stack import problems
+
+
+def test_components_expand_into_module_resources(tmp_path: Path) -> None:
+    path = tmp_path / "mlform.yaml"
+    path.write_text("project: demo\nenvironments: {dev: {}, prod: {}}\ncomponents:\n"
+                    "  features: {type: dataset_store, retention_days: {dev: 30, prod: 365}}\n"
+                    "  api-key: {type: secret}\n"
+                    "resources:\n  mlform_data.where: {input: '${features.uri}/data'}\n"
+                    "outputs:\n  arn: ${api-key.arn}\n")
+    stack = load_stack(path, "prod")
+    assert stack.components == {"features": "dataset_store", "api-key": "secret"}
+    bucket = stack.resources["module.features.aws_s3_bucket.this"]
+    assert bucket.component == "features" and bucket.template["bucket"] == "demo-prod-features"
+    lifecycle = stack.resources["module.features.aws_s3_bucket_lifecycle_configuration.this"]
+    assert lifecycle.template["rule"][0]["expiration"] == {"days": 365}
+    assert lifecycle.template["bucket"] == "${module.features.aws_s3_bucket.this.id}"
+    assert lifecycle.depends_on == ("module.features.aws_s3_bucket.this",)
+    where = stack.resources["mlform_data.where"]
+    assert where.template["input"] == "s3://${module.features.aws_s3_bucket.this.id}/data"
+    assert where.depends_on == ("module.features.aws_s3_bucket.this",)
+    assert stack.outputs["arn"].template == "${module.api-key.aws_secretsmanager_secret.this.arn}"
+    assert load_stack(path, "dev").resources[
+        "module.features.aws_s3_bucket_lifecycle_configuration.this"
+    ].template["rule"][0]["expiration"] == {"days": 30}
+
+
+def test_component_mistakes_are_named(tmp_path: Path) -> None:
+    text = ("project: demo\nenvironments: {dev: {}, prod: {}}\ncomponents:\n"
+            "  features: {type: dataset_stor}\n"
+            "  store: {type: dataset_store, retention_dayz: 3}\n"
+            "  Bad_Name: {type: secret}\n"
+            "  api: {type: secret, recovery_window_in_days: {dev: 0}}\n"
+            "  typeless: {retention_days: 3}\n"
+            "resources:\n  mlform_data.x: {input: '${store.uri}'}\n")
+    assert problems(tmp_path, text, environment="prod") == [
+        "mlform.yaml:4:14: features.type: unknown component type 'dataset_stor'; did you mean "
+        "'dataset_store'?",
+        "mlform.yaml:6:3: components.Bad_Name: component names are lower-case letters, digits "
+        "and dashes, starting with a letter (no underscores: those mark resource types)",
+        "mlform.yaml:7:48: api.recovery_window_in_days: no value for environment 'prod' (add "
+        "one, or a `default`)",
+        "mlform.yaml:8:3: typeless.type: missing; it says what to build; component types: "
+        "container_registry, dataset_store, model_endpoint, secret",
+        "mlform.yaml:5:32: store.retention_dayz: unknown key 'retention_dayz'; did you mean "
+        "'retention_days'?",
+        # and nothing about ${store.uri}: store's own problem is the one to fix
+    ]
+
+
+def test_references_to_component_outputs(tmp_path: Path) -> None:
+    text = ("project: demo\ncomponents:\n  store: {type: dataset_store}\n"
+            "resources:\n  mlform_data.x: {input: '${store.urii}'}\n"
+            "  mlform_data.y: {input: '${stor.uri}'}\n")
+    assert problems(tmp_path, text) == [
+        "mlform.yaml:5:26: mlform_data.x.input: ${store.urii}: component store has no output "
+        "'urii'; did you mean 'uri'?",
+        "mlform.yaml:6:26: mlform_data.y.input: ${stor.uri} refers to no component 'stor'; "
+        "did you mean 'store'?",
+    ]
+
+
+def test_components_may_not_refer_to_each_other_in_a_cycle(tmp_path: Path) -> None:
+    text = ("project: demo\ncomponents:\n"
+            "  a: {type: secret, description: '${b.arn}'}\n"
+            "  b: {type: secret, description: '${a.arn}'}\n")
+    (message,) = problems(tmp_path, text)
+    assert "components refer to each other in a cycle: " in message
+    assert message.split("cycle: ")[1] in ("a -> b -> a", "b -> a -> b")
+
+
+def test_secret_values_are_not_supported_yet(tmp_path: Path) -> None:
+    text = "project: demo\ncomponents:\n  db: {type: secret, value_from: 'env:PW'}\n"
+    assert problems(tmp_path, text) == [
+        "mlform.yaml:3:34: db.value_from: secret values are not supported yet: create the "
+        "secret here and put its value in with the AWS console or CLI for now, got a string "
+        "('env:PW')"]
