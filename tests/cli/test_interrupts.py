@@ -148,9 +148,14 @@ def test_ctrl_c_at_the_confirmation_prompt_changes_nothing(cli: Cli) -> None:
         assert proc.stdout is not None
         wait_for(lambda: "Only 'yes' will be accepted" in (proc.stdout.readline() or "x"))
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
+        proc.wait(timeout=30)  # stdin stays open: the prompt must end by the signal, not EOF
+        assert proc.stderr is not None
+        err = proc.stderr.read()
     finally:
         proc.kill()
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
     assert proc.returncode == 130, err
     assert err.endswith("Interrupted.\n") and "Traceback" not in err
     assert cli.run("state", "list").out == ""
