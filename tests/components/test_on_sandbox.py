@@ -144,3 +144,73 @@ def test_per_environment_settings(tmp_path: Path, uid: str) -> None:
     assert config.after["production_variants"][0]["initial_instance_count"] == 2
     assert prod.components == {"registry": "container_registry", "models": "dataset_store",
                                "fraud-api": "model_endpoint"}
+
+
+def test_notebook(tmp_path: Path, uid: str, boto: Any, sandbox: Any) -> None:
+    ws = workspace(tmp_path, uid, "  features: {type: dataset_store, force_destroy: true}\n"
+                                  "  lab:\n    type: notebook\n    data: ['${features.uri}/lab']\n"
+                                  "    on_start: 'echo hello'\n")
+    applied(ws)
+    sm = boto("sagemaker")
+    notebook = sm.describe_notebook_instance(NotebookInstanceName=f"c{uid}-dev-lab")
+    assert notebook["InstanceType"] == "ml.t3.medium"
+    assert notebook["DirectInternetAccess"] == "Enabled"
+    role = notebook["RoleArn"].rsplit("/", 1)[1]
+    policy = boto("iam").get_role_policy(RoleName=role, PolicyName="notebook")["PolicyDocument"]
+    resources = {s["Sid"]: s["Resource"] for s in policy["Statement"]}
+    assert resources["DataObjects"] == [f"arn:aws:s3:::c{uid}-dev-features/lab/*"]
+    ws = workspace(tmp_path, uid, "  features: {type: dataset_store, force_destroy: true}\n"
+                                  "  lab:\n    type: notebook\n    data: ['${features.uri}/lab']\n"
+                                  "    on_start: 'echo hello'\n    instance_type: ml.t3.large\n")
+    assert actions(ws) == {"module.lab.aws_sagemaker_notebook_instance.this": Action.UPDATE}
+    applied(ws)
+    assert ws.apply(destroy=True).result.ok  # type: ignore[union-attr]
+
+
+def test_notebook_without_internet_needs_a_subnet(tmp_path: Path, uid: str) -> None:
+    import pytest
+
+    from mlform.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="internet: false needs a subnet_id"):
+        workspace(tmp_path, uid, "  lab: {type: notebook, internet: false}\n")
+
+
+def test_training_pipeline_from_a_file_and_inline(tmp_path: Path, uid: str, boto: Any,
+                                                  sandbox: Any) -> None:
+    (tmp_path / "pipeline.yaml").write_text(
+        "Version: '2020-12-01'\nParameters: []\nSteps:\n  - Name: Train\n    Type: Training\n"
+        "    Arguments: {}\n")
+    ws = workspace(tmp_path, uid, "  train: {type: training_pipeline, "
+                                  "definition_file: pipeline.yaml}\n")
+    applied(ws)
+    sm = boto("sagemaker")
+    described = sm.describe_pipeline(PipelineName=f"c{uid}-dev-train")
+    import json
+
+    assert json.loads(described["PipelineDefinition"])["Steps"][0]["Name"] == "Train"
+    inline = ("  train:\n    type: training_pipeline\n    steps:\n"
+              "      - {Name: Train, Type: Training, Arguments: {}}\n"
+              "      - {Name: Evaluate, Type: Processing, Arguments: {}}\n")
+    ws = workspace(tmp_path, uid, inline)
+    assert actions(ws) == {"module.train.aws_sagemaker_pipeline.this": Action.UPDATE}
+    applied(ws)
+    steps = json.loads(sm.describe_pipeline(PipelineName=f"c{uid}-dev-train")[
+        "PipelineDefinition"])["Steps"]
+    assert [s["Name"] for s in steps] == ["Train", "Evaluate"]
+    assert ws.apply(destroy=True).result.ok  # type: ignore[union-attr]
+
+
+def test_feature_store(tmp_path: Path, uid: str, boto: Any, sandbox: Any) -> None:
+    ws = workspace(tmp_path, uid, "  features: {type: dataset_store, force_destroy: true}\n"
+                                  "  transactions:\n    type: feature_store\n"
+                                  "    offline_store: ${features.uri}/feature-store\n"
+                                  "    record_identifier: id\n    event_time: ts\n"
+                                  "    features: {id: String, ts: Fractional, amount: "
+                                  "Fractional}\n")
+    applied(ws)
+    group = boto("sagemaker").describe_feature_group(FeatureGroupName=f"c{uid}-dev-transactions")
+    assert group["OfflineStoreConfig"]["S3StorageConfig"]["S3Uri"] == (
+        f"s3://c{uid}-dev-features/feature-store")
+    assert {f["FeatureName"] for f in group["FeatureDefinitions"]} == {"id", "ts", "amount"}
+    assert ws.apply(destroy=True).result.ok  # type: ignore[union-attr]

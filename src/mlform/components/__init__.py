@@ -16,13 +16,19 @@ def component_types() -> dict[str, type[ComponentModel]]:
     """Every component type by its `type:` name (imported on first use)."""
     from mlform.components.container_registry import ContainerRegistry
     from mlform.components.dataset_store import DatasetStore
+    from mlform.components.feature_store import FeatureStore
     from mlform.components.model_endpoint import ModelEndpoint
+    from mlform.components.notebook import Notebook
     from mlform.components.secret import Secret
+    from mlform.components.training_pipeline import TrainingPipeline
 
     types: tuple[type[ComponentModel], ...] = (
         DatasetStore,
         ContainerRegistry,
         ModelEndpoint,
+        Notebook,
+        TrainingPipeline,
+        FeatureStore,
         Secret,
     )
     return {t.model_fields["type"].annotation.__args__[0]: t for t in types}  # type: ignore[union-attr]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -69,6 +70,7 @@ class ExpandContext:
 
     name: str
     stack: StackContext
+    base_dir: Path | None = None  # the config file's folder, for files components read
 
     def ref(self, local: str, attribute: str) -> str:
         """`${module.<component>.<local>.<attribute>}` for one of this component's resources."""

@@ -9,13 +9,12 @@ them in place: the endpoint is never deleted and recreated for a model change.
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from mlform.components.base import ComponentModel, ExpandContext, Expansion
+from mlform.components.iam import LOGS, document, ecr_pull, trust
 from mlform.providers.base import ArgsModel
 
 ROLE = "aws_iam_role.this"
@@ -71,7 +70,7 @@ class ModelEndpoint(ComponentModel):
         out = Expansion()
         role_arn = self.role_arn
         if role_arn is None:
-            out.add(ROLE, assume_role_policy=_trust("sagemaker.amazonaws.com"),
+            out.add(ROLE, assume_role_policy=trust("sagemaker.amazonaws.com"),
                     description=f"Runs the SageMaker model of {ctx.name}",
                     inline_policy=[{"name": "serve", "policy": self._policy()}],
                     tags=self.tags)
@@ -113,42 +112,8 @@ class ModelEndpoint(ComponentModel):
 
     def _policy(self) -> str:
         """Pull the image, read the model artifacts, write logs and metrics: nothing more."""
-        statements: list[dict[str, Any]] = [
-            {"Sid": "PullImage", "Effect": "Allow",
-             "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
-                        "ecr:GetDownloadUrlForLayer"],
-             "Resource": _repository_arn(self.image)},
-            {"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken",
-             "Resource": "*"},
-            {"Sid": "Logs", "Effect": "Allow",
-             "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
-                        "cloudwatch:PutMetricData"], "Resource": "*"},
-        ]
+        statements = [*ecr_pull([self.image]), LOGS]
         if self.model_data and self.model_data.startswith("s3://"):
             statements.append({"Sid": "ReadModel", "Effect": "Allow", "Action": "s3:GetObject",
                                "Resource": "arn:aws:s3:::" + self.model_data[len("s3://"):]})
-        return json.dumps({"Version": "2012-10-17", "Statement": statements})
-
-
-def _trust(service: str) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})
-
-
-_REPOSITORY_URL = re.compile(
-    r"^\$\{((?:module\.[a-z0-9-]+\.)?aws_ecr_repository\.[A-Za-z0-9_-]+)\.repository_url\}")
-
-
-def _repository_arn(image: str) -> str:
-    """The ARN of the ECR repository `image` is pulled from: from a reference to the
-    repository's URL (`${registry.url}:v3`), or from the URL itself; any repository when the
-    image is not in ECR."""
-    m = _REPOSITORY_URL.match(image)
-    if m:
-        return "${" + m.group(1) + ".arn}"
-    host, _, path = image.partition("/")
-    parts = host.split(".")
-    if len(parts) >= 6 and parts[1:3] == ["dkr", "ecr"] and path and "${" not in host:
-        repo = path.split("@", 1)[0].rsplit(":", 1)[0] if ":" in path else path
-        return f"arn:aws:ecr:{parts[3]}:{parts[0]}:repository/{repo}"
-    return "*"
+        return document(statements)

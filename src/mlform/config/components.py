@@ -180,10 +180,15 @@ def validate(model: type[ComponentModel], data: dict[str, Any], name: str, posit
         return None, problems
 
 
-def expand(component: ComponentModel, name: str, stack: Any) -> ExpandedComponent:
+def expand(component: ComponentModel, name: str, stack: Any,
+           base_dir: Any = None) -> ExpandedComponent:
+    """Expand `component`; MlformError (or ValueError) for a problem only expansion finds."""
     from mlform.components.base import ExpandContext
 
-    result = component.expand(ExpandContext(name=name, stack=stack))
+    try:
+        result = component.expand(ExpandContext(name=name, stack=stack, base_dir=base_dir))
+    except ValueError as exc:
+        raise MlformError(str(exc)) from None
     resources = {}
     for local, made in result.resources.items():
         type_name, res_name = local.split(".", 1)

@@ -308,7 +308,7 @@ def _components(b: Builder, config: Config, ctx: StackContext, values: dict[str,
         if instance is None:
             continue
         try:
-            result = comp.expand(instance, name, ctx)
+            result = comp.expand(instance, name, ctx, b.path.parent)
         except MlformError as exc:
             b.error(f"{name}: {exc.message}", at, key=True)
             continue

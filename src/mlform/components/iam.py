@@ -1,0 +1,78 @@
+"""Least-privilege IAM documents components give the roles they make.
+
+They work on values that may still be references (`s3://${module.features...id}/models`): S3
+URIs and image names are rewritten as text into the ARNs a policy needs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+_REPOSITORY_URL = re.compile(
+    r"^\$\{((?:module\.[a-z0-9-]+\.)?aws_ecr_repository\.[A-Za-z0-9_-]+)\.repository_url\}")
+
+
+def trust(service: str) -> str:
+    """The assume-role policy that lets `service` (sagemaker.amazonaws.com) use a role."""
+    return document([{"Effect": "Allow", "Principal": {"Service": service},
+                      "Action": "sts:AssumeRole"}])
+
+
+def document(statements: list[dict[str, Any]]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def s3_arns(uri: str) -> tuple[str, str]:
+    """`s3://bucket/prefix` -> (the bucket's ARN, the ARN of the objects under the prefix)."""
+    path = uri.removeprefix("s3://")
+    bucket, _, prefix = path.partition("/")
+    objects = f"{bucket}/{prefix.rstrip('/')}/*" if prefix else f"{bucket}/*"
+    return f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{objects}"
+
+
+def s3_access(sid: str, uris: list[str], *, write: bool) -> list[dict[str, Any]]:
+    """Read (and with `write`, write) the objects under each URI, and list their buckets."""
+    if not uris:
+        return []
+    buckets, objects = zip(*(s3_arns(u) for u in uris), strict=True)
+    actions = ["s3:GetObject"] + (["s3:PutObject", "s3:DeleteObject"] if write else [])
+    return [
+        {"Sid": f"{sid}Objects", "Effect": "Allow", "Action": actions,
+         "Resource": sorted(set(objects))},
+        {"Sid": f"{sid}Buckets", "Effect": "Allow", "Action": "s3:ListBucket",
+         "Resource": sorted(set(buckets))},
+    ]
+
+
+def repository_arn(image: str) -> str:
+    """The ARN of the ECR repository `image` is pulled from: from a reference to the
+    repository's URL (`${registry.url}:v3`), or from the URL itself; any repository when the
+    image is not in ECR."""
+    m = _REPOSITORY_URL.match(image)
+    if m:
+        return "${" + m.group(1) + ".arn}"
+    host, _, path = image.partition("/")
+    parts = host.split(".")
+    if len(parts) >= 6 and parts[1:3] == ["dkr", "ecr"] and path and "${" not in host:
+        repo = path.split("@", 1)[0].rsplit(":", 1)[0] if ":" in path else path
+        return f"arn:aws:ecr:{parts[3]}:{parts[0]}:repository/{repo}"
+    return "*"
+
+
+def ecr_pull(images: list[str]) -> list[dict[str, Any]]:
+    repos = sorted({repository_arn(i) for i in images})
+    return [
+        {"Sid": "PullImage", "Effect": "Allow",
+         "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer"],
+         "Resource": repos if len(repos) > 1 else repos[0]},
+        {"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken",
+         "Resource": "*"},
+    ]
+
+
+LOGS = {"Sid": "Logs", "Effect": "Allow",
+        "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+                   "cloudwatch:PutMetricData"], "Resource": "*"}
