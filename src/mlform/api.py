@@ -48,10 +48,13 @@ class Workspace:
         *,
         registry: Registry | None = None,
         home: str | None = None,
+        offline: bool = False,
     ) -> None:
+        """`offline`: components make no cloud lookups (enough to validate, read state, draw
+        the graph; a plan needs them)."""
         self.registry = registry or default_registry()
         self.stack: Stack = load_stack(config, environment, variables, registry=self.registry,
-                                       home=home)
+                                       home=home, offline=offline)
         self.context: StackContext = self.stack.context
         self.backend = LocalBackend(self.stack.state_dir, self.context.project,
                                     self.context.environment)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mlform.components import component_types
 from mlform.config.stack import load_stack
 from tests.config.test_stack import problems
 
@@ -48,8 +49,7 @@ def test_component_mistakes_are_named(tmp_path: Path) -> None:
         "mlform.yaml:7:48: api.recovery_window_in_days: no value for environment 'prod' (add "
         "one, or a `default`)",
         "mlform.yaml:8:3: typeless.type: missing; it says what to build; component types: "
-        "container_registry, dataset_store, feature_store, model_endpoint, notebook, secret, "
-        "training_pipeline",
+        + ", ".join(sorted(component_types())),
         "mlform.yaml:5:32: store.retention_dayz: unknown key 'retention_dayz'; did you mean "
         "'retention_days'?",
         # and nothing about ${store.uri}: store's own problem is the one to fix

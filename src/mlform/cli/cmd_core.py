@@ -20,10 +20,11 @@ REFRESH = click.option("--refresh/--no-refresh", default=True, show_default=True
                        help="Read every managed object from the cloud before planning.")
 
 
-def _workspace(config: str, environment: str | None, variables: tuple[str, ...]) -> Any:
+def _workspace(config: str, environment: str | None, variables: tuple[str, ...],
+               *, offline: bool = False) -> Any:
     from mlform.api import Workspace
 
-    return Workspace(config, environment, parse_vars(variables))
+    return Workspace(config, environment, parse_vars(variables), offline=offline)
 
 
 def fmt(value: Any) -> str:
@@ -49,7 +50,7 @@ def _echo_lines(lines: Any) -> None:
 def validate(config: str, environment: str | None, variables: tuple[str, ...],
              debug: bool, no_color: bool) -> None:
     """Check the config: YAML, schema, references and dependency cycles."""
-    ws = _workspace(config, environment, variables)
+    ws = _workspace(config, environment, variables, offline=True)
     style = stdout_style(no_color)
     n = len(ws.stack.resources)
     click.echo(style.green(f"Success! The configuration is valid ({n} resource"
@@ -253,7 +254,7 @@ def show(plan_file: str | None, config: str, environment: str | None,
         else:
             _echo_lines(iter_plan_text(saved, registry, style))
         return
-    ws = _workspace(config, environment, variables)
+    ws = _workspace(config, environment, variables, offline=True)
     state = ws.state()
     if as_json:
         sys.stdout.write(json.dumps(state_json(state, registry), indent=2) + "\n")
@@ -270,7 +271,7 @@ def show(plan_file: str | None, config: str, environment: str | None,
 def output(name: str | None, config: str, environment: str | None, variables: tuple[str, ...],
            as_json: bool, raw: bool, show_sensitive: bool, debug: bool, no_color: bool) -> None:
     """Show output values from the state."""
-    ws = _workspace(config, environment, variables)
+    ws = _workspace(config, environment, variables, offline=True)
     outputs = ws.state().outputs
     if name is not None:
         if name not in outputs:
@@ -308,7 +309,7 @@ def graph(config: str, environment: str | None, variables: tuple[str, ...], fmt_
     """Print the dependency graph of the config (DOT, or SVG with Graphviz)."""
     from mlform.engine.graph import render_svg, to_dot
 
-    ws = _workspace(config, environment, variables)
+    ws = _workspace(config, environment, variables, offline=True)
     dot = to_dot({a: r.depends_on for a, r in ws.stack.resources.items()},
                  title=f"{ws.context.project}/{ws.context.environment}")
     data = render_svg(dot) if fmt_ == "svg" else dot.encode()

@@ -21,7 +21,7 @@ def state_list(config: str, environment: str | None, variables: tuple[str, ...],
     """List every resource address in the state."""
     from mlform.api import Workspace
 
-    st = Workspace(config, environment, parse_vars(variables)).state()
+    st = Workspace(config, environment, parse_vars(variables), offline=True).state()
     for address, res in st.resources.items():
         click.echo(address + ("  (tainted)" if res.status != "ok" else ""))
     for address in st.pending:
@@ -40,7 +40,7 @@ def state_show(address: str, config: str, environment: str | None, variables: tu
     from mlform.api import Workspace
     from mlform.cli.render_state import render_state
 
-    ws = Workspace(config, environment, parse_vars(variables))
+    ws = Workspace(config, environment, parse_vars(variables), offline=True)
     st = ws.state()
     if address not in st.resources:
         from mlform.config.validation import suggest

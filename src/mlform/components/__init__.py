@@ -17,6 +17,7 @@ def component_types() -> dict[str, type[ComponentModel]]:
     from mlform.components.container_registry import ContainerRegistry
     from mlform.components.dataset_store import DatasetStore
     from mlform.components.feature_store import FeatureStore
+    from mlform.components.gpu_cluster import GpuCluster
     from mlform.components.model_endpoint import ModelEndpoint
     from mlform.components.notebook import Notebook
     from mlform.components.secret import Secret
@@ -29,6 +30,7 @@ def component_types() -> dict[str, type[ComponentModel]]:
         Notebook,
         TrainingPipeline,
         FeatureStore,
+        GpuCluster,
         Secret,
     )
     return {t.model_fields["type"].annotation.__args__[0]: t for t in types}  # type: ignore[union-attr]

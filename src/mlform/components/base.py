@@ -10,14 +10,18 @@ module's: `module.features.aws_s3_bucket.this`.
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlform.config.refs import module_address
 from mlform.providers.base import StackContext
+
+if TYPE_CHECKING:
+    from mlform.components.gpu import GpuCatalog
 
 
 class ComponentModel(BaseModel):
@@ -63,6 +67,33 @@ class Expansion:
         return made
 
 
+class Cloud:
+    """Read-only lookups components make while expanding (which GPUs a region offers), through
+    a provider session opened on first use and shared by every component."""
+
+    def __init__(self, session: Callable[[], Any]) -> None:
+        from mlform.components.gpu import GpuCatalog
+
+        self._session = session
+        self._opened: Any = None
+        self._zones: dict[str, list[str]] = {}
+        self.gpus = GpuCatalog(lambda region: self._client("ec2", region))
+
+    def _client(self, service: str, region: str) -> Any:
+        if self._opened is None:
+            self._opened = self._session()
+        return self._opened.client(service, region)
+
+    def availability_zones(self, region: str) -> list[str]:
+        if region not in self._zones:
+            answer = self._client("ec2", region).describe_availability_zones(
+                Filters=[{"Name": "state", "Values": ["available"]}])
+            self._zones[region] = sorted(z["ZoneName"] for z in answer["AvailabilityZones"]
+                                         if z.get("ZoneType", "availability-zone")
+                                         == "availability-zone")
+        return self._zones[region]
+
+
 @dataclass(frozen=True)
 class ExpandContext:
     """What a component knows while expanding: its name, the stack, and how to refer to the
@@ -71,6 +102,15 @@ class ExpandContext:
     name: str
     stack: StackContext
     base_dir: Path | None = None  # the config file's folder, for files components read
+    cloud: Cloud | None = None  # None offline (mlform validate): no lookups
+
+    @property
+    def gpus(self) -> GpuCatalog | None:
+        return self.cloud.gpus if self.cloud is not None else None
+
+    def availability_zones(self) -> list[str]:
+        """The region's availability zones, in order ([] offline)."""
+        return self.cloud.availability_zones(self.stack.region) if self.cloud else []
 
     def ref(self, local: str, attribute: str) -> str:
         """`${module.<component>.<local>.<attribute>}` for one of this component's resources."""

@@ -180,13 +180,14 @@ def validate(model: type[ComponentModel], data: dict[str, Any], name: str, posit
         return None, problems
 
 
-def expand(component: ComponentModel, name: str, stack: Any,
-           base_dir: Any = None) -> ExpandedComponent:
+def expand(component: ComponentModel, name: str, stack: Any, base_dir: Any = None,
+           cloud: Any = None) -> ExpandedComponent:
     """Expand `component`; MlformError (or ValueError) for a problem only expansion finds."""
     from mlform.components.base import ExpandContext
 
     try:
-        result = component.expand(ExpandContext(name=name, stack=stack, base_dir=base_dir))
+        result = component.expand(ExpandContext(name=name, stack=stack, base_dir=base_dir,
+                                                cloud=cloud))
     except ValueError as exc:
         raise MlformError(str(exc)) from None
     resources = {}

@@ -100,11 +100,13 @@ def load_stack(
     *,
     registry: Registry | None = None,
     home: str | None = None,
+    offline: bool = False,
 ) -> Stack:
     """Read and check the config at `path` for `environment`; raise ConfigError listing problems.
 
     `environment` defaults to $MLFORM_ENV, else the only environment, else the first one listed.
-    `variables` override variable values (from `--var name=value`).
+    `variables` override variable values (from `--var name=value`). Components that look things
+    up in the cloud (a GPU cluster's instance type) do so unless `offline`.
     """
     config_path = Path(path)
     try:
@@ -136,7 +138,7 @@ def load_stack(
     values = _variables(b, config, env_name, dict(variables or {}))
     static = {"project": ctx.project, "environment": ctx.environment, "region": ctx.region}
     resources, refs_of, where = _resources(b, config, ctx, values, static)
-    expanded = _components(b, config, ctx, values, static)
+    expanded = _components(b, config, ctx, values, static, offline)
     find = _output_finder(expanded, set(config.components))
     for address in list(resources):
         if address in refs_of and any(r.kind == "output" for _, r in refs_of[address]):
@@ -255,13 +257,17 @@ def _resources(
 
 
 def _components(b: Builder, config: Config, ctx: StackContext, values: dict[str, Any],
-                static: dict[str, str]) -> list[Any]:
+                static: dict[str, str], offline: bool) -> list[Any]:
     """Check and expand `components:`, in the order their references to each other need."""
     if not config.components:
         return []
     from mlform.components import component_types
+    from mlform.components.base import Cloud
     from mlform.config import components as comp
 
+    registry = b.registry
+    cloud = None if offline else Cloud(
+        lambda: registry.provider_for("aws_vpc").open_session(ctx))
     types = component_types()
     prepared: dict[str, tuple[Any, dict[str, Any], list[RefAt]]] = {}
     for name, body in config.components.items():
@@ -308,7 +314,7 @@ def _components(b: Builder, config: Config, ctx: StackContext, values: dict[str,
         if instance is None:
             continue
         try:
-            result = comp.expand(instance, name, ctx, b.path.parent)
+            result = comp.expand(instance, name, ctx, b.path.parent, cloud)
         except MlformError as exc:
             b.error(f"{name}: {exc.message}", at, key=True)
             continue

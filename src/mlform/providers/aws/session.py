@@ -59,16 +59,19 @@ class AwsSession:
     def is_sandbox(self) -> bool:
         return self.endpoint_url is not None
 
-    def client(self, service: str) -> Any:
-        found = self._clients.get(service)
+    def client(self, service: str, region: str | None = None) -> Any:
+        """A client for `service` in the stack's region (or in `region`, for lookups)."""
+        key = f"{service}@{region}" if region else service
+        found = self._clients.get(key)
         if found is not None:
             return found
         with self._lock:  # boto3 sessions are not thread-safe; clients are
-            if service not in self._clients:
+            if key not in self._clients:
                 factory: Any = self._session  # the stubs only type literal service names
-                self._clients[service] = factory.client(
-                    service, config=self._config, endpoint_url=self.endpoint_url)
-            return self._clients[service]
+                self._clients[key] = factory.client(
+                    service, config=self._config, endpoint_url=self.endpoint_url,
+                    region_name=region or self.region)
+            return self._clients[key]
 
     def check_credentials(self) -> None:
         """Raise a ProviderError that says what to do when no AWS credentials can be found."""

@@ -1,0 +1,151 @@
+"""`gpu_cluster`: an EKS cluster with a small system node group and a GPU node group.
+
+`gpu: "A100:8"` is resolved to an instance type offered in the region (see `gpu.py`); the
+choice is shown in the plan and recorded with the node group. `nodes: "0..4"` lets the GPU pool
+scale to zero; `spot: true` buys spot capacity. GPU nodes are tainted, so only pods that
+tolerate `nvidia.com/gpu` land on them. Without `subnet_ids` the component makes a VPC with two
+subnets in two availability zones and a security group.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from mlform.components.base import ComponentModel, ExpandContext, Expansion
+from mlform.components.gpu import GpuRequest, parse_gpu, resolve
+from mlform.components.iam import trust
+
+_NODES = re.compile(r"^\s*(\d+)\s*\.\.\s*(\d+)\s*$")
+CLUSTER_POLICIES = ["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"]
+NODE_POLICIES = ["arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+                 "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+                 "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"]
+GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}
+
+
+class GpuCluster(ComponentModel):
+    type: Literal["gpu_cluster"]
+    gpu: str | dict[str, Any] = Field(
+        description="GPUs per node: `A100:8`, `A100-80GB:8`, `T4`, or {type, count, "
+                    "memory_gib}.")
+    nodes: str | int = Field("0..1", description="GPU nodes: `MIN..MAX` (`0..4` scales to "
+                                                "zero) or a fixed number.")
+    spot: bool = Field(False, description="Run GPU nodes on spot capacity.")
+    kubernetes_version: str | None = Field(None, description="EKS version (default: EKS's).")
+    system_instance_type: str = Field("t3.medium",
+                                      description="Instance type of the system node group.")
+    subnet_ids: list[str] | None = Field(
+        None, description="Subnets of an existing network (at least two availability "
+                          "zones); without them a VPC is made.")
+    vpc_cidr: str = Field("10.42.0.0/16", description="CIDR of the VPC made when no "
+                                                      "subnet_ids are given.")
+
+    outputs: ClassVar[dict[str, str]] = {
+        "name": "The EKS cluster's name",
+        "endpoint": "The Kubernetes API endpoint",
+        "arn": "The cluster's ARN",
+        "gpu_instance_type": "The instance type chosen for the GPU nodes",
+        "node_role_arn": "The role the nodes run as",
+    }
+
+    @field_validator("gpu")
+    @classmethod
+    def _gpu_spec(cls, value: str | dict[str, Any]) -> str | dict[str, Any]:
+        parse_gpu(value)
+        return value
+
+    @model_validator(mode="after")
+    def _node_range(self) -> GpuCluster:
+        self.scaling()
+        if self.subnet_ids is not None and len(self.subnet_ids) < 2:
+            raise ValueError("subnet_ids: EKS needs subnets in at least two availability zones")
+        ipaddress.ip_network(self.vpc_cidr)
+        return self
+
+    def scaling(self) -> tuple[int, int]:
+        if isinstance(self.nodes, int):
+            return self.nodes, self.nodes
+        m = _NODES.match(self.nodes)
+        if not m or int(m.group(1)) > int(m.group(2)) or int(m.group(2)) < 1:
+            raise ValueError(f"nodes: expected MIN..MAX with MIN <= MAX and MAX >= 1 (such as "
+                             f"0..4) or a number, got {self.nodes!r}")
+        return int(m.group(1)), int(m.group(2))
+
+    def expand(self, ctx: ExpandContext) -> Expansion:
+        out = Expansion()
+        request = parse_gpu(self.gpu)
+        instance_type = self._choose(request, ctx, out)
+        subnets, groups = self._network(ctx, out)
+        out.add("aws_iam_role.cluster", assume_role_policy=trust("eks.amazonaws.com"),
+                description=f"Runs EKS cluster {ctx.name}", managed_policy_arns=CLUSTER_POLICIES,
+                tags=self.tags)
+        cluster: dict[str, Any] = {
+            "role_arn": ctx.ref("aws_iam_role.cluster", "arn"),
+            "vpc_config": {"subnet_ids": subnets, "security_group_ids": groups,
+                           "endpoint_private_access": True, "endpoint_public_access": True},
+            "tags": self.tags,
+        }
+        if self.kubernetes_version:
+            cluster["version"] = self.kubernetes_version
+        out.add("aws_eks_cluster.this", **cluster)
+        out.add("aws_iam_role.nodes", assume_role_policy=trust("ec2.amazonaws.com"),
+                description=f"Runs the nodes of EKS cluster {ctx.name}",
+                managed_policy_arns=NODE_POLICIES, tags=self.tags)
+        name = ctx.ref("aws_eks_cluster.this", "name")
+        nodes_role = ctx.ref("aws_iam_role.nodes", "arn")
+        out.add("aws_eks_node_group.system", cluster_name=name, node_role_arn=nodes_role,
+                subnet_ids=subnets, instance_types=[self.system_instance_type],
+                scaling_config={"min_size": 1, "max_size": 2, "desired_size": 1},
+                labels={"mlform/pool": "system"}, tags=self.tags)
+        low, high = self.scaling()
+        out.add("aws_eks_node_group.gpu", cluster_name=name, node_role_arn=nodes_role,
+                subnet_ids=subnets, instance_types=[instance_type],
+                capacity_type="SPOT" if self.spot else "ON_DEMAND", ami_type="AL2_x86_64_GPU",
+                scaling_config={"min_size": low, "max_size": high, "desired_size": low},
+                labels={"mlform/pool": "gpu", "mlform/gpu": request.model},
+                taint=[GPU_TAINT], tags=self.tags)
+        out.outputs = {
+            "name": name, "endpoint": ctx.ref("aws_eks_cluster.this", "endpoint"),
+            "arn": ctx.ref("aws_eks_cluster.this", "arn"), "gpu_instance_type": instance_type,
+            "node_role_arn": nodes_role,
+        }
+        return out
+
+    def _choose(self, request: GpuRequest, ctx: ExpandContext, out: Expansion) -> str:
+        if ctx.gpus is None:  # offline (mlform validate): chosen when planning
+            return f"gpu:{request}"
+        chosen, candidates = resolve(request, ctx.gpus, ctx.stack.region)
+        others = [c for c in candidates if c != chosen]
+        out.notes.append(f"{ctx.name}: gpu {request} -> {chosen} in {ctx.stack.region}"
+                         + (f" (also possible: {', '.join(others)})" if others else ""))
+        return chosen
+
+    def _network(self, ctx: ExpandContext, out: Expansion) -> tuple[Any, Any]:
+        if self.subnet_ids is not None:
+            return self.subnet_ids, []
+        out.add("aws_vpc.this", cidr_block=self.vpc_cidr, enable_dns_support=True,
+                enable_dns_hostnames=True, tags=self.tags)
+        vpc = ctx.ref("aws_vpc.this", "id")
+        halves = list(ipaddress.ip_network(self.vpc_cidr).subnets(new_prefix=min(
+            ipaddress.ip_network(self.vpc_cidr).prefixlen + 4, 28)))
+        zones = ctx.availability_zones()
+        subnets = []
+        for i, suffix in enumerate(("a", "b")):
+            args: dict[str, Any] = {"vpc_id": vpc, "cidr_block": str(halves[i]),
+                                    "tags": self.tags}
+            if zones:
+                args["availability_zone"] = zones[i % len(zones)]
+            out.add(f"aws_subnet.{suffix}", **args)
+            subnets.append(ctx.ref(f"aws_subnet.{suffix}", "id"))
+        out.add("aws_security_group.this", description=f"EKS cluster {ctx.name}", vpc_id=vpc,
+                ingress=[{"from_port": 0, "to_port": 0, "protocol": "-1", "self": True,
+                          "description": "nodes and control plane"}],
+                egress=[{"from_port": 0, "to_port": 0, "protocol": "-1",
+                         "cidr_blocks": ["0.0.0.0/0"], "description": "all out"}],
+                tags=self.tags)
+        return subnets, [ctx.ref("aws_security_group.this", "id")]
+
