@@ -113,3 +113,20 @@ def test_gpu_cluster_resolves_per_region_and_validates_offline(tmp_path: Path, u
     path.write_text(CLUSTER.format(uid=uid).replace('"0..4"', '"5..2"'))
     with pytest.raises(ConfigError, match=r"nodes: expected MIN\.\.MAX with MIN <= MAX"):
         Workspace(path, offline=True)
+
+
+def test_model_endpoint_gpu_becomes_an_ml_instance_type(tmp_path: Path, uid: str,
+                                                       sandbox: Any) -> None:
+    path = tmp_path / "mlform.yaml"
+    path.write_text(f"project: g{uid}\ncomponents:\n  api: {{type: model_endpoint, "
+                    "image: img, gpu: T4}\n")
+    plan = Workspace(path).plan()
+    assert plan.choices == ["api: gpu T4:1 -> ml.g4dn.xlarge in us-east-1"]
+    config = next(c for c in plan.changes
+                  if c.address == "module.api.aws_sagemaker_endpoint_configuration.this")
+    assert config.after is not None
+    assert config.after["production_variants"][0]["instance_type"] == "ml.g4dn.xlarge"
+    path.write_text(f"project: g{uid}\ncomponents:\n  api: {{type: model_endpoint, "
+                    "image: img, gpu: T4, instance_type: ml.m5.large}\n")
+    with pytest.raises(ConfigError, match="give either instance_type or gpu"):
+        Workspace(path, offline=True)

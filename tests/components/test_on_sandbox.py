@@ -214,3 +214,32 @@ def test_feature_store(tmp_path: Path, uid: str, boto: Any, sandbox: Any) -> Non
         f"s3://c{uid}-dev-features/feature-store")
     assert {f["FeatureName"] for f in group["FeatureDefinitions"]} == {"id", "ts", "amount"}
     assert ws.apply(destroy=True).result.ok  # type: ignore[union-attr]
+
+
+def test_experiment_tracker(tmp_path: Path, uid: str, boto: Any, sandbox: Any) -> None:
+    import json
+
+    ws = workspace(tmp_path, uid, "  tracker: {type: experiment_tracker, "
+                                  "keep_final_snapshot: false}\n")
+    applied(ws)
+    rds = boto("rds")
+    (db,) = rds.describe_db_instances(DBInstanceIdentifier=f"c{uid}-dev-tracker")["DBInstances"]
+    assert db["Engine"] == "postgres" and db["StorageEncrypted"] is True
+    assert db["PubliclyAccessible"] is False
+    secret_arn = db["MasterUserSecret"]["SecretArn"]
+    ecs = boto("ecs")
+    cluster = f"c{uid}-dev-tracker"
+    (service_arn,) = ecs.list_services(cluster=cluster)["serviceArns"]
+    (service,) = ecs.describe_services(cluster=cluster, services=[service_arn])["services"]
+    task = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])
+    (container,) = task["taskDefinition"]["containerDefinitions"]
+    assert container["secrets"] == [{"name": "DB_PASSWORD",
+                                     "valueFrom": f"{secret_arn}:password::"}]
+    assert f"@{db['Endpoint']['Address']}:5432/mlflow" in container["command"][0]
+    assert f"s3://c{uid}-dev-tracker/mlflow" in container["command"][0]
+    # The password lives in the secret RDS keeps; it never reaches mlform's state.
+    password = json.loads(boto("secretsmanager").get_secret_value(
+        SecretId=secret_arn)["SecretString"])["password"]
+    state_text = (tmp_path / ".mlform" / "state" / "dev" / "state.json").read_text()
+    assert len(password) >= 8 and password not in state_text and secret_arn in state_text
+    assert ws.apply(destroy=True).result.ok  # type: ignore[union-attr]

@@ -16,6 +16,7 @@ def component_types() -> dict[str, type[ComponentModel]]:
     """Every component type by its `type:` name (imported on first use)."""
     from mlform.components.container_registry import ContainerRegistry
     from mlform.components.dataset_store import DatasetStore
+    from mlform.components.experiment_tracker import ExperimentTracker
     from mlform.components.feature_store import FeatureStore
     from mlform.components.gpu_cluster import GpuCluster
     from mlform.components.model_endpoint import ModelEndpoint
@@ -31,6 +32,7 @@ def component_types() -> dict[str, type[ComponentModel]]:
         TrainingPipeline,
         FeatureStore,
         GpuCluster,
+        ExperimentTracker,
         Secret,
     )
     return {t.model_fields["type"].annotation.__args__[0]: t for t in types}  # type: ignore[union-attr]

@@ -18,6 +18,7 @@ from pydantic import Field, field_validator, model_validator
 from mlform.components.base import ComponentModel, ExpandContext, Expansion
 from mlform.components.gpu import GpuRequest, parse_gpu, resolve
 from mlform.components.iam import trust
+from mlform.components.network import private_network
 
 _NODES = re.compile(r"^\s*(\d+)\s*\.\.\s*(\d+)\s*$")
 CLUSTER_POLICIES = ["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"]
@@ -127,25 +128,8 @@ class GpuCluster(ComponentModel):
     def _network(self, ctx: ExpandContext, out: Expansion) -> tuple[Any, Any]:
         if self.subnet_ids is not None:
             return self.subnet_ids, []
-        out.add("aws_vpc.this", cidr_block=self.vpc_cidr, enable_dns_support=True,
-                enable_dns_hostnames=True, tags=self.tags)
-        vpc = ctx.ref("aws_vpc.this", "id")
-        halves = list(ipaddress.ip_network(self.vpc_cidr).subnets(new_prefix=min(
-            ipaddress.ip_network(self.vpc_cidr).prefixlen + 4, 28)))
-        zones = ctx.availability_zones()
-        subnets = []
-        for i, suffix in enumerate(("a", "b")):
-            args: dict[str, Any] = {"vpc_id": vpc, "cidr_block": str(halves[i]),
-                                    "tags": self.tags}
-            if zones:
-                args["availability_zone"] = zones[i % len(zones)]
-            out.add(f"aws_subnet.{suffix}", **args)
-            subnets.append(ctx.ref(f"aws_subnet.{suffix}", "id"))
-        out.add("aws_security_group.this", description=f"EKS cluster {ctx.name}", vpc_id=vpc,
-                ingress=[{"from_port": 0, "to_port": 0, "protocol": "-1", "self": True,
-                          "description": "nodes and control plane"}],
-                egress=[{"from_port": 0, "to_port": 0, "protocol": "-1",
-                         "cidr_blocks": ["0.0.0.0/0"], "description": "all out"}],
-                tags=self.tags)
-        return subnets, [ctx.ref("aws_security_group.this", "id")]
-
+        subnets, group = private_network(
+            out, ctx, self.vpc_cidr, self.tags, purpose=f"EKS cluster {ctx.name}",
+            ingress=[{"from_port": 0, "to_port": 0, "protocol": "-1", "self": True,
+                      "description": "nodes and control plane"}])
+        return subnets, [group]

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from mlform.components.base import ComponentModel, ExpandContext, Expansion
+from mlform.components.gpu import parse_gpu, resolve
 from mlform.components.iam import LOGS, document, ecr_pull, trust
 from mlform.providers.base import ArgsModel
 
@@ -39,7 +40,11 @@ class ModelEndpoint(ComponentModel):
     model_data: str | None = Field(
         None, description="S3 URL of the model artifacts (`s3://bucket/key.tar.gz`), usually "
                           "`${features.uri}/models/...`.")
-    instance_type: str = Field(description="SageMaker instance type, such as ml.g4dn.xlarge.")
+    instance_type: str | None = Field(
+        None, description="SageMaker instance type, such as ml.g4dn.xlarge (or give `gpu`).")
+    gpu: str | dict[str, Any] | None = Field(
+        None, description="GPUs per instance instead of instance_type: `T4`, `A10G:4`; the "
+                          "smallest matching ml.* type offered in the region is chosen.")
     replicas: int = Field(1, ge=1, description="Instances to start with (per environment: "
                                                "`{dev: 1, prod: 3}`).")
     autoscale: Autoscale | None = Field(
@@ -55,6 +60,14 @@ class ModelEndpoint(ComponentModel):
         "url": "The HTTPS URL to invoke (POST) with SigV4-signed requests",
         "role_arn": "The execution role's ARN",
     }
+
+    @model_validator(mode="after")
+    def _instance_or_gpu(self) -> ModelEndpoint:
+        if (self.instance_type is None) == (self.gpu is None):
+            raise ValueError("give either instance_type or gpu")
+        if self.gpu is not None:
+            parse_gpu(self.gpu)
+        return self
 
     @model_validator(mode="after")
     def _replicas_within_autoscale(self) -> ModelEndpoint:
@@ -82,7 +95,8 @@ class ModelEndpoint(ComponentModel):
                 tags=self.tags)
         out.add(CONFIG, production_variants=[{
             "variant_name": VARIANT, "model_name": ctx.ref(MODEL, "name"),
-            "instance_type": self.instance_type, "initial_instance_count": self.replicas,
+            "instance_type": self._instance_type(ctx, out),
+            "initial_instance_count": self.replicas,
         }], tags=self.tags)
         out.add(ENDPOINT, endpoint_config_name=ctx.ref(CONFIG, "name"), tags=self.tags)
         endpoint = ctx.ref(ENDPOINT, "name")
@@ -109,6 +123,17 @@ class ModelEndpoint(ComponentModel):
             "role_arn": role_arn,
         }
         return out
+
+    def _instance_type(self, ctx: ExpandContext, out: Expansion) -> str:
+        if self.instance_type is not None:
+            return self.instance_type
+        request = parse_gpu(self.gpu)
+        if ctx.gpus is None:  # offline (mlform validate): chosen when planning
+            return f"ml.gpu:{request}"
+        # SageMaker hosts on the EC2 families, named ml.<type>.
+        chosen, _ = resolve(request, ctx.gpus, ctx.stack.region)
+        out.notes.append(f"{ctx.name}: gpu {request} -> ml.{chosen} in {ctx.stack.region}")
+        return f"ml.{chosen}"
 
     def _policy(self) -> str:
         """Pull the image, read the model artifacts, write logs and metrics: nothing more."""
