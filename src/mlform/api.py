@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from mlform.config.stack import DEFAULT_CONFIG, Stack, load_stack
+from mlform.cost.catalog import PriceCatalog, load_catalog
+from mlform.cost.report import CostReport, cost_report
 from mlform.engine.apply import Applier, ApplyEvent, ApplyResult
 from mlform.engine.plan import Plan, make_plan
 from mlform.engine.providers import ProviderPool
@@ -58,6 +60,7 @@ class Workspace:
         self.context: StackContext = self.stack.context
         self.backend = LocalBackend(self.stack.state_dir, self.context.project,
                                     self.context.environment)
+        self._prices: PriceCatalog | None = None
 
     def pool(self) -> ProviderPool:
         return ProviderPool(self.registry, self.context)
@@ -88,6 +91,19 @@ class Workspace:
                              notes=result.notes)
         return make_plan(self.stack, state, self.registry, destroy=destroy)
 
+    # -- cost -----------------------------------------------------------------------------
+
+    def prices(self) -> PriceCatalog:
+        """The price catalog: shipped, overlaid by `mlform prices refresh`'s if there is one."""
+        if self._prices is None:
+            self._prices = load_catalog(self.context.home)
+        return self._prices
+
+    def cost(self, plan: Plan) -> CostReport:
+        """The monthly cost before and after `plan`, per resource and component, and the
+        budget check (`report.check_budget()` raises BudgetError when over)."""
+        return cost_report(plan, self.prices())
+
     # -- apply ----------------------------------------------------------------------------
 
     def apply(
@@ -100,13 +116,19 @@ class Workspace:
         confirm: Callable[[Plan], bool] | None = None,
         cancel: threading.Event | None = None,
         on_event: Callable[[ApplyEvent], None] | None = None,
+        allow_over_budget: bool = False,
     ) -> ApplyOutcome:
         """Apply `plan` exactly (refused if the state changed since it was made), or plan now,
-        ask `confirm`, and apply that."""
+        ask `confirm`, and apply that. A plan made here that is over the environment's budget
+        raises BudgetError before `confirm` is asked, unless `allow_over_budget`."""
+        def make(state: State) -> Plan:
+            made = self._plan(state, destroy=destroy, refresh=refresh, parallelism=parallelism)
+            if not (allow_over_budget or destroy):
+                self.cost(made).check_budget()
+            return made
+
         return apply_plan(
-            self.backend, self.registry, plan,
-            make=lambda state: self._plan(state, destroy=destroy, refresh=refresh,
-                                          parallelism=parallelism),
+            self.backend, self.registry, plan, make=make,
             operation="destroy" if destroy else "apply", parallelism=parallelism,
             confirm=confirm, cancel=cancel, on_event=on_event,
         )

@@ -16,6 +16,9 @@ from mlform.errors import MlformError
 
 PARALLELISM = click.option("--parallelism", type=click.IntRange(1, 256), default=10,
                            show_default=True, help="How many cloud calls to run at once.")
+ALLOW_OVER_BUDGET = click.option(
+    "--allow-over-budget", is_flag=True,
+    help="Go ahead even if the monthly estimate is above the config's budget.")
 REFRESH = click.option("--refresh/--no-refresh", default=True, show_default=True,
                        help="Read every managed object from the cloud before planning.")
 
@@ -66,34 +69,45 @@ def validate(config: str, environment: str | None, variables: tuple[str, ...],
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 0 when there are no changes, 2 when there are, 1 on error.")
 @click.option("--destroy", is_flag=True, help="Plan to destroy everything in the state.")
+@ALLOW_OVER_BUDGET
 @REFRESH
 @PARALLELISM
 def plan(config: str, environment: str | None, variables: tuple[str, ...], out: str | None,
-         as_json: bool, detailed_exitcode: bool, destroy: bool, refresh: bool,
-         parallelism: int, debug: bool, no_color: bool) -> int:
-    """Show what apply would change."""
+         as_json: bool, detailed_exitcode: bool, destroy: bool, allow_over_budget: bool,
+         refresh: bool, parallelism: int, debug: bool, no_color: bool) -> int:
+    """Show what apply would change, and what it would cost."""
     from mlform.engine.planfile import save_plan
     from mlform.engine.planjson import plan_to_terraform_json
 
     ws = _workspace(config, environment, variables)
     p = ws.plan(destroy=destroy, refresh=refresh, parallelism=parallelism)
-    if out:
-        save_plan(p, out)
+    allowed = allow_over_budget or destroy
     if as_json:
+        report = ws.cost(p)
         doc = plan_to_terraform_json(p, ws.registry, p.prior)
+        doc["cost_estimate"] = report.to_json()
         sys.stdout.write(json.dumps(doc, indent=2, sort_keys=False) + "\n")
+        if not allowed:
+            report.check_budget()
+        if out:
+            save_plan(p, out)
     else:
         style = stdout_style(no_color)
         _echo_lines(iter_plan_text(p, ws.registry, style))
+        _echo_lines(cost_lines(ws, p, style, allowed))
         if out:
+            save_plan(p, out)
             _echo_lines(["", f"Saved the plan to: {out}", "",
                          "To perform exactly these actions, run:", f"    mlform apply {out}"])
     return 2 if detailed_exitcode and p.has_changes else 0
 
 
-def _confirm(auto_approve: bool, destroy: bool, style: Style, registry: Any) -> Any:
+def _confirm(auto_approve: bool, destroy: bool, style: Style, ws: Any,
+             allow_over_budget: bool) -> Any:
     def confirm(p: Any) -> bool:
-        _echo_lines(iter_plan_text(p, registry, style))
+        _echo_lines(iter_plan_text(p, ws.registry, style))
+        if not destroy:
+            _echo_lines(cost_lines(ws, p, style, allow_over_budget))
         if auto_approve or not p.has_changes:
             return True
         question = ("Do you really want to destroy all resources?" if destroy
@@ -110,9 +124,23 @@ def _confirm(auto_approve: bool, destroy: bool, style: Style, registry: Any) -> 
     return confirm
 
 
+def cost_lines(ws: Any, plan: Any, style: Style, allow_over_budget: bool) -> list[str]:
+    """The plan's cost section; raises BudgetError (after it is shown) when over budget."""
+    from mlform.cli.render_cost import iter_cost_text
+
+    report = ws.cost(plan)
+    if not plan.has_changes and report.all_free():
+        return []  # nothing costs anything and nothing changes: nothing to say
+    lines = ["", *iter_cost_text(report, style, full=plan.has_changes)]
+    if not allow_over_budget and report.over_budget():
+        _echo_lines(lines)
+        report.check_budget()
+    return lines
+
+
 def _run_apply(plan_file: str | None, config: str, environment: str | None,
                variables: tuple[str, ...], auto_approve: bool, destroy: bool, refresh: bool,
-               parallelism: int, no_color: bool) -> int:
+               parallelism: int, no_color: bool, allow_over_budget: bool = False) -> int:
     from mlform.api import apply_plan, backend_for_plan
     from mlform.cli.progress import ApplyDisplay, Interrupts
     from mlform.engine.plan import Action
@@ -141,7 +169,7 @@ def _run_apply(plan_file: str | None, config: str, environment: str | None,
                                  cancel=interrupts.cancel, on_event=on_event)
         else:
             ws = _workspace(config, environment, variables)
-            ask = _confirm(auto_approve, destroy, style, ws.registry)
+            ask = _confirm(auto_approve, destroy, style, ws, allow_over_budget)
 
             def confirm(p: Any) -> bool:
                 ok = bool(ask(p))
@@ -150,8 +178,10 @@ def _run_apply(plan_file: str | None, config: str, environment: str | None,
                     start_display(p)
                 return ok
 
+            # The budget is checked in `confirm`, once the plan and its cost are shown.
             outcome = ws.apply(destroy=destroy, refresh=refresh, parallelism=parallelism,
-                               confirm=confirm, cancel=interrupts.cancel, on_event=on_event)
+                               confirm=confirm, cancel=interrupts.cancel, on_event=on_event,
+                               allow_over_budget=True)
             if outcome.result is None and outcome.plan.has_changes:
                 click.echo(("Destroy" if destroy else "Apply") + " cancelled.")
                 return 1
@@ -206,14 +236,15 @@ def _report_apply(outcome: Any, destroy: bool, style: Style) -> int:
 @click.argument("plan_file", required=False, metavar="[PLAN_FILE]")
 @stack_options
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@ALLOW_OVER_BUDGET
 @REFRESH
 @PARALLELISM
 def apply(plan_file: str | None, config: str, environment: str | None,
-          variables: tuple[str, ...], auto_approve: bool, refresh: bool, parallelism: int,
-          debug: bool, no_color: bool) -> int:
+          variables: tuple[str, ...], auto_approve: bool, allow_over_budget: bool,
+          refresh: bool, parallelism: int, debug: bool, no_color: bool) -> int:
     """Make the cloud match the config (or apply a saved plan exactly)."""
     return _run_apply(plan_file, config, environment, variables, auto_approve, False, refresh,
-                      parallelism, no_color)
+                      parallelism, no_color, allow_over_budget)
 
 
 @click.command()

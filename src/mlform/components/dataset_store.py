@@ -36,9 +36,6 @@ class DatasetStore(ComponentModel):
         None, description="Encrypt with this KMS key (SSE-KMS) instead of S3-managed keys.")
     force_destroy: bool = Field(
         False, description="Let `mlform destroy` delete the bucket even when it holds data.")
-    size_gb: float | None = Field(
-        None, ge=0, description="Expected size, for cost estimates (unsized: storage cost "
-                                "is not estimated).")
 
     outputs: ClassVar[dict[str, str]] = {
         "uri": "`s3://<bucket>`: prefix it to object keys",

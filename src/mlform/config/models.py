@@ -74,6 +74,20 @@ class OutputConfig(Strict):
         return {"value": data}
 
 
+class BudgetConfig(Strict):
+    monthly_usd: float | dict[str, float] = Field(
+        description="Most the environment may cost per month, in USD, as the plan estimates it "
+        "(usual replicas, on-demand list prices): one figure, or per environment "
+        "(`{dev: 200, prod: 20000}`, `default` for the others). A plan above it fails unless "
+        "--allow-over-budget.")
+
+    def for_environment(self, environment: str) -> float | None:
+        if isinstance(self.monthly_usd, dict):
+            value = self.monthly_usd.get(environment, self.monthly_usd.get("default"))
+            return None if value is None else float(value)
+        return float(self.monthly_usd)
+
+
 class Config(Strict):
     """Top level of `mlform.yaml`."""
 
@@ -97,6 +111,8 @@ class Config(Strict):
         "argument names, plus `depends_on` and `lifecycle`.",
     )
     outputs: dict[str, OutputConfig] = Field(default_factory=dict)
+    budget: BudgetConfig | None = Field(
+        None, description="Monthly cost limit checked by every plan (see `mlform cost`).")
 
 
 META_ARGUMENTS = ("depends_on", "lifecycle")

@@ -83,6 +83,7 @@ class Stack:
     environments: tuple[str, ...] = ()
     components: dict[str, str] = field(default_factory=dict)  # name -> component type
     notes: list[str] = field(default_factory=list)  # choices components made (a GPU type)
+    budget_usd: float | None = None  # this environment's monthly budget, if any
 
     @property
     def state_dir(self) -> Path:
@@ -154,14 +155,32 @@ def load_stack(
     from mlform.engine.graph import check_acyclic
 
     check_acyclic(resources, b.problems)
+    budget = _budget(b, config, env_name)
     if b.problems:
         raise ConfigError(b.problems)
     return Stack(
         config_path=config_path, context=ctx, env=env, resources=resources, outputs=outputs,
         variables=values, positions=positions, environments=tuple(config.environments),
         components={c.name: c.type for c in expanded},
-        notes=[n for c in expanded for n in c.notes],
+        notes=[n for c in expanded for n in c.notes], budget_usd=budget,
     )
+
+
+def _budget(b: Builder, config: Config, environment: str) -> float | None:
+    if config.budget is None:
+        return None
+    value = config.budget.monthly_usd
+    at = ("budget", "monthly_usd")
+    figures = value if isinstance(value, dict) else {"": value}
+    for key, figure in figures.items():
+        if key and key not in config.environments and key != "default":
+            b.error(f"budget.monthly_usd: '{key}' is not an environment"
+                    f"{suggest(key, [*config.environments, 'default'], 'environments')}",
+                    (*at, key), key=True)
+        elif figure < 0:
+            b.error("budget.monthly_usd: a budget cannot be negative",
+                    (*at, key) if key else at)
+    return config.budget.for_environment(environment)
 
 
 def _pick_environment(b: Builder, config: Config, wanted: str | None) -> str:
@@ -267,7 +286,7 @@ def _components(b: Builder, config: Config, ctx: StackContext, values: dict[str,
 
     registry = b.registry
     cloud = None if offline else Cloud(
-        lambda: registry.provider_for("aws_vpc").open_session(ctx))
+        lambda: registry.provider_for("aws_vpc").open_session(ctx), ctx.home)
     types = component_types()
     prepared: dict[str, tuple[Any, dict[str, Any], list[RefAt]]] = {}
     for name, body in config.components.items():

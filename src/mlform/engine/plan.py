@@ -96,6 +96,7 @@ class Plan:
     state_dir: str = ""
     components: dict[str, str] = field(default_factory=dict)  # name -> component type
     choices: list[str] = field(default_factory=list)  # what components chose (a GPU type)
+    budget_usd: float | None = None  # the environment's monthly budget (see mlform.cost)
     # The (refreshed) state the plan was made against; not saved in plan files.
     prior: State | None = field(default=None, repr=False, compare=False)
 
@@ -237,6 +238,7 @@ def make_plan(
         destroy=destroy, refreshed=refreshed, abandoned=list(abandoned or []),
         notes=list(notes or []), state_dir=str(stack.state_dir), prior=state,
         components=dict(stack.components), choices=list(stack.notes),
+        budget_usd=stack.budget_usd,
     )
 
 

@@ -58,6 +58,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "notes": plan.notes,
         "components": plan.components,
         "choices": plan.choices,
+        "budget_usd": plan.budget_usd,
     }
 
 
@@ -87,7 +88,7 @@ def plan_from_json(data: dict[str, Any], source: str) -> Plan:
                        for a, r in data["refreshed"].items()},
             abandoned=list(data["abandoned"]), notes=list(data["notes"]),
             state_dir=data["state_dir"], components=dict(data.get("components", {})),
-            choices=list(data.get("choices", [])),
+            choices=list(data.get("choices", [])), budget_usd=data.get("budget_usd"),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise MlformError(f"{source}: the plan file is damaged ({exc!r})") from None
