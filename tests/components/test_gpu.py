@@ -50,6 +50,19 @@ def test_memory_per_gpu_narrows_the_choice(catalog: GpuCatalog) -> None:
     assert types[smallest].memory_mib <= types[chosen].memory_mib
 
 
+def test_the_cheapest_wins_when_every_candidate_is_priced(catalog: GpuCatalog) -> None:
+    _, by_size = resolve(GpuRequest("A10G", 1), catalog, "us-east-1")
+    assert by_size[0] == "g5.xlarge" and len(by_size) > 2
+    # Were the largest the cheapest, it would be chosen...
+    prices = {name: 10.0 - i for i, name in enumerate(by_size)}
+    chosen, ranked = resolve(GpuRequest("A10G", 1), catalog, "us-east-1", prices.get)
+    assert chosen == by_size[-1] and ranked == list(reversed(by_size))
+    # ...but with one price unknown, the smallest machine is the safer choice.
+    del prices[by_size[1]]
+    chosen, _ = resolve(GpuRequest("A10G", 1), catalog, "us-east-1", prices.get)
+    assert chosen == "g5.xlarge"
+
+
 def test_no_match_names_alternatives(catalog: GpuCatalog) -> None:
     with pytest.raises(MlformError) as err:
         resolve(GpuRequest("H100", 3), catalog, "us-east-1")

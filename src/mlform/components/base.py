@@ -22,6 +22,7 @@ from mlform.providers.base import StackContext
 
 if TYPE_CHECKING:
     from mlform.components.gpu import GpuCatalog
+    from mlform.cost.catalog import PriceCatalog
 
 
 class ComponentModel(BaseModel):
@@ -71,13 +72,24 @@ class Cloud:
     """Read-only lookups components make while expanding (which GPUs a region offers), through
     a provider session opened on first use and shared by every component."""
 
-    def __init__(self, session: Callable[[], Any]) -> None:
+    def __init__(self, session: Callable[[], Any], home: str | None = None) -> None:
         from mlform.components.gpu import GpuCatalog
 
         self._session = session
+        self._home = home
         self._opened: Any = None
+        self._prices: PriceCatalog | None = None
         self._zones: dict[str, list[str]] = {}
         self.gpus = GpuCatalog(lambda region: self._client("ec2", region))
+
+    def price(self, table: str, region: str, item: str) -> float | None:
+        """USD per hour of `item` (an instance type) from the price catalog, if it has one."""
+        if self._prices is None:
+            from mlform.cost.catalog import load_catalog
+
+            self._prices = load_catalog(self._home)
+        found = self._prices.get(table, region, item)
+        return found.usd if found else None
 
     def _client(self, service: str, region: str) -> Any:
         if self._opened is None:
@@ -107,6 +119,10 @@ class ExpandContext:
     @property
     def gpus(self) -> GpuCatalog | None:
         return self.cloud.gpus if self.cloud is not None else None
+
+    def price(self, table: str, item: str) -> float | None:
+        """USD per hour of `item` in this region from the price catalog (None offline)."""
+        return self.cloud.price(table, self.stack.region, item) if self.cloud else None
 
     def availability_zones(self) -> list[str]:
         """The region's availability zones, in order ([] offline)."""

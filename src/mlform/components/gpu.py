@@ -2,9 +2,9 @@
 
 The EC2 API says which instance types carry which GPUs (DescribeInstanceTypes) and which are
 offered where (DescribeInstanceTypeOfferings); the sandbox answers both from real AWS data.
-Among the types that match exactly (GPU model, count and, if asked, memory per GPU), the one
-with the least GPU memory, then the fewest vCPUs, is chosen: the smallest machine that meets
-the request.
+Among the types that match exactly (GPU model, count and, if asked, memory per GPU), the
+cheapest is chosen when the price catalog prices them all in the region; otherwise the one with
+the least GPU memory, then the fewest vCPUs: the smallest machine that meets the request.
 """
 
 from __future__ import annotations
@@ -108,8 +108,11 @@ class GpuCatalog:
         return boto3.session.Session().get_available_regions("ec2")
 
 
-def resolve(request: GpuRequest, catalog: GpuCatalog, region: str) -> tuple[str, list[str]]:
-    """The instance type to use for `request` in `region`, and every type that would do.
+def resolve(request: GpuRequest, catalog: GpuCatalog, region: str,
+            price: Callable[[str], float | None] | None = None) -> tuple[str, list[str]]:
+    """The instance type to use for `request` in `region`, and every type that would do, in
+    order of preference. `price` (instance type -> USD per hour, or None) ranks them by cost
+    when it knows every one's price.
 
     Raises MlformError naming the regions where the GPU is offered and the nearest choices in
     this region when nothing here matches."""
@@ -118,6 +121,10 @@ def resolve(request: GpuRequest, catalog: GpuCatalog, region: str) -> tuple[str,
     offered = catalog.offered(region, [t.name for t in candidates]) if candidates else set()
     usable = sorted((t for t in candidates if t.name in offered),
                     key=lambda t: (t.memory_mib, t.vcpus, t.name))
+    if price is not None:
+        prices = {t.name: price(t.name) for t in usable}
+        if all(p is not None for p in prices.values()):
+            usable.sort(key=lambda t: prices[t.name] or 0.0)  # stable: ties stay smallest-first
     if usable:
         return usable[0].name, [t.name for t in usable]
     raise MlformError(_no_match(request, catalog, region, candidates))

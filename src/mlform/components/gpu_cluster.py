@@ -119,7 +119,8 @@ class GpuCluster(ComponentModel):
     def _choose(self, request: GpuRequest, ctx: ExpandContext, out: Expansion) -> str:
         if ctx.gpus is None:  # offline (mlform validate): chosen when planning
             return f"gpu:{request}"
-        chosen, candidates = resolve(request, ctx.gpus, ctx.stack.region)
+        chosen, candidates = resolve(request, ctx.gpus, ctx.stack.region,
+                                     lambda name: ctx.price("ec2", name))
         others = [c for c in candidates if c != chosen]
         out.notes.append(f"{ctx.name}: gpu {request} -> {chosen} in {ctx.stack.region}"
                          + (f" (also possible: {', '.join(others)})" if others else ""))

@@ -131,7 +131,8 @@ class ModelEndpoint(ComponentModel):
         if ctx.gpus is None:  # offline (mlform validate): chosen when planning
             return f"ml.gpu:{request}"
         # SageMaker hosts on the EC2 families, named ml.<type>.
-        chosen, _ = resolve(request, ctx.gpus, ctx.stack.region)
+        chosen, _ = resolve(request, ctx.gpus, ctx.stack.region,
+                            lambda name: ctx.price("sagemaker_hosting", f"ml.{name}"))
         out.notes.append(f"{ctx.name}: gpu {request} -> ml.{chosen} in {ctx.stack.region}")
         return f"ml.{chosen}"
 
