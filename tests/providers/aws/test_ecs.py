@@ -8,7 +8,6 @@ they reach into.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -315,20 +314,6 @@ def test_missing_objects(aws_session: Any, uid: str, rtype: type[Any]) -> None:
 
 
 # -- on the in-process cloud --------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def cloud() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    from mlform.sandbox.moto_patches import apply_patches
-
-    apply_patches()  # as the sandbox server does
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
 
 def test_service_deployment_states(cloud: str, stack_context: StackContext, uid: str) -> None:
     import boto3

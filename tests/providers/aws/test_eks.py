@@ -8,7 +8,6 @@ process (with the sandbox's moto patches), whose backend they reach into to set 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -329,32 +328,11 @@ def test_engine_applies_plans_clean_and_destroys(
 
 # -- transitional and failed states, on the in-process cloud ---------------------------------
 
-@pytest.fixture(scope="module")
-def cloud() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    from mlform.sandbox.moto_patches import apply_patches
-
-    apply_patches()  # as the sandbox server does
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
 def backend(cloud: str) -> Any:
     from moto.eks.models import eks_backends
 
     return eks_backends[ACCOUNT][REGION]
-
-
-@pytest.fixture
-def cloud_session(cloud: str, stack_context: StackContext) -> Any:
-    from mlform.providers.aws.session import AwsSession
-
-    return AwsSession(stack_context, endpoint_url=cloud)
 
 
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/eks"

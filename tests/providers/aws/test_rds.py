@@ -7,7 +7,7 @@ sandbox's moto patches), whose backend they reach into to set an instance's stat
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -223,20 +223,6 @@ def test_missing_objects(aws_session: Any, uid: str, rtype: type[Any]) -> None:
 
 
 # -- on the in-process cloud --------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def cloud() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    from mlform.sandbox.moto_patches import apply_patches
-
-    apply_patches()  # as the sandbox server does
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
 
 def test_instance_states(cloud: str, stack_context: StackContext, uid: str) -> None:
     from moto.rds.models import rds_backends

@@ -9,7 +9,6 @@ whose backend the tests reach into to set an endpoint's status or make a call fa
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -184,32 +183,11 @@ def test_default_names_fit_sagemaker() -> None:
 
 # -- on the in-process cloud ------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def cloud() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    from mlform.sandbox.moto_patches import apply_patches
-
-    apply_patches()  # as the sandbox server does
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
 def backend(cloud: str) -> Any:
     from moto.sagemaker.models import sagemaker_backends
 
     return sagemaker_backends[ACCOUNT][REGION]
-
-
-@pytest.fixture
-def cloud_session(cloud: str, stack_context: StackContext) -> Any:
-    from mlform.providers.aws.session import AwsSession
-
-    return AwsSession(stack_context, endpoint_url=cloud)
 
 
 def test_model_waits_for_a_new_role(cloud_session: Any, stack_context: StackContext, uid: str,

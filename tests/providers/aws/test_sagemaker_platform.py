@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -407,32 +406,11 @@ def test_sandbox_fills_moto_gaps(boto: Any, uid: str, role_arn: str) -> None:
 
 # -- on the in-process cloud ------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def cloud() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    from mlform.sandbox.moto_patches import apply_patches
-
-    apply_patches()  # as the sandbox server does
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
 def backend(cloud: str) -> Any:
     from moto.sagemaker.models import sagemaker_backends
 
     return sagemaker_backends[ACCOUNT][REGION]
-
-
-@pytest.fixture
-def cloud_session(cloud: str, stack_context: StackContext) -> Any:
-    from mlform.providers.aws.session import AwsSession
-
-    return AwsSession(stack_context, endpoint_url=cloud)
 
 
 def test_notebook_states(cloud_session: Any, stack_context: StackContext, uid: str,
