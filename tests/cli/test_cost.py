@@ -166,3 +166,13 @@ def test_a_damaged_refreshed_catalog_is_one_clear_error(cli: Cli, tmp_path: Path
     assert r.err == (f"Error: {home / 'prices.json'} is not a price catalog mlform can read: "
                      "unknown price table 'gpu' (delete it, or run `mlform prices refresh` "
                      "again)\n")
+
+
+def test_prices_refresh_without_credentials_says_what_to_do(cli: Cli, tmp_path: Path) -> None:
+    r = cli.run("prices", "refresh", env={"MLFORM_HOME": str(tmp_path),
+                                          "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""})
+    assert r.code == 1
+    assert r.err == ("Error: the AWS Price List API needs AWS credentials (any account will do), "
+                     "and none were found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+                     "AWS_SECRET_ACCESS_KEY, run `aws configure` or `aws sso login`, or pass "
+                     "--profile\n")

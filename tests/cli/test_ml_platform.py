@@ -46,4 +46,5 @@ def test_ml_platform_applies_updates_and_destroys(cli: Cli, sandbox: Any, boto: 
 
     r = cli.run("destroy", "--auto-approve", "--var", "model_version=v2")
     assert r.code == 0 and "45 destroyed" in r.out, r.err
+    assert "This plan changes the monthly estimate by -$779.68 (from $779.68 to $0.00)." in r.out
     assert cli.run("state", "list").out == ""

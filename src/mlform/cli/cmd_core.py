@@ -106,8 +106,7 @@ def _confirm(auto_approve: bool, destroy: bool, style: Style, ws: Any,
              allow_over_budget: bool) -> Any:
     def confirm(p: Any) -> bool:
         _echo_lines(iter_plan_text(p, ws.registry, style))
-        if not destroy:
-            _echo_lines(cost_lines(ws, p, style, allow_over_budget))
+        _echo_lines(cost_lines(ws, p, style, allow_over_budget or destroy))
         if auto_approve or not p.has_changes:
             return True
         question = ("Do you really want to destroy all resources?" if destroy

@@ -91,16 +91,10 @@ def refresh(regions: tuple[str, ...], profile: str | None, debug: bool,
     Writes $MLFORM_HOME/prices.json (default ~/.mlform/prices.json), which cost estimates then
     prefer over the catalog shipped with mlform, price by price."""
     from mlform.cost.catalog import check_catalog, read_catalog_file, refreshed_path
-    from mlform.cost.refresh import REGIONS, refresh_catalog
+    from mlform.cost.refresh import REGIONS, pricing_client, refresh_catalog
     from mlform.providers.aws.errors import translate
-    from mlform.providers.aws.session import AwsSession
-    from mlform.providers.base import StackContext
 
-    ctx = StackContext(project="mlform", environment="prices", target="aws",
-                       region="us-east-1", profile=profile)
-    session = AwsSession(ctx)
-    session.check_credentials()
-    client = session.client("pricing", "us-east-1")  # the Price List API lives there
+    client = pricing_client(profile)
 
     def progress(table: str, region: str, n: int) -> None:
         click.echo(f"  {table:<20} {region:<16} {n} price(s)", err=True)

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mlform.cost.catalog import FORMAT
+from mlform.errors import MlformError
 
 REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "ap-southeast-1", "ap-northeast-1",
            "ap-south-1")
@@ -81,6 +82,31 @@ QUERIES = (
     Query("secretsmanager", "AWSSecretsManager", {},
           _usage({"secret": r"(?:^|-)AWSSecretsManager-Secrets$"})),
 )
+
+
+def pricing_client(profile: str | None = None) -> Any:
+    """A Price List API client (it answers from us-east-1 for every region), with botocore's
+    adaptive retries; MlformError saying what to do when there are no credentials."""
+    import boto3
+    import botocore.config
+    from botocore.exceptions import BotoCoreError, ProfileNotFound
+
+    try:
+        session = boto3.session.Session(profile_name=profile)
+        credentials = session.get_credentials()
+    except ProfileNotFound as exc:
+        raise MlformError(f"{exc} (profiles come from ~/.aws/config and ~/.aws/credentials)"
+                          ) from None
+    except BotoCoreError as exc:
+        raise MlformError(f"cannot read AWS credentials: {exc}") from None
+    if credentials is None:
+        raise MlformError("the AWS Price List API needs AWS credentials (any account will "
+                          "do), and none were found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+                          "AWS_SECRET_ACCESS_KEY, run `aws configure` or `aws sso login`, or "
+                          "pass --profile")
+    config = botocore.config.Config(retries={"mode": "adaptive", "max_attempts": 10},
+                                    connect_timeout=10, read_timeout=60)
+    return session.client("pricing", region_name="us-east-1", config=config)
 
 
 def on_demand_usd(product: dict[str, Any]) -> float | None:

@@ -148,6 +148,8 @@ def usd(value: float) -> str:
 
 def cost_report(plan: Plan, catalog: PriceCatalog) -> CostReport:
     """Price the world before and after `plan`."""
+    from mlform.engine.plan import Action
+
     before: dict[str, Res] = {}
     after: dict[str, Res] = {}
     for c in plan.changes:
@@ -155,7 +157,7 @@ def cost_report(plan: Plan, catalog: PriceCatalog) -> CostReport:
             continue
         if c.before is not None:
             before[c.address] = Res(c.address, c.type, c.before, tuple(c.prior_dependencies))
-        if c.after is not None and c.action.value != "delete":
+        if c.after is not None and c.action is not Action.DELETE:
             after[c.address] = Res(c.address, c.type, c.after, tuple(c.dependencies))
     region = plan.context.region
     was = estimate(before, catalog, region)
