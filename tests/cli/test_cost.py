@@ -46,6 +46,10 @@ def test_over_budget_plan_fails_naming_components_and_saves_nothing(cli: Cli,
     assert cli.run("state", "list", "--env", "dev").out == ""  # nothing was made
     r = cli.run("plan", "--env", "dev", "-out", "dev.plan", "--allow-over-budget")
     assert r.code == 0 and (cli.cwd / "dev.plan").exists()
+    r = cli.run("show", "dev.plan")  # a saved plan is shown with its cost, too
+    assert "Budget: $0.50 for 'dev': over by $0.30." in r.out
+    assert json.loads(cli.run("show", "--json", "dev.plan").out)["cost_estimate"]["budget"] == {
+        "monthly_usd": 0.5, "over": True}
     r = cli.run("cost", "--env", "dev")
     assert r.code == 1 and "over the budget" in r.err
     assert cli.run("cost", "--env", "dev", "--allow-over-budget").code == 0

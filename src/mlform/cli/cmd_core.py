@@ -125,16 +125,21 @@ def _confirm(auto_approve: bool, destroy: bool, style: Style, ws: Any,
 
 def cost_lines(ws: Any, plan: Any, style: Style, allow_over_budget: bool) -> list[str]:
     """The plan's cost section; raises BudgetError (after it is shown) when over budget."""
-    from mlform.cli.render_cost import iter_cost_text
-
     report = ws.cost(plan)
-    if not plan.has_changes and report.all_free():
-        return []  # nothing costs anything and nothing changes: nothing to say
-    lines = ["", *iter_cost_text(report, style, full=plan.has_changes)]
+    lines = cost_section(report, plan, style)
     if not allow_over_budget and report.over_budget():
         _echo_lines(lines)
         report.check_budget()
     return lines
+
+
+def cost_section(report: Any, plan: Any, style: Style) -> list[str]:
+    """The lines that follow a plan: the cost table, or one line when nothing changes."""
+    from mlform.cli.render_cost import iter_cost_text
+
+    if not plan.has_changes and report.all_free():
+        return []  # nothing costs anything and nothing changes: nothing to say
+    return ["", *iter_cost_text(report, style, full=plan.has_changes)]
 
 
 def _run_apply(plan_file: str | None, config: str, environment: str | None,
@@ -273,16 +278,21 @@ def show(plan_file: str | None, config: str, environment: str | None,
     registry = default_registry()
     if plan_file:
         from mlform.api import backend_for_plan
+        from mlform.cost.catalog import load_catalog
+        from mlform.cost.report import cost_report
         from mlform.engine.planfile import load_plan
         from mlform.engine.planjson import plan_to_terraform_json
 
         saved = load_plan(plan_file)
+        report = cost_report(saved, load_catalog(saved.context.home))
         if as_json:
             prior = backend_for_plan(saved).read()
             doc = plan_to_terraform_json(saved, registry, prior)
+            doc["cost_estimate"] = report.to_json()
             sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         else:
             _echo_lines(iter_plan_text(saved, registry, style))
+            _echo_lines(cost_section(report, saved, style))
         return
     ws = _workspace(config, environment, variables, offline=True)
     state = ws.state()
