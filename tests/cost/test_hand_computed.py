@@ -39,17 +39,17 @@ def test_training_platform_in_us_east_1(tmp_path: Path, uid: str, sandbox: Any) 
     system = rows["module.trainer.aws_eks_node_group.system"]  # t3.medium $0.0416/h, 1..2
     assert (system.min, system.desired, system.max) == pytest.approx((30.368, 30.368, 60.736))
     assert rows["module.trainer.aws_eks_cluster.this"].desired == pytest.approx(73.0)  # $0.10/h
-    db = rows["module.tracker.aws_db_instance.this"]  # db.t4g.micro $0.016/h
-    assert db.desired == pytest.approx(11.68)
-    assert db.missing  # its gp3 storage has no price in the shipped catalog: said, not zero
+    # db.t4g.micro $0.016/h, and 20 GB of gp3 storage at $0.115 per GB-month.
+    db = rows["module.tracker.aws_db_instance.this"]
+    assert db.desired == pytest.approx(11.68 + 2.30) and not db.missing
     # MLflow on Fargate: 0.5 vCPU x $0.04048 + 1 GB x $0.004445 an hour.
     assert rows["module.tracker.aws_ecs_service.this"].desired == pytest.approx(18.02005)
     assert rows["module.db-password.aws_secretsmanager_secret.this"].desired == 0.40
-    assert report.after.desired == pytest.approx(867.84805)
-    assert report.after.min == pytest.approx(867.84805)
-    assert report.after.max == pytest.approx(3101.35605)
-    assert report.after.unknown == 1
-    assert report.delta == pytest.approx(867.84805)
+    assert report.after.desired == pytest.approx(870.14805)
+    assert report.after.min == pytest.approx(870.14805)
+    assert report.after.max == pytest.approx(3103.65605)
+    assert report.after.unknown == 0
+    assert report.delta == pytest.approx(870.14805)
 
 
 def test_serving_platform_in_eu_west_1(tmp_path: Path, uid: str, sandbox: Any) -> None:
