@@ -12,24 +12,30 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlform.config.stack import DEFAULT_CONFIG, Stack, load_stack
+from mlform.config.validation import suggest
 from mlform.cost.catalog import PriceCatalog, load_catalog
 from mlform.cost.report import CostReport, cost_report
+from mlform.engine.adopt import adopt, apply_moves, read_imports
 from mlform.engine.apply import Applier, ApplyEvent, ApplyResult
+from mlform.engine.calls import provider_error
+from mlform.engine.drift import DriftReport, Ignore, find_drift
 from mlform.engine.plan import Plan, make_plan
 from mlform.engine.providers import ProviderPool
+from mlform.engine.refresh import RefreshResult
 from mlform.engine.refresh import refresh as refresh_state
-from mlform.errors import StalePlanError
+from mlform.errors import MlformError, StalePlanError
 from mlform.providers.base import StackContext
 from mlform.providers.registry import Registry, default_registry
 from mlform.state.journal import Journal
 from mlform.state.local import LocalBackend
-from mlform.state.models import State
+from mlform.state.models import ResourceState, State
 
 
 @dataclass
@@ -83,13 +89,89 @@ class Workspace:
 
     def _plan(self, state: State, *, destroy: bool, refresh: bool, parallelism: int) -> Plan:
         pool = self.pool()
+        moved = apply_moves(state, self.stack.moves)
+        result = RefreshResult()
+        notes: list[str] = []
         if refresh and (state.resources or state.pending):
             result = refresh_state(state, pool, parallelism)
+            drifted = find_drift(state.resources, result.changed, self.registry, self.ignores())
+            notes = [f"{d.address}: {', '.join(f.path for f in d.fields)} changed outside "
+                     f"mlform ({d.risk})" for d in drifted if d.fields]
             result.apply_to(state)
-            return make_plan(self.stack, state, self.registry, destroy=destroy,
-                             refreshed=result.changed, abandoned=result.abandoned,
-                             notes=result.notes)
-        return make_plan(self.stack, state, self.registry, destroy=destroy)
+        imported: dict[str, ResourceState] = {}
+        if not destroy and self.stack.imports:
+            imported = read_imports(state, self.stack.imports, self.stack.resources, pool,
+                                    parallelism)
+            state.resources.update(imported)
+        return make_plan(self.stack, state, self.registry, destroy=destroy,
+                         refreshed={**result.changed, **imported}, abandoned=result.abandoned,
+                         notes=result.notes + notes, moved=moved,
+                         imported={a: r.id for a, r in imported.items()})
+
+    # -- drift ----------------------------------------------------------------------------
+
+    def ignores(self) -> dict[str, Ignore]:
+        """`lifecycle.ignore_changes` of every resource that has one."""
+        return {a: r.lifecycle.ignore_changes for a, r in self.stack.resources.items()
+                if r.lifecycle.ignore_changes}
+
+    def drift(self, *, parallelism: int = 10) -> DriftReport:
+        """Read every managed object and report what changed outside mlform; change nothing."""
+        with self.backend.lock("drift"):
+            return self._drift(self.backend.load(), parallelism)[0]
+
+    def refresh(self, *, parallelism: int = 10) -> DriftReport:
+        """Read every managed object and record what is live: drift is accepted into the state
+        (the config is not changed, so the next plan shows what apply would put back)."""
+        with self.backend.lock("refresh"):
+            state = self.backend.load()
+            report, result = self._drift(state, parallelism)
+            if result.changed or result.abandoned:
+                journal = self.backend.begin(state, "refresh")
+                try:
+                    record_refresh(journal, result.changed, result.abandoned)
+                finally:
+                    self.backend.commit(state, journal)
+            return report
+
+    def _drift(self, state: State, parallelism: int) -> tuple[DriftReport, RefreshResult]:
+        pool = self.pool()
+        started = time.perf_counter()
+        result = refresh_state(state, pool, parallelism)
+        found = find_drift(state.resources, result.changed, self.registry, self.ignores())
+        report = DriftReport(found, len(state.resources) + len(state.pending), pool.api_calls(),
+                             time.perf_counter() - started)
+        return report, result
+
+    # -- import ---------------------------------------------------------------------------
+
+    def import_resource(self, address: str, id: str) -> ResourceState:
+        """Adopt the existing object `id` as `address` (which the config must have): record it
+        as it is, changing nothing in the cloud. The next plan compares it with the config."""
+        rc = self.stack.resources.get(address)
+        if rc is None:
+            raise MlformError(
+                f"{address} is not in {self.stack.config_path}: write the resource in the "
+                f"config first, then import into it"
+                f"{suggest(address, self.stack.resources, 'resources')}")
+        with self.backend.lock("import"):
+            state = self.backend.load()
+            if address in state.resources:
+                raise MlformError(f"{address} is already managed (id "
+                                  f"{state.resources[address].id}); nothing was imported")
+            managed = {(r.type, r.id): a for a, r in state.resources.items()}
+            try:
+                res = adopt(self.pool(), rc, id, managed)
+            except MlformError as exc:
+                raise MlformError(f"import {address}: {exc.message}") from None
+            except Exception as exc:
+                raise provider_error(exc, address) from None
+            journal = self.backend.begin(state, "import")
+            try:
+                journal.record({"t": "put", "a": address, "r": res.to_json()})
+            finally:
+                self.backend.commit(state, journal)
+            return res
 
     # -- cost -----------------------------------------------------------------------------
 
@@ -171,7 +253,9 @@ def apply_plan(
             return ApplyOutcome(plan, None, state)
         journal = backend.begin(state, operation)
         try:
-            _record_refresh(journal, plan)
+            for source, target in plan.moved:
+                journal.record({"t": "move", "a": source, "to": target})
+            record_refresh(journal, plan.refreshed, plan.abandoned)
             pool = ProviderPool(registry, plan.context)
             result = Applier(plan, pool, journal, parallelism=parallelism, cancel=cancel,
                              on_event=on_event).run()
@@ -180,12 +264,13 @@ def apply_plan(
         return ApplyOutcome(plan, result, state)
 
 
-def _record_refresh(journal: Journal, plan: Plan) -> None:
+def record_refresh(journal: Journal, changed: Mapping[str, ResourceState | None],
+                   abandoned: list[str]) -> None:
     """What refresh found becomes part of the state before any change is made."""
-    for address, res in plan.refreshed.items():
+    for address, res in changed.items():
         if res is None:
             journal.record({"t": "del", "a": address})
         else:
             journal.record({"t": "put", "a": address, "r": res.to_json()})
-    for address in plan.abandoned:
+    for address in abandoned:
         journal.record({"t": "abandon", "a": address})

@@ -181,14 +181,33 @@ def _header(c: ResourceChange) -> str:
     return f"# {name} will be destroyed"
 
 
+def _adopted(c: ResourceChange) -> str | None:
+    """What an import or a move adds to a change's header."""
+    if c.importing is not None:
+        return f"(imported from {fmt(c.importing)})"
+    if c.previous_address is not None:
+        return f"(moved from {c.previous_address})"
+    return None
+
+
 def render_change(c: ResourceChange, registry: Registry, style: Style) -> list[str]:
-    """The text block for one resource change (empty for no-op)."""
+    """The text block for one resource change (empty for no-op, unless imported or moved)."""
+    adopted = _adopted(c)
     if c.action is Action.NOOP:
-        return []
+        if adopted is None:
+            return []
+        header = (f"# {c.address} will be imported" if c.importing is not None
+                  else f"# {c.previous_address} has moved to {c.address}")
+        lines = _Lines(style)
+        _render_diff(c, c.before or {}, c.before or {}, lines)
+        return [f"  {style.bold(header)}", f'    resource "{c.type}" "{c.name}" {{',
+                *lines.out, "    }"]
     before = _mask(c.type, c.before, registry)
     after = _mask(c.type, c.after, registry)
     lines = _Lines(style)
     head = [f"  {style.bold(_header(c))}"]
+    if adopted is not None:
+        head.append(f"  {style.dim(f'# {adopted}')}")
     if c.action is Action.DELETE and c.reason and not c.deposed:
         head.append(f"  {style.dim(f'# (because {c.reason})')}")
     if c.action is Action.REPLACE:
@@ -231,7 +250,8 @@ def _render_diff(c: ResourceChange, before: dict[str, Any], after: dict[str, Any
 
 def summary(plan: Plan) -> str:
     add, change, destroy = plan.counts()
-    return f"Plan: {add} to add, {change} to change, {destroy} to destroy."
+    imports = f"{plan.imports} to import, " if plan.imports else ""
+    return f"Plan: {imports}{add} to add, {change} to change, {destroy} to destroy."
 
 
 def render_outputs(outputs: dict[str, OutputChange], style: Style) -> list[str]:
@@ -280,7 +300,7 @@ def iter_plan_text(plan: Plan, registry: Registry, style: Style) -> Iterator[str
             else " No objects need to be destroyed.")
         return
     actions = {c.action for c in plan.changes}
-    if actions - {Action.NOOP}:
+    if any(c.action is not Action.NOOP or _adopted(c) for c in plan.changes):
         yield ("mlform will perform the following actions. Resource actions are indicated "
                "with the following symbols:")
         for action in (Action.CREATE, Action.UPDATE, Action.DELETE):
@@ -296,7 +316,8 @@ def iter_plan_text(plan: Plan, registry: Registry, style: Style) -> Iterator[str
                 yield f"{lines_sym(style, '+/-')} create replacement and then destroy"
         yield ""
         for component, changes in _grouped(plan.changes):
-            if component is not None and any(c.action is not Action.NOOP for c in changes):
+            if component is not None and any(c.action is not Action.NOOP or _adopted(c)
+                                             for c in changes):
                 kind = plan.components.get(component, "component")
                 yield style.bold(f"  ── {component} ({kind}) " + "─" * max(3, 60 - len(
                     component) - len(kind)))

@@ -36,6 +36,16 @@ class ComponentModel(BaseModel):
 
     # Documented outputs: name -> description (the JSON Schema and the README list them).
     outputs: ClassVar[dict[str, str]] = {}
+    # `import --discover --generate-config`: the type of the object this component is built
+    # around (None: never recognised), and `recognize` below.
+    anchor: ClassVar[str | None] = None
+
+    @classmethod
+    def recognize(cls, found: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+        """The settings (without `type`) under which this component would make exactly the
+        objects `found` (type -> live attributes: the anchor and the objects that configure
+        it), or None. A guess is enough: it is kept only if a plan of it shows no change."""
+        return None
 
     @abstractmethod
     def expand(self, ctx: ExpandContext) -> Expansion:

@@ -38,6 +38,34 @@ class ContainerRegistry(ComponentModel):
         "name": "The repository's name",
     }
 
+    anchor: ClassVar[str | None] = "aws_ecr_repository"
+
+    @classmethod
+    def recognize(cls, found: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+        if not set(found) <= {"aws_ecr_repository", "aws_ecr_lifecycle_policy"}:
+            return None
+        repo = found["aws_ecr_repository"]
+        settings: dict[str, Any] = {
+            "name": repo["name"],
+            "immutable_tags": repo.get("image_tag_mutability") == "IMMUTABLE",
+            "scan_on_push": bool((repo.get("image_scanning_configuration") or {}).get(
+                "scan_on_push")),
+            "force_delete": bool(repo.get("force_delete")),
+            "keep_last": None,
+        }
+        if repo.get("tags"):
+            settings["tags"] = repo["tags"]
+        kms = (repo.get("encryption_configuration") or {}).get("kms_key")
+        if kms:
+            settings["kms_key_arn"] = kms
+        if "aws_ecr_lifecycle_policy" in found:
+            try:
+                rules = json.loads(found["aws_ecr_lifecycle_policy"]["policy"])["rules"]
+                settings["keep_last"] = rules[0]["selection"]["countNumber"]
+            except (KeyError, IndexError, TypeError, ValueError):
+                return None
+        return settings
+
     def expand(self, ctx: ExpandContext) -> Expansion:
         out = Expansion()
         repo: dict[str, Any] = {

@@ -43,6 +43,41 @@ class DatasetStore(ComponentModel):
         "name": "The bucket's name",
     }
 
+    anchor: ClassVar[str | None] = "aws_s3_bucket"
+
+    @classmethod
+    def recognize(cls, found: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+        parts = ("aws_s3_bucket_versioning", "aws_s3_bucket_server_side_encryption_configuration",
+                 "aws_s3_bucket_lifecycle_configuration", "aws_s3_bucket_public_access_block")
+        if set(found) != {"aws_s3_bucket", *parts}:
+            return None
+        bucket, versioning, sse, lifecycle = (found[t] for t in (
+            "aws_s3_bucket", *parts[:3]))
+        rules = lifecycle.get("rule") or []
+        if len(rules) != 1:
+            return None
+        rule = rules[0]
+        settings: dict[str, Any] = {
+            "bucket": bucket["bucket"], "force_destroy": bucket.get("force_destroy", False),
+            "versioning": (versioning.get("versioning_configuration") or {}).get("status")
+            == "Enabled",
+            "noncurrent_version_days": (rule.get("noncurrent_version_expiration") or {}).get(
+                "noncurrent_days", 30),
+        }
+        if bucket.get("tags"):
+            settings["tags"] = bucket["tags"]
+        if (rule.get("expiration") or {}).get("days"):
+            settings["retention_days"] = rule["expiration"]["days"]
+        transitions = rule.get("transition") or []
+        if len(transitions) == 1:
+            settings["transition_days"] = transitions[0].get("days")
+            settings["transition_storage_class"] = transitions[0].get("storage_class")
+        default = ((sse.get("rule") or [{}])[0].get("apply_server_side_encryption_by_default")
+                   or {})
+        if default.get("kms_master_key_id"):
+            settings["kms_key_arn"] = default["kms_master_key_id"]
+        return settings
+
     def expand(self, ctx: ExpandContext) -> Expansion:
         out = Expansion()
         bucket: dict[str, Any] = {"force_destroy": self.force_destroy, "tags": self.tags}

@@ -103,12 +103,14 @@ class GpuCluster(ComponentModel):
                 scaling_config={"min_size": 1, "max_size": 2, "desired_size": 1},
                 labels={"mlform/pool": "system"}, tags=self.tags)
         low, high = self.scaling()
-        out.add("aws_eks_node_group.gpu", cluster_name=name, node_role_arn=nodes_role,
+        # The cluster autoscaler moves desired_size between min and max: not drift.
+        gpu = out.add("aws_eks_node_group.gpu", cluster_name=name, node_role_arn=nodes_role,
                 subnet_ids=subnets, instance_types=[instance_type],
                 capacity_type="SPOT" if self.spot else "ON_DEMAND", ami_type="AL2_x86_64_GPU",
                 scaling_config={"min_size": low, "max_size": high, "desired_size": low},
                 labels={"mlform/pool": "gpu", "mlform/gpu": request.model},
                 taint=[GPU_TAINT], tags=self.tags)
+        gpu.lifecycle = {"ignore_changes": ["scaling_config.desired_size"]}
         out.outputs = {
             "name": name, "endpoint": ctx.ref("aws_eks_cluster.this", "endpoint"),
             "arn": ctx.ref("aws_eks_cluster.this", "arn"), "gpu_instance_type": instance_type,

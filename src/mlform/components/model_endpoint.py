@@ -98,7 +98,11 @@ class ModelEndpoint(ComponentModel):
             "instance_type": self._instance_type(ctx, out),
             "initial_instance_count": self.replicas,
         }], tags=self.tags)
-        out.add(ENDPOINT, endpoint_config_name=ctx.ref(CONFIG, "name"), tags=self.tags)
+        # Without autoscaling the instance count is managed: scaling it by hand is drift,
+        # and apply scales back. With it, the autoscaler owns the count.
+        counts = {VARIANT: self.replicas} if self.autoscale is None else None
+        out.add(ENDPOINT, endpoint_config_name=ctx.ref(CONFIG, "name"),
+                instance_counts=counts, tags=self.tags)
         endpoint = ctx.ref(ENDPOINT, "name")
         if self.autoscale is not None:
             resource_id = f"endpoint/{endpoint}/variant/{VARIANT}"

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from mlform.config.models import LifecycleConfig
-from mlform.config.refs import Ref, RefSyntaxError, lookup, parse_template, substitute
+from mlform.config.refs import (
+    Ref,
+    RefSyntaxError,
+    lookup,
+    parse_path,
+    parse_template,
+    substitute,
+)
 from mlform.config.validation import dotted, suggest, validation_problems
 from mlform.config.yamlpos import Positions
 from mlform.errors import MlformError
@@ -147,6 +154,7 @@ def check_resource(
         else:
             deps.append(dep)
     res.depends_on = tuple(dict.fromkeys(deps))
+    _check_ignore_changes(b, res, rtype, at)
     try:
         rtype.Args.model_validate(res.template)
     except ValidationError as exc:
@@ -157,6 +165,24 @@ def check_resource(
             exc, rtype.Args, b.positions, at, label=res.address,
             ignore=lambda loc: any(loc[: len(p)] == p for p in open_paths),
         ))
+
+
+def _check_ignore_changes(b: Builder, res: ResourceConfig, rtype: type[ResourceType[Any]],
+                          at: tuple[str | int, ...]) -> None:
+    ignored = res.lifecycle.ignore_changes
+    if ignored == "all":
+        return
+    for i, text in enumerate(ignored):
+        where = (*at, "lifecycle", "ignore_changes", i)
+        try:
+            first = parse_path(text)[0]
+        except ValueError as exc:
+            b.error(f"{res.address}.lifecycle.ignore_changes[{i}]: {exc}", where)
+            continue
+        names = list(rtype.Args.model_fields)
+        if first not in names:
+            b.error(f"{res.address}.lifecycle.ignore_changes[{i}]: '{first}' is not an "
+                    f"argument of {res.type}{suggest(str(first), names, 'arguments')}", where)
 
 
 def check_ref(

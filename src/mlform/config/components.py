@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from mlform.config.refs import RESERVED_ROOTS, Ref, lookup, module_address, parse_template
+from mlform.config.refs import (
+    MODULE,
+    RESERVED_ROOTS,
+    Ref,
+    lookup,
+    module_address,
+    parse_template,
+)
 from mlform.config.validation import suggest, validation_problems
 from mlform.errors import MlformError
 from mlform.providers.schema import nested_model
@@ -36,6 +43,7 @@ class ExpandedComponent:
     outputs: dict[str, Any]
     resources: dict[str, tuple[str, dict[str, Any], dict[str, Any], list[str]]]
     notes: list[str] = field(default_factory=list)
+    seed: str = ""  # the name cloud names derive from: the old name of a moved component
 
 
 def check_name(name: str) -> str | None:
@@ -181,12 +189,16 @@ def validate(model: type[ComponentModel], data: dict[str, Any], name: str, posit
 
 
 def expand(component: ComponentModel, name: str, stack: Any, base_dir: Any = None,
-           cloud: Any = None) -> ExpandedComponent:
-    """Expand `component`; MlformError (or ValueError) for a problem only expansion finds."""
+           cloud: Any = None, seed: str | None = None) -> ExpandedComponent:
+    """Expand `component`; MlformError (or ValueError) for a problem only expansion finds.
+
+    `seed`: the component's old name when it was renamed (`moved:`): it is expanded under that
+    name, so every cloud name stays, and its addresses are then moved to `name`."""
     from mlform.components.base import ExpandContext
 
+    seed = seed or name
     try:
-        result = component.expand(ExpandContext(name=name, stack=stack, base_dir=base_dir,
+        result = component.expand(ExpandContext(name=seed, stack=stack, base_dir=base_dir,
                                                 cloud=cloud))
     except ValueError as exc:
         raise MlformError(str(exc)) from None
@@ -196,5 +208,22 @@ def expand(component: ComponentModel, name: str, stack: Any, base_dir: Any = Non
         address = module_address(name, type_name, res_name)
         deps = [module_address(name, *d.split(".", 1)) for d in made.depends_on]
         resources[address] = (type_name, made.args, made.lifecycle, deps)
-    return ExpandedComponent(name=name, type=component.type, outputs=result.outputs,
-                             resources=resources, notes=result.notes)
+    expanded = ExpandedComponent(name=name, type=component.type, outputs=result.outputs,
+                                 resources=resources, notes=result.notes, seed=seed)
+    if seed != name:
+        old, new = "${" + f"{MODULE}.{seed}.", "${" + f"{MODULE}.{name}."
+        expanded.resources = {a: (t, _replace(args, old, new), lc, deps)
+                              for a, (t, args, lc, deps) in resources.items()}
+        expanded.outputs = _replace(result.outputs, old, new)
+    return expanded
+
+
+def _replace(value: Any, old: str, new: str) -> Any:
+    """`value` with every `old` in its strings replaced by `new` (references, when moved)."""
+    if isinstance(value, str):
+        return value.replace(old, new)
+    if isinstance(value, dict):
+        return {k: _replace(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace(v, old, new) for v in value]
+    return value

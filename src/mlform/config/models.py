@@ -35,7 +35,19 @@ class EnvironmentConfig(Strict):
     profile: str | None = Field(
         None, description="AWS named profile for `target: aws` (default credential chain if unset)."
     )
+    account: str | None = Field(
+        None, pattern=r"^[0-9]{12}$",
+        description="`target: sandbox` only: the sandbox account this environment lives in "
+        "(default 123456789012). Environments in different accounts see nothing of each other, "
+        "as in AWS; on AWS the account is the profile's.")
     state: StateConfig = Field(default_factory=StateConfig)
+
+    @model_validator(mode="after")
+    def _account_on_sandbox(self) -> EnvironmentConfig:
+        if self.account is not None and self.target != "sandbox":
+            raise ValueError("`account` chooses a sandbox account; on AWS the account is the "
+                             "one `profile` (or the default credentials) signs in to")
+        return self
 
 
 class VariableConfig(BaseModel):
@@ -57,6 +69,12 @@ class LifecycleConfig(Strict):
     )
     create_before_destroy: bool | None = Field(
         None, description="Replace by creating the new object first (default: per type)."
+    )
+    ignore_changes: list[str] | Literal["all"] = Field(
+        default_factory=list,
+        description="Arguments (`desired_count`, `scaling_config.desired_size`, or `all`) whose "
+        "live value is left alone: changes made outside mlform are neither reported as drift "
+        "nor undone by apply. The config's value is still used to create the object.",
     )
 
 
@@ -88,6 +106,19 @@ class BudgetConfig(Strict):
         return float(self.monthly_usd)
 
 
+class ImportConfig(Strict):
+    to: str = Field(description="Address in this config to adopt the object as "
+                                "(`aws_s3_bucket.raw`, `module.features.aws_s3_bucket.this`).")
+    id: str = Field(min_length=1, description="The object's cloud id (a bucket or role name, "
+                                              "an endpoint name, a VPC id).")
+
+
+class MovedConfig(Strict):
+    from_: str = Field(alias="from", description="The old address (`aws_iam_role.reader`) or "
+                                                 "component (`module.api`).")
+    to: str = Field(description="The new address or component (`module.serving`).")
+
+
 class Config(Strict):
     """Top level of `mlform.yaml`."""
 
@@ -113,6 +144,15 @@ class Config(Strict):
     outputs: dict[str, OutputConfig] = Field(default_factory=dict)
     budget: BudgetConfig | None = Field(
         None, description="Monthly cost limit checked by every plan (see `mlform cost`).")
+    import_: list[ImportConfig] = Field(
+        default_factory=list, alias="import",
+        description="Existing objects to adopt into the state without changing them: `plan` "
+        "shows them as imports, `apply` records them. Entries already done are skipped.")
+    moved: list[MovedConfig] = Field(
+        default_factory=list,
+        description="Renames: the object recorded at `from` is now `to` (a resource or a whole "
+        "component). It is moved in the state, never destroyed and recreated; cloud names "
+        "keep deriving from the old name, so keep the entry.")
 
 
 META_ARGUMENTS = ("depends_on", "lifecycle")

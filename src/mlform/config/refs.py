@@ -91,7 +91,8 @@ class RefSyntaxError(ValueError):
     """A `${...}` that is not a valid reference."""
 
 
-def _parse_ref(text: str) -> Ref:
+def parse_path(text: str) -> tuple[str | int, ...]:
+    """`a.b[0].c` -> ("a", "b", 0, "c"); ValueError if `text` is not such a path."""
     body = text.strip()
     parts: list[str | int] = []
     pos = 0
@@ -100,13 +101,32 @@ def _parse_ref(text: str) -> Ref:
             pos += 1
         m = _SEGMENT.match(body, pos)
         if m is None:
-            raise RefSyntaxError(
-                f"invalid reference '${{{text}}}': expected names separated by dots, such as "
-                "${var.name} or ${aws_s3_bucket.data.arn}"
-            )
+            raise ValueError(f"'{text}' is not a path such as name, block.key or list[0].key")
         seg = m.group(0)
         parts.append(int(seg[1:-1]) if seg.startswith("[") else seg)
         pos = m.end()
+    if not parts or not isinstance(parts[0], str):
+        raise ValueError(f"'{text}' is not a path such as name, block.key or list[0].key")
+    return tuple(parts)
+
+
+def format_path(path: tuple[str | int, ...]) -> str:
+    """The inverse of parse_path."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def _parse_ref(text: str) -> Ref:
+    body = text.strip()
+    try:
+        parts = list(parse_path(body))
+    except ValueError:
+        raise RefSyntaxError(
+            f"invalid reference '${{{text}}}': expected names separated by dots, such as "
+            "${var.name} or ${aws_s3_bucket.data.arn}"
+        ) from None
     if len(parts) < 2 or not isinstance(parts[0], str) or not isinstance(parts[1], str):
         raise RefSyntaxError(
             f"invalid reference '${{{text}}}': it needs at least two parts, such as "

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from mlform.config.adopt import Import, Move, check_imports, check_moves, name_seeds, parse_moves
 from mlform.config.checks import (
     Builder,
     RefAt,
@@ -84,6 +85,8 @@ class Stack:
     components: dict[str, str] = field(default_factory=dict)  # name -> component type
     notes: list[str] = field(default_factory=list)  # choices components made (a GPU type)
     budget_usd: float | None = None  # this environment's monthly budget, if any
+    moves: list[Move] = field(default_factory=list)  # `moved:` entries
+    imports: dict[str, Import] = field(default_factory=dict)  # `import:` entries by address
 
     @property
     def state_dir(self) -> Path:
@@ -134,12 +137,14 @@ def load_stack(
     env = config.environments[env_name]
     ctx = StackContext(
         project=config.project, environment=env_name, target=env.target, region=env.region,
-        profile=env.profile, home=home,
+        profile=env.profile, home=home, account=env.account,
     )
     values = _variables(b, config, env_name, dict(variables or {}))
     static = {"project": ctx.project, "environment": ctx.environment, "region": ctx.region}
-    resources, refs_of, where = _resources(b, config, ctx, values, static)
-    expanded = _components(b, config, ctx, values, static, offline)
+    moves = parse_moves(b, config)
+    resource_seeds, component_seeds = name_seeds(moves)
+    resources, refs_of, where = _resources(b, config, ctx, values, static, resource_seeds)
+    expanded = _components(b, config, ctx, values, static, offline, component_seeds)
     find = _output_finder(expanded, set(config.components))
     for address in list(resources):
         if address in refs_of and any(r.kind == "output" for _, r in refs_of[address]):
@@ -156,13 +161,16 @@ def load_stack(
 
     check_acyclic(resources, b.problems)
     budget = _budget(b, config, env_name)
+    check_moves(b, moves, resources, config.components)
+    imports = check_imports(b, config, resources)
     if b.problems:
         raise ConfigError(b.problems)
     return Stack(
         config_path=config_path, context=ctx, env=env, resources=resources, outputs=outputs,
         variables=values, positions=positions, environments=tuple(config.environments),
         components={c.name: c.type for c in expanded},
-        notes=[n for c in expanded for n in c.notes], budget_usd=budget,
+        notes=[n for c in expanded for n in c.notes], budget_usd=budget, moves=moves,
+        imports=imports,
     )
 
 
@@ -236,9 +244,11 @@ def _variables(
 
 
 def _resources(
-    b: Builder, config: Config, ctx: StackContext, values: dict[str, Any], static: dict[str, str]
+    b: Builder, config: Config, ctx: StackContext, values: dict[str, Any],
+    static: dict[str, str], seeds: Mapping[str, str],
 ) -> tuple[dict[str, ResourceConfig], dict[str, list[RefAt]], dict[str, tuple[str, ...]]]:
-    """The `resources:` section: each resource, its references, and where it is written."""
+    """The `resources:` section: each resource, its references, and where it is written.
+    `seeds`: the old names of renamed resources, which their default cloud names keep."""
     out: dict[str, ResourceConfig] = {}
     refs_of: dict[str, list[RefAt]] = {}
     where: dict[str, tuple[str, ...]] = {}
@@ -267,7 +277,7 @@ def _resources(
         if refs is not None:
             refs_of[address] = refs
         where[address] = at
-        merged = {**rtype.default_args(ctx, name), **template}
+        merged = {**rtype.default_args(ctx, seeds.get(address, name)), **template}
         out[address] = ResourceConfig(
             address=address, type=type_name, name=name, template=merged,
             depends_on=tuple(depends), lifecycle=lifecycle, pos=b.positions.key(at),
@@ -276,7 +286,7 @@ def _resources(
 
 
 def _components(b: Builder, config: Config, ctx: StackContext, values: dict[str, Any],
-                static: dict[str, str], offline: bool) -> list[Any]:
+                static: dict[str, str], offline: bool, seeds: Mapping[str, str]) -> list[Any]:
     """Check and expand `components:`, in the order their references to each other need."""
     if not config.components:
         return []
@@ -333,7 +343,7 @@ def _components(b: Builder, config: Config, ctx: StackContext, values: dict[str,
         if instance is None:
             continue
         try:
-            result = comp.expand(instance, name, ctx, b.path.parent, cloud)
+            result = comp.expand(instance, name, ctx, b.path.parent, cloud, seeds.get(name))
         except MlformError as exc:
             b.error(f"{name}: {exc.message}", at, key=True)
             continue
@@ -387,7 +397,7 @@ def _add_component(b: Builder, component: Any, ctx: StackContext,
             continue
         rtype = b.registry.get(type_name)
         name = address.rsplit(".", 1)[1]
-        base = component.name if name == "this" else f"{component.name}-{name}"
+        base = component.seed if name == "this" else f"{component.seed}-{name}"
         res = ResourceConfig(
             address=address, type=type_name, name=name,
             template={**rtype.default_args(ctx, base), **args}, depends_on=tuple(deps),

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from mlform.config.refs import Ref, lookup, split_address, substitute
 from mlform.config.stack import ResourceConfig, Stack
 from mlform.config.validation import validation_problems
+from mlform.engine.drift import keep_ignored
 from mlform.errors import ConfigError, MlformError, SourcePos
 from mlform.providers.base import ResourceType, StackContext
 from mlform.providers.registry import Registry
@@ -54,6 +55,8 @@ class ResourceChange:
     deposed: str | None = None  # the id of a deposed object this change deletes
     reason: str | None = None
     pos: SourcePos | None = None
+    previous_address: str | None = None  # recorded at this address before a `moved:` entry
+    importing: str | None = None  # the id of the existing object this change adopts
 
     @property
     def name(self) -> str:
@@ -97,6 +100,7 @@ class Plan:
     components: dict[str, str] = field(default_factory=dict)  # name -> component type
     choices: list[str] = field(default_factory=list)  # what components chose (a GPU type)
     budget_usd: float | None = None  # the environment's monthly budget (see mlform.cost)
+    moved: list[tuple[str, str]] = field(default_factory=list)  # (from, to), to record first
     # The (refreshed) state the plan was made against; not saved in plan files.
     prior: State | None = field(default=None, repr=False, compare=False)
 
@@ -116,10 +120,16 @@ class Plan:
         return add, change, destroy
 
     @property
+    def imports(self) -> int:
+        return sum(c.importing is not None for c in self.changes)
+
+    @property
     def has_changes(self) -> bool:
-        """Resources or outputs would change (what `--detailed-exitcode` reports as 2)."""
-        return (any(c.action is not Action.NOOP for c in self.changes)
-                or any(o.before != o.after for o in self.outputs.values()))
+        """Resources or outputs would change, or objects be imported or moved (what
+        `--detailed-exitcode` reports as 2)."""
+        return (any(c.action is not Action.NOOP or c.importing for c in self.changes)
+                or any(o.before != o.after for o in self.outputs.values())
+                or bool(self.moved))
 
     @property
     def needs_apply(self) -> bool:
@@ -191,8 +201,11 @@ def make_plan(
     refreshed: Mapping[str, ResourceState | None] | None = None,
     abandoned: list[str] | None = None,
     notes: list[str] | None = None,
+    moved: list[tuple[str, str]] | None = None,
+    imported: Mapping[str, str] | None = None,
 ) -> Plan:
-    """Compare `stack` with `state` (already updated by `refreshed`) and list the changes."""
+    """Compare `stack` with `state` (already updated by `refreshed`, `moved` and the objects
+    `imported`: address -> id) and list the changes."""
     refreshed = dict(refreshed or {})
     prior = state.resources
     desired = {} if destroy else stack.resources
@@ -225,6 +238,12 @@ def make_plan(
                        reason="left over from an interrupted create-before-destroy replacement")
         for a, rs in state.deposed.items() for r in rs
     ]
+    for source, target in moved or []:
+        if target in changes:
+            changes[target].previous_address = source
+    for address, id in (imported or {}).items():
+        if address in changes:
+            changes[address].importing = id
     _propagate_create_before_destroy(changes)
     _check_prevent_destroy(changes, desired)
     outputs = _plan_outputs(stack, state, values, destroy)
@@ -238,7 +257,7 @@ def make_plan(
         destroy=destroy, refreshed=refreshed, abandoned=list(abandoned or []),
         notes=list(notes or []), state_dir=str(stack.state_dir), prior=state,
         components=dict(stack.components), choices=list(stack.notes),
-        budget_usd=stack.budget_usd,
+        budget_usd=stack.budget_usd, moved=list(moved or []),
     )
 
 
@@ -249,6 +268,11 @@ def _plan_resource(
     values: Mapping[str, Mapping[str, Any]],
 ) -> ResourceChange:
     args = resolve_args(rtype, rc.template, values, rc.address, rc.pos)
+    if prior is not None and rc.lifecycle.ignore_changes:
+        kept = keep_ignored(args, prior.attributes, rc.lifecycle.ignore_changes,
+                            list(rtype.Args.model_fields))
+        if kept != args and _valid(rtype, kept):  # a live value the new config rules out
+            args = kept                           # (desired below a new minimum) is not kept
     cbd = rc.lifecycle.create_before_destroy
     change = ResourceChange(
         address=rc.address, type=rc.type, action=Action.CREATE, template=rc.template,
@@ -277,6 +301,16 @@ def _plan_resource(
     keep = prior.attributes if change.action is Action.UPDATE else None
     change.after = {**args, **rtype.plan_attributes(args, keep)}
     return change
+
+
+def _valid(rtype: type[ResourceType[Any]], args: dict[str, Any]) -> bool:
+    if contains_unknown(args):
+        return True  # cannot tell before apply; keep what is live
+    try:
+        rtype.Args.model_validate(args)
+    except ValidationError:
+        return False
+    return True
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -33,6 +33,7 @@ def _change_json(c: ResourceChange) -> dict[str, Any]:
         "prior_dependencies": c.prior_dependencies,
         "create_before_destroy": c.create_before_destroy, "deposed": c.deposed,
         "reason": c.reason, "pos": asdict(c.pos) if c.pos else None,
+        "previous_address": c.previous_address, "importing": c.importing,
     }
 
 
@@ -59,6 +60,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "components": plan.components,
         "choices": plan.choices,
         "budget_usd": plan.budget_usd,
+        "moved": plan.moved,
     }
 
 
@@ -89,6 +91,7 @@ def plan_from_json(data: dict[str, Any], source: str) -> Plan:
             abandoned=list(data["abandoned"]), notes=list(data["notes"]),
             state_dir=data["state_dir"], components=dict(data.get("components", {})),
             choices=list(data.get("choices", [])), budget_usd=data.get("budget_usd"),
+            moved=[(a, b) for a, b in data.get("moved", [])],
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise MlformError(f"{source}: the plan file is damaged ({exc!r})") from None

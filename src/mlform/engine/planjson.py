@@ -108,6 +108,10 @@ def plan_to_terraform_json(plan: Plan, registry: Registry, prior: State | None) 
             entry["module_address"] = f"module.{c.component}"
         if c.deposed:
             entry["deposed"] = c.deposed
+        if c.previous_address is not None:
+            entry["previous_address"] = c.previous_address
+        if c.importing is not None:
+            entry["change"]["importing"] = {"id": c.importing}
         if c.action is Action.REPLACE:
             entry["change"]["replace_paths"] = [
                 [int(p) if p.isdigit() else p for p in f.split(".")] for f in c.replace_because]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from typing import Any
 
 from mlform.providers.base import ResourceMeta, ResourceType, StackContext
@@ -31,6 +32,13 @@ class ProviderPool:
                 rtype = self.registry.get(type_name)
                 self._resources[type_name] = rtype(self._sessions[spec.name])
             return self._resources[type_name]
+
+    def api_calls(self) -> Counter[str]:
+        """Cloud API operations called so far through this pool's sessions, per service."""
+        total: Counter[str] = Counter()
+        for session in list(self._sessions.values()):
+            total.update(getattr(session, "api_calls", None) or {})
+        return total
 
     def meta(self, address: str) -> ResourceMeta:
         return ResourceMeta(address=address, context=self.context)

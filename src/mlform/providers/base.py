@@ -65,6 +65,7 @@ class StackContext:
     region: str = "us-east-1"
     profile: str | None = None
     home: str | None = None  # MLFORM_HOME override (sandbox data), None = default
+    account: str | None = None  # the sandbox account (None: the sandbox's default)
 
     @property
     def stack(self) -> str:
@@ -124,6 +125,11 @@ class ResourceType(ABC, Generic[A]):
     # place instead of on a worker thread.
     reads_remote: ClassVar[bool] = True
     timeouts: ClassVar[Timeouts] = Timeouts()
+    # Arguments whose change outside mlform is benign (besides tags and descriptions).
+    benign_drift: ClassVar[tuple[str, ...]] = ()
+    # The type whose object this one configures and shares its id with (a bucket's versioning:
+    # `aws_s3_bucket`); discovery counts it as managed where that object is.
+    configures: ClassVar[str | None] = None
 
     def __init__(self, session: Any) -> None:
         self.session = session

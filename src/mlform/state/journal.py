@@ -9,6 +9,7 @@ One JSON object per line. Record kinds (`t`):
   undepose     its replacement could not be created: the set-aside object (`id`) is current again
   del_deposed  a set-aside object (by `id`) is gone
   abandon      a pending create turned out to have made nothing
+  move         a `moved:` entry: what is recorded at `a` is now at `to` (ids unchanged)
   outputs      new output values
 
 Each line is written with a single write() and flushed, so a killed process leaves at worst a

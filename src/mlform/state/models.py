@@ -157,7 +157,21 @@ def apply_record(state: State, record: dict[str, Any]) -> None:
             state.deposed.pop(record["a"], None)
     elif kind == "abandon":  # a pending create that turned out to have made nothing
         state.pending.pop(record["a"], None)
+    elif kind == "move":
+        move_address(state, record["a"], record["to"])
     elif kind == "outputs":
         state.outputs = record["o"]
     elif kind != "begin":
         raise StateError(f"unknown journal record kind {kind!r}")
+
+
+def move_address(state: State, source: str, target: str) -> None:
+    """Re-key what is recorded at `source` (and its set-aside objects) to `target`, and every
+    recorded dependency on it. Nothing is moved onto an address that is already in use."""
+    if source not in state.resources or target in state.resources:
+        return
+    state.resources[target] = state.resources.pop(source)
+    if source in state.deposed and target not in state.deposed:
+        state.deposed[target] = state.deposed.pop(source)
+    for res in state.resources.values():
+        res.dependencies = [target if d == source else d for d in res.dependencies]

@@ -82,6 +82,7 @@ class EcrLifecyclePolicy(AwsResource[EcrLifecyclePolicyArgs]):
     Args = EcrLifecyclePolicyArgs
     Attrs = EcrLifecyclePolicyAttrs
     name_arg: ClassVar[str] = "repository"  # the id is the repository's name; no default
+    configures: ClassVar[str | None] = "aws_ecr_repository"
     tagged_at_create: ClassVar[bool] = False  # no tags: a repository's policy is ours
     # Waits for a repository made a moment ago, not longer: its name may just be misspelt.
     timeouts: ClassVar[Timeouts] = Timeouts(create=120.0, update=120.0, delete=120.0)

@@ -43,6 +43,7 @@ class BucketConfiguration(AwsResource[C]):
 
     service: ClassVar[str] = "s3"
     name_arg: ClassVar[str] = "bucket"  # the id is the bucket's name
+    configures: ClassVar[str | None] = "aws_s3_bucket"
     tagged_at_create: ClassVar[bool] = False  # no tags at all: a bucket's configuration is ours
     Attrs = AttrsModel
     what: ClassVar[str]  # for messages: "public access block"

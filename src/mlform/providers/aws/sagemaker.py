@@ -360,6 +360,11 @@ class SagemakerEndpointArgs(ArgsModel):
     endpoint_config_name: str = Field(
         description="The endpoint configuration to serve; changing it updates the endpoint in "
         "place, without downtime.")
+    instance_counts: dict[str, int] | None = Field(
+        None, description="Instances each production variant runs (variant name -> count), "
+        "kept as set: a change made outside mlform is drift, and apply scales back. Unset: "
+        "not managed (the configuration's initial count, then autoscaling, decide). Not in "
+        "Terraform's provider.")
     tags: dict[str, str] = tags_field("endpoint")
 
 
@@ -388,8 +393,11 @@ class SagemakerEndpoint(_SagemakerResource[SagemakerEndpointArgs], Waitable):
 
     def _args_from(self, found: Mapping[str, Any], prior: Mapping[str, Any]) -> dict[str, Any]:
         # EndpointStatus is deliberately left out: a changing status would show as drift.
+        # Instance counts are reported only when managed, as autoscaling moves them otherwise.
+        managed = prior.get("instance_counts") is not None
         return {"name": found["EndpointName"],
-                "endpoint_config_name": found["EndpointConfigName"]}
+                "endpoint_config_name": found["EndpointConfigName"],
+                "instance_counts": _instance_counts(found) if managed else None}
 
     def wait_ready(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
         name = str(attributes["id"])
@@ -424,11 +432,28 @@ class SagemakerEndpoint(_SagemakerResource[SagemakerEndpointArgs], Waitable):
             with aws_call("sagemaker", "UpdateEndpoint"):
                 self.client.update_endpoint(EndpointName=id,
                                             EndpointConfigName=args.endpoint_config_name)
+        elif args.instance_counts is not None:
+            self._scale(id, found, args.instance_counts)
         self._retag(found["EndpointArn"], prior, args.tags, meta)
         attrs = self._attributes(found, prior)
         # Until the deployment finishes AWS still reports the old configuration; wait_ready
         # compares the live one with this to tell a finished update from a rolled-back one.
         return {**attrs, "endpoint_config_name": args.endpoint_config_name}
+
+    def _scale(self, id: str, found: Mapping[str, Any], wanted: Mapping[str, int]) -> None:
+        """Set the variants' instance counts that differ from `wanted` (a configuration change
+        resets them to its initial counts, so this waits for the next apply then)."""
+        live = _instance_counts(found)
+        changes = [{"VariantName": v, "DesiredInstanceCount": n}
+                   for v, n in sorted(wanted.items()) if live.get(v) != n]
+        unknown = sorted(set(wanted) - set(live))
+        if unknown:
+            raise ProviderError(f"endpoint {id} has no production variant named "
+                                f"{', '.join(unknown)} (it has {', '.join(sorted(live))})")
+        if changes:
+            with aws_call("sagemaker", "UpdateEndpointWeightsAndCapacities"):
+                self.client.update_endpoint_weights_and_capacities(
+                    EndpointName=id, DesiredWeightsAndCapacities=changes)
 
     def delete(self, id: str, prior: Mapping[str, Any]) -> None:
         found = self._describe(id)
@@ -439,3 +464,9 @@ class SagemakerEndpoint(_SagemakerResource[SagemakerEndpointArgs], Waitable):
             if self._describe(id) is None:
                 return
         raise NotReady(f"endpoint {id} is being deleted", retry_after=self.poll)
+
+
+def _instance_counts(found: Mapping[str, Any]) -> dict[str, int]:
+    return {v["VariantName"]: int(v.get("DesiredInstanceCount",
+                                        v.get("CurrentInstanceCount", 0)))
+            for v in found.get("ProductionVariants") or []}

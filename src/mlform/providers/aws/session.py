@@ -9,6 +9,7 @@ credentials: nothing can reach a real AWS endpoint by accident.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from typing import Any
 
 from mlform import __version__
@@ -16,6 +17,7 @@ from mlform.errors import ProviderError
 from mlform.providers.base import StackContext
 
 SANDBOX_CREDENTIALS = ("mlform-sandbox", "mlform-sandbox")  # moto accepts any
+SANDBOX_ACCOUNT_HEADER = "x-moto-account-id"
 MAX_ATTEMPTS = 10
 
 
@@ -54,6 +56,21 @@ class AwsSession:
         )
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
+        # API operations called, per service (retries of one call count once): refresh and
+        # drift report them, and the benchmarks compare them with direct boto3 reads.
+        self.api_calls: Counter[str] = Counter()
+        self._count_lock = threading.Lock()
+        self._session.events.register("before-call", self._count)
+        if self.endpoint_url is not None and ctx.account:
+            self._session.events.register("before-send", self._in_account)
+
+    def _in_account(self, request: Any, **_: Any) -> None:
+        # moto's server keeps one world per account and picks it by this header.
+        request.headers[SANDBOX_ACCOUNT_HEADER] = self.context.account
+
+    def _count(self, model: Any, **_: Any) -> None:
+        with self._count_lock:
+            self.api_calls[model.service_model.service_name] += 1
 
     @property
     def is_sandbox(self) -> bool:
