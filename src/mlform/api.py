@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,9 @@ from mlform.cost.report import CostReport, cost_report
 from mlform.engine.adopt import adopt, apply_moves, read_imports
 from mlform.engine.apply import Applier, ApplyEvent, ApplyResult
 from mlform.engine.calls import provider_error
+from mlform.engine.discover import Found, discover, discoverable_types
 from mlform.engine.drift import DriftReport, Ignore, find_drift
+from mlform.engine.generate import Generated, generate, read_live, write_config
 from mlform.engine.plan import Plan, make_plan
 from mlform.engine.providers import ProviderPool
 from mlform.engine.refresh import RefreshResult
@@ -61,6 +63,7 @@ class Workspace:
         """`offline`: components make no cloud lookups (enough to validate, read state, draw
         the graph; a plan needs them)."""
         self.registry = registry or default_registry()
+        self._load = (variables, home, offline)
         self.stack: Stack = load_stack(config, environment, variables, registry=self.registry,
                                        home=home, offline=offline)
         self.context: StackContext = self.stack.context
@@ -172,6 +175,59 @@ class Workspace:
             finally:
                 self.backend.commit(state, journal)
             return res
+
+    def discover(self, types: Sequence[str] = (), *, parallelism: int = 10) -> list[Found]:
+        """Objects of `types` (default: every type that can be listed) in this environment's
+        account and region that no environment of this config records, and no mlform stack's
+        tags claim."""
+        pool = self.pool()
+        wanted = discoverable_types(self.registry, types)
+        return discover(pool, wanted, self._states(self.backend.snapshot()), parallelism)
+
+    def _states(self, current: State) -> list[State]:
+        """`current` and the recorded state of every other environment of this config."""
+        states = [current]
+        for env in self.stack.environments:
+            if env != self.context.environment:
+                other = self.stack.state_dir.parent / env
+                states.append(LocalBackend(other, self.context.project, env).snapshot())
+        return states
+
+    def generate_config(self, path: str | os.PathLike[str], types: Sequence[str] = (), *,
+                        parallelism: int = 10) -> Generated:
+        """Import every discovered object and write config for it to `path` (the config itself,
+        or a new file beside it that is the config plus the generated entries), such that a plan
+        right after shows no change. See `mlform.engine.generate`."""
+        target = Path(path)
+        config = self.stack.config_path
+        if target.resolve().parent != config.resolve().parent:
+            raise MlformError(f"{target}: write the generated config beside {config}, so that "
+                              "it uses the same state")
+        if target.exists() and target.resolve() != config.resolve():
+            raise MlformError(f"{target} already exists; name a new file, or the config "
+                              f"itself ({config}) to add the imported objects to it")
+        variables, home, offline = self._load
+
+        def load(p: Path) -> Stack:
+            return load_stack(p, self.context.environment, variables, registry=self.registry,
+                              home=home, offline=offline)
+
+        with self.backend.lock("import"):
+            state = self.backend.load()
+            pool = self.pool()
+            wanted = discoverable_types(self.registry, types)
+            found = discover(pool, wanted, self._states(state), parallelism)
+            live = read_live(pool, found, parallelism)
+            result = generate(live, self.stack, state, self.registry, load, target)
+            write_config(target, result.text)
+            if result.recorded:
+                journal = self.backend.begin(state, "import")
+                try:
+                    for address, res in result.recorded.items():
+                        journal.record({"t": "put", "a": address, "r": res.to_json()})
+                finally:
+                    self.backend.commit(state, journal)
+            return result
 
     # -- cost -----------------------------------------------------------------------------
 

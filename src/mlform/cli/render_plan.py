@@ -302,7 +302,8 @@ def iter_plan_text(plan: Plan, registry: Registry, style: Style) -> Iterator[str
     actions = {c.action for c in plan.changes}
     if any(c.action is not Action.NOOP or _adopted(c) for c in plan.changes):
         yield ("mlform will perform the following actions. Resource actions are indicated "
-               "with the following symbols:")
+               "with the following symbols:" if actions - {Action.NOOP} else
+               "mlform will perform the following actions:")
         for action in (Action.CREATE, Action.UPDATE, Action.DELETE):
             if action in actions:
                 sym, text = LEGEND[action]

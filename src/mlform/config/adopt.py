@@ -105,8 +105,10 @@ def check_moves(b: Builder, moves: list[Move], resources: Mapping[str, ResourceC
                         "rename it (the move's `from` is its old name)", (*at, "from"))
             continue
         if m.target not in resources:
+            kind = f".{m.target.split('.')[-2]}."
+            alike = [a for a in resources if kind in f".{a}"]
             b.error(f"moved[{i}].to: no resource '{m.target}' in the config"
-                    f"{suggest(m.target, resources, 'resources')}", (*at, "to"))
+                    f"{suggest(m.target, alike, 'resources of that type')}", (*at, "to"))
         if m.source in resources:
             b.error(f"moved[{i}].from: '{m.source}' is still in the config; a move's `from` "
                     "is the old address", (*at, "from"))

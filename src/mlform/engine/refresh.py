@@ -7,9 +7,13 @@ object (adopted) or made nothing (abandoned).
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
@@ -17,8 +21,10 @@ from pydantic import ValidationError
 from mlform.engine.calls import provider_error
 from mlform.engine.providers import ProviderPool
 from mlform.errors import MlformError, ProviderError
-from mlform.providers.base import Discoverable
+from mlform.providers.base import Discoverable, Prefetching
 from mlform.state.models import PendingCreate, ResourceState, State
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -90,16 +96,74 @@ def refresh(
         else:
             read(address, res)
     if remote or state.pending:
+        batched = _batchable(pool, remote)
+        # No service gets more than half the workers, so one slow or throttled service (each
+        # also has its own rate limit in its session) does not hold up the others' reads.
+        per_service = max(1, parallelism // 2)
+        limits: dict[str, threading.Semaphore] = defaultdict(
+            lambda: threading.Semaphore(per_service))
+
+        def limited(service: str, work: Callable[[], None]) -> None:
+            with limits[service]:
+                work()
+
         with ThreadPoolExecutor(max_workers=max(1, parallelism),
                                 thread_name_prefix="mlform-refresh") as ex:
-            futures = [ex.submit(read, a, r) for a, r in remote]
-            futures += [ex.submit(settle, a, p) for a, p in state.pending.items()]
-            for f in futures:
-                f.result()
+            try:
+                for f in [ex.submit(_prefetch, rt, items) for rt, items in batched]:
+                    f.result()
+                futures = [ex.submit(limited, _service(pool, r.type), partial(read, a, r))
+                           for a, r in _interleaved(pool, remote)]
+                futures += [ex.submit(settle, a, p) for a, p in state.pending.items()]
+                for f in futures:
+                    f.result()
+            finally:
+                for rt, _ in batched:
+                    rt.forget_prefetched()
     if errors:
         raise MlformError("refresh failed:\n" + "\n".join(
             f"  {e.address}: {e.message}" for e in errors))
     return result
+
+
+def _service(pool: ProviderPool, type_name: str) -> str:
+    return str(getattr(pool.registry.get(type_name), "service", type_name))
+
+
+def _interleaved(pool: ProviderPool, remote: list[tuple[str, ResourceState]],
+                 ) -> list[tuple[str, ResourceState]]:
+    """Reads ordered round-robin across services, so every service's reads start early."""
+    queues: dict[str, list[tuple[str, ResourceState]]] = defaultdict(list)
+    for item in remote:
+        queues[_service(pool, item[1].type)].append(item)
+    lanes = list(queues.values())
+    return [lane[i] for i in range(max(map(len, lanes), default=0)) for lane in lanes
+            if i < len(lane)]
+
+
+def _batchable(pool: ProviderPool, remote: list[tuple[str, ResourceState]],
+               ) -> list[tuple[Prefetching, list[tuple[str, dict[str, Any]]]]]:
+    """The types that can read many objects at once, with their objects, where it pays."""
+    by_type: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+    for _, res in remote:
+        by_type[res.type].append((res.id, res.attributes))
+    out: list[tuple[Prefetching, list[tuple[str, dict[str, Any]]]]] = []
+    for type_name, items in by_type.items():
+        rt = pool.resource(type_name)
+        if isinstance(rt, Prefetching) and len(items) >= rt.prefetch_min:
+            out.append((rt, items))
+    return out
+
+
+def _prefetch(rt: Prefetching, items: list[tuple[str, dict[str, Any]]]) -> None:
+    """Best effort: a batch that fails (a permission the tagging API needs, a throttle) only
+    means the objects are read one by one."""
+    try:
+        rt.prefetch(items)
+    except Exception:
+        log.debug("batched read of %s failed; reading one by one", type(rt).__name__,
+                  exc_info=True)
+        rt.forget_prefetched()
 
 
 def _find(pool: ProviderPool, address: str, pending: PendingCreate) -> dict[str, Any] | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -227,6 +227,23 @@ class Discoverable(ABC):
     def find(self, args: ArgsModel, meta: ResourceMeta) -> dict[str, Any] | None:
         """The attributes of the object that creating `args` for `meta.address` would have made,
         or None. Used to adopt an object whose create was interrupted before it was recorded."""
+
+
+class Prefetching(ABC):
+    """Capability: read many objects of this type in a few batched calls (one Describe with
+    many ids, the account's role details, the tagging API), ahead of a refresh reading them one
+    by one. What a batch found is used by the next `read` of each object, once."""
+
+    prefetch_min: ClassVar[int] = 2  # fewer objects than this: batching would not pay
+
+    @abstractmethod
+    def prefetch(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """Fetch what batched calls can tell of `items` (id, prior attributes). Best effort:
+        whatever this cannot find, `read` finds the usual way."""
+
+    @abstractmethod
+    def forget_prefetched(self) -> None:
+        """Drop whatever `read` did not use (the refresh is over)."""
 
 
 def stable_hash(value: Any, length: int = 8) -> str:

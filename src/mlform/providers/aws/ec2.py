@@ -10,7 +10,7 @@ tags: during a create-before-destroy replacement the old object carries the same
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import AfterValidator, Field
@@ -34,6 +34,7 @@ from mlform.providers.base import (
     AttrsModel,
     Discovered,
     ForceNew,
+    Prefetching,
     ResourceMeta,
     Timeouts,
 )
@@ -57,13 +58,14 @@ Ipv6Cidr = Annotated[str, AfterValidator(_cidr(6))]
 A = TypeVar("A", bound=ArgsModel)
 
 
-class Ec2Resource(AwsResource[A]):
+class Ec2Resource(AwsResource[A], Prefetching):
     """What the three types share: EC2 names its calls alike, and ids come from AWS."""
 
     service: ClassVar[str] = "ec2"
     kind: ClassVar[str]  # as TagSpecifications names the type
     noun: ClassVar[str]  # as the API names it: Describe<noun>s, Delete<noun>
     id_key: ClassVar[str]
+    id_filter: ClassVar[str]  # the Describe filter on ids: vpc-id, subnet-id, group-id
     missing: ClassVar[tuple[str, ...]]  # the error codes of a missing object
 
     def __init__(self, session: Any) -> None:
@@ -100,8 +102,23 @@ class Ec2Resource(AwsResource[A]):
         pages = self.client.get_paginator(xform_name(f"Describe{self.noun}s")).paginate(**params)
         yield from (found for page in pages for found in page[f"{self.noun}s"])
 
+    prefetch_min: ClassVar[int] = 2
+
+    def prefetch(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        # A filter rather than the ids parameter: an id that no longer exists is left out
+        # instead of failing the whole call (and is then read, and found missing, alone).
+        ids = [id for id, _ in items]
+        for start in range(0, len(ids), 100):
+            filters = [{"Name": self.id_filter, "Values": ids[start:start + 100]}]
+            for live in self._described(Filters=filters):
+                self._prefetched[live[self.id_key]] = live
+
     def _describe(self, id: str) -> dict[str, Any] | None:
         from botocore.exceptions import ClientError
+
+        batched = self._take(id)
+        if batched is not None:
+            return dict(batched)
 
         try:
             found = list(self._described(**{f"{self.id_key}s": [id]}))
@@ -198,8 +215,13 @@ class Ec2Resource(AwsResource[A]):
         return found[0] if found else None
 
     def list(self) -> Iterator[Discovered]:
+        """Every object but those AWS makes itself in each region (the default VPC, its
+        subnets and every VPC's `default` security group): nobody made them to adopt."""
         with aws_call("ec2", f"Describe{self.noun}s"):
             for live in self._described():
+                if (live.get("IsDefault") or live.get("DefaultForAz")
+                        or live.get("GroupName") == "default"):
+                    continue
                 yield Discovered(id=live[self.id_key], tags=tag_dict(live.get("Tags")))
 
     def _computed(self, live: Mapping[str, Any], arn_noun: str) -> dict[str, Any]:
@@ -234,7 +256,7 @@ class Vpc(Ec2Resource[VpcArgs]):
     type_name = "aws_vpc"
     Args = VpcArgs
     Attrs = VpcAttrs
-    kind, noun, id_key = "vpc", "Vpc", "VpcId"
+    kind, noun, id_key, id_filter = "vpc", "Vpc", "VpcId", "vpc-id"
     missing = ("InvalidVpcID.NotFound", "InvalidVpcID.Malformed")
     # Terraform's aws_vpc has no timeouts block: these are its fixed waits.
     timeouts = Timeouts(create=600.0, update=300.0, delete=300.0)
@@ -310,7 +332,7 @@ class Subnet(Ec2Resource[SubnetArgs]):
     type_name = "aws_subnet"
     Args = SubnetArgs
     Attrs = SubnetAttrs
-    kind, noun, id_key = "subnet", "Subnet", "SubnetId"
+    kind, noun, id_key, id_filter = "subnet", "Subnet", "SubnetId", "subnet-id"
     missing = ("InvalidSubnetID.NotFound", "InvalidSubnetID.Malformed")
     timeouts = Timeouts(create=600.0, update=1200.0, delete=1200.0)
 

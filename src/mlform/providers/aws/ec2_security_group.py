@@ -171,7 +171,7 @@ class SecurityGroup(Ec2Resource[SecurityGroupArgs]):
     type_name = "aws_security_group"
     Args = SecurityGroupArgs
     Attrs = SecurityGroupAttrs
-    kind, noun, id_key = "security-group", "SecurityGroup", "GroupId"
+    kind, noun, id_key, id_filter = "security-group", "SecurityGroup", "GroupId", "group-id"
     missing = ("InvalidGroup.NotFound", "InvalidGroupId.Malformed")
     name_max_len = 255
     timeouts = Timeouts(create=600.0, update=600.0, delete=900.0)

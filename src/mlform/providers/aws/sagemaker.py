@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from abc import abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import Field, ValidationError, model_validator
@@ -24,6 +24,7 @@ from mlform.providers.aws.base import (
     tag_dict,
     tag_list,
     tags_all_field,
+    tags_by_arn,
     tags_field,
     user_tags,
 )
@@ -33,6 +34,7 @@ from mlform.providers.base import (
     AttrsModel,
     Discovered,
     ForceNew,
+    Prefetching,
     ResourceMeta,
     StackContext,
     Timeouts,
@@ -87,7 +89,7 @@ A = TypeVar("A", bound=ArgsModel)
 N = TypeVar("N", bound=ContentNamedArgs)
 
 
-class _SagemakerResource(AwsResource[A]):
+class _SagemakerResource(AwsResource[A], Prefetching):
     """SageMaker's API names everything alike: `Describe<Noun>(<Noun>Name=)` -> `<Noun>Arn`."""
 
     service: ClassVar[str] = "sagemaker"
@@ -111,7 +113,14 @@ class _SagemakerResource(AwsResource[A]):
             raise translate(exc, operation) from exc
         return found
 
+    def prefetch(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        arns = [str(prior["arn"]) for _, prior in items if prior.get("arn")]
+        self._prefetched.update(tags_by_arn(self.aws, arns))
+
     def _tags(self, arn: str) -> dict[str, str]:
+        batched = self._take(arn)
+        if batched is not None:
+            return dict(batched)
         tags: dict[str, str] = {}
         with aws_call("sagemaker", "ListTags"):
             for page in self.client.get_paginator("list_tags").paginate(ResourceArn=arn):

@@ -14,6 +14,7 @@ from typing import Any
 
 from mlform import __version__
 from mlform.errors import ProviderError
+from mlform.providers.aws.ratelimit import RateLimits
 from mlform.providers.base import StackContext
 
 SANDBOX_CREDENTIALS = ("mlform-sandbox", "mlform-sandbox")  # moto accepts any
@@ -60,6 +61,10 @@ class AwsSession:
         # drift report them, and the benchmarks compare them with direct boto3 reads.
         self.api_calls: Counter[str] = Counter()
         self._count_lock = threading.Lock()
+        try:
+            self.limits = RateLimits.for_target(ctx.target)
+        except ValueError as exc:
+            raise ProviderError(str(exc)) from None
         self._session.events.register("before-call", self._count)
         if self.endpoint_url is not None and ctx.account:
             self._session.events.register("before-send", self._in_account)
@@ -69,8 +74,10 @@ class AwsSession:
         request.headers[SANDBOX_ACCOUNT_HEADER] = self.context.account
 
     def _count(self, model: Any, **_: Any) -> None:
+        service = model.service_model.service_name
         with self._count_lock:
-            self.api_calls[model.service_model.service_name] += 1
+            self.api_calls[service] += 1
+        self.limits.acquire(service)  # waits here, in the calling thread, when over the rate
 
     @property
     def is_sandbox(self) -> bool:

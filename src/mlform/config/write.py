@@ -1,0 +1,52 @@
+"""Adding generated sections to a config file without disturbing what is written there.
+
+The user's file keeps its comments, order and layout: new entries are appended under an existing
+block-style `components:` or `resources:` key (at that section's indentation), or as a new
+section at the end.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from mlform.errors import MlformError
+
+
+def dump_entries(entries: dict[str, Any], indent: int) -> list[str]:
+    """`entries` as block YAML lines, indented by `indent` spaces."""
+    text = yaml.safe_dump(entries, default_flow_style=False, sort_keys=False, width=100,
+                          allow_unicode=True)
+    return [" " * indent + line if line else line for line in text.splitlines()]
+
+
+def add_entries(text: str, section: str, entries: dict[str, Any], comment: str = "") -> str:
+    """`text` (a config) with `entries` added under the top-level key `section`."""
+    if not entries:
+        return text
+    lines = text.splitlines()
+    key = re.compile(rf"^{re.escape(section)}:\s*(#.*)?$")
+    at = next((i for i, line in enumerate(lines) if key.match(line)), None)
+    if at is None:
+        if any(re.match(rf"^{re.escape(section)}:", line) for line in lines):
+            raise MlformError(f"`{section}:` is written in flow style ({{...}}); write it as a "
+                              "block (one entry per line) so entries can be added to it")
+        block = ([f"# {comment}"] if comment else []) + [f"{section}:"]
+        body = dump_entries(entries, 2)
+        while lines and not lines[-1].strip():
+            lines.pop()
+        return "\n".join([*lines, "", *block, *body]) + "\n"
+    end, indent = at + 1, 2
+    for j in range(at + 1, len(lines)):
+        stripped = lines[j].strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        width = len(lines[j]) - len(lines[j].lstrip())
+        if width == 0:
+            break
+        indent = indent if end > at + 1 else width
+        end = j + 1
+    body = ([" " * indent + f"# {comment}"] if comment else []) + dump_entries(entries, indent)
+    return "\n".join([*lines[:end], *body, *lines[end:]]) + "\n"
