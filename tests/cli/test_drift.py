@@ -76,7 +76,9 @@ def test_out_of_band_changes_are_reported_classified_and_put_back(
         {"path": "instance_counts.AllTraffic", "recorded": 1, "live": 3, "risk": "risky"}]
     # Suspending versioning is reported as the versioning resource gone (AWS has no way to
     # remove versioning from a bucket: "Suspended" is what is left of it).
-    assert found["module.data.aws_s3_bucket_versioning.this"]["risk"] == "risky"
+    versioning = found["module.data.aws_s3_bucket_versioning.this"]
+    assert versioning["risk"] == "risky" and versioning["note"].startswith(
+        "versioning suspended outside mlform")
     assert found["aws_iam_role.reader"]["status"] == "deleted"
     assert found["aws_iam_role.reader"]["risk"] == "risky"
     worker = found["aws_iam_role.worker"]

@@ -119,9 +119,10 @@ def test_a_platform_built_by_hand_is_imported_with_generated_config(
 
     r = cli.run("import", "--discover", "--generate-config", "mlform.yaml")
     assert r.code == 0, r.err
-    assert "Import successful! 16 object(s) recorded; mlform.yaml has 2 component(s) and " \
-           "9 resource(s) for them." in r.out, r.out
-    assert "do-not-print-me" not in r.out + r.err
+    assert "Import successful! 16 object(s) recorded; mlform.yaml has 3 component(s) and " \
+           "8 resource(s) for them." in r.out, r.out
+    written = (cli.cwd / "mlform.yaml").read_text()
+    assert "do-not-print-me" not in r.out + r.err + written
     config = yaml.safe_load((cli.cwd / "mlform.yaml").read_text())
     assert config["environments"]["dev"]["account"] == account  # the user's part is kept
     assert config["components"]["legacy-datasets"] == {
@@ -129,6 +130,8 @@ def test_a_platform_built_by_hand_is_imported_with_generated_config(
         "noncurrent_version_days": 60}
     assert config["components"]["legacy-train"] == {
         "type": "container_registry", "name": "legacy-train", "keep_last": 10}
+    assert config["components"]["legacy-api-key"] == {
+        "type": "secret", "name": "legacy-api-key", "recovery_window_in_days": 30}
     resources = config["resources"]
     model = resources["aws_sagemaker_model.legacy-fraud-v3"]
     assert model["execution_role_arn"] == "${aws_iam_role.legacy-sagemaker.arn}"

@@ -35,6 +35,7 @@ def test_ml_platform_applies_updates_and_destroys(cli: Cli, sandbox: Any, boto: 
     assert "Apply complete! Resources: 45 added, 0 changed, 0 destroyed." in r.out
     assert 'gpu_instance_type = "g5.xlarge"' in r.out
     assert cli.run("plan", "--detailed-exitcode").code == 0
+    _every_object_can_be_imported(cli.cwd / "mlform.yaml")
     endpoint = boto("sagemaker", "eu-west-1").describe_endpoint(EndpointName="fraud-dev-fraud-api")
 
     r = cli.run("plan", "--var", "model_version=v2", "-out", "v2.plan")
@@ -48,3 +49,43 @@ def test_ml_platform_applies_updates_and_destroys(cli: Cli, sandbox: Any, boto: 
     assert r.code == 0 and "45 destroyed" in r.out, r.err
     assert "This plan changes the monthly estimate by -$779.68 (from $779.68 to $0.00)." in r.out
     assert cli.run("state", "list").out == ""
+
+
+# What an import cannot know, as Terraform's import cannot: settings only the config holds, and
+# values AWS chose where the config left them to it.
+NOT_IN_THE_CLOUD = {
+    "module.registry.aws_ecr_repository.this": ["force_delete"],
+    "module.features.aws_s3_bucket.this": ["force_destroy"],
+    "module.api-keys.aws_secretsmanager_secret.this": ["recovery_window_in_days"],
+    "module.fraud-api.aws_sagemaker_model.this": ["name_prefix"],
+    "module.fraud-api.aws_sagemaker_endpoint_configuration.this": ["name_prefix"],
+    "module.transactions.aws_sagemaker_feature_group.this": ["online_store_config"],
+    "module.tracking.aws_db_instance.this": ["final_snapshot_identifier"],
+    "module.trainer.aws_eks_cluster.this": ["version"],
+    "module.trainer.aws_eks_node_group.gpu": ["disk_size"],
+    "module.trainer.aws_eks_node_group.system": ["ami_type", "disk_size"],
+}
+
+
+def _every_object_can_be_imported(config: Path) -> None:
+    """Each object discovery lists reads back by the id `mlform import` takes, with no prior
+    state, as it is recorded (see NOT_IN_THE_CLOUD)."""
+    from mlform.api import Workspace
+    from mlform.providers.base import Discoverable
+
+    ws = Workspace(config, offline=True)
+    pool = ws.pool()
+    listed: dict[str, dict[str, str]] = {}
+    differs = {}
+    for address, res in ws.state().resources.items():
+        rt = pool.resource(res.type)
+        if res.type not in listed:
+            assert isinstance(rt, Discoverable)
+            listed[res.type] = {d.id: d.import_id or d.id for d in rt.list()}
+        live = rt.read(listed[res.type][res.id], {})
+        assert live is not None and live["id"] == res.id, address
+        fields = [f for f in type(rt).Args.model_fields
+                  if live.get(f) != res.attributes.get(f)]
+        if fields:
+            differs[address] = fields
+    assert differs == NOT_IN_THE_CLOUD

@@ -38,7 +38,7 @@ def render_drift(report: Any, style: Style, *, accepted: bool = False) -> list[s
         paint = style.red if d.risk == RISKY else style.yellow
         lines.append(f"{style.bold(d.address)}  {paint(d.risk)}")
         if d.status == "deleted":
-            lines.append(f"  {style.red('-')} deleted outside mlform")
+            lines.append(f"  {style.red('-')} {d.note or 'deleted outside mlform'}")
         for f in d.fields:
             lines.append(f"  {style.yellow('~')} {f.path}: {_value(f.recorded)} -> "
                          f"{_value(f.live)}" + ("" if f.risk == d.risk else f"  ({f.risk})"))

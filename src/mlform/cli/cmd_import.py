@@ -93,8 +93,8 @@ def discover(config: str, environment: str | None, variables: tuple[str, ...],
     ws = _workspace(config, environment, variables, offline=True)
     found = ws.discover(types, parallelism=parallelism)
     if as_json:
-        sys.stdout.write(json.dumps([{"type": f.type, "id": f.id, "tags": f.tags}
-                                     for f in found], indent=2) + "\n")
+        sys.stdout.write(json.dumps([{"type": f.type, "id": f.id, "import_id": f.import_id or f.id,
+                                      "tags": f.tags} for f in found], indent=2) + "\n")
         return
     style = stdout_style(no_color)
     ctx = ws.context
@@ -104,7 +104,7 @@ def discover(config: str, environment: str | None, variables: tuple[str, ...],
     width = max(len(f.type) for f in found)
     for f in found:
         name = f.tags.get("Name")
-        sys.stdout.write(f"{f.type.ljust(width)}  {f.id}"
+        sys.stdout.write(f"{f.type.ljust(width)}  {f.import_id or f.id}"
                          + (style.dim(f"  (Name: {name})") if name and name != f.id else "")
                          + "\n")
     sys.stdout.write(f"\n{len(found)} object(s) in {ctx.target} {ctx.region} belong to no "

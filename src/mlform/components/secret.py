@@ -37,6 +37,21 @@ class Secret(ComponentModel):
                              "put its value in with the AWS console or CLI for now")
         return value
 
+    anchor: ClassVar[str | None] = "aws_secretsmanager_secret"
+
+    @classmethod
+    def recognize(cls, found: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+        secret = found.get("aws_secretsmanager_secret")
+        if secret is None or len(found) != 1:
+            return None
+        settings = {"name": secret["name"], "description": secret.get("description") or "",
+                    "recovery_window_in_days": secret.get("recovery_window_in_days", 7)}
+        if secret.get("kms_key_id"):
+            settings["kms_key_id"] = secret["kms_key_id"]
+        if secret.get("tags"):
+            settings["tags"] = secret["tags"]
+        return settings
+
     def expand(self, ctx: ExpandContext) -> Expansion:
         out = Expansion()
         args: dict[str, Any] = {"description": self.description, "tags": self.tags,

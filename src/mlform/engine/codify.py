@@ -78,7 +78,7 @@ def codify(objects: Iterable[Live], registry: Registry, ctx: StackContext,
             address = _unique(f"{obj.type}.{_resource_name(_label(registry, obj))}", taken)
             raw.append((address, obj))
     refs = _referable([(a, o) for a, o in raw if registry.get(o.type).configures is None])
-    refs.update(_component_refs(out))
+    refs.update(_component_refs(out, components))
     for address, obj in raw:
         rtype = registry.get(obj.type)
         out.resources[address] = _args(rtype, obj, ctx, refs, address, out.left_out)
@@ -114,16 +114,18 @@ def _referable(raw: list[tuple[str, Live]]) -> dict[str, str]:
     return found
 
 
-def _component_refs(out: Codified) -> dict[str, str]:
+def _component_refs(out: Codified, components: Mapping[str, type[ComponentModel]],
+                    ) -> dict[str, str]:
+    """The anchor's ARN and name, as the component's `arn` and `name` outputs where it has
+    them: other objects refer to the component, not into it."""
     found: dict[str, str] = {}
-    for name, settings in out.components.items():
-        anchor = next(a for a in out.imports if a.startswith(f"module.{name}."))
-        attrs = out.imports[anchor].attributes
-        if attrs.get("arn"):
-            found[attrs["arn"]] = "${" + f"{name}.arn" + "}"
-        found.setdefault(str(settings.get("name") or settings.get("bucket") or ""),
-                         "${" + f"{name}.name" + "}")
-    found.pop("", None)
+    for name, (anchor_type, _) in out.anchors.items():
+        outputs = components[out.components[name]["type"]].outputs
+        attrs = out.imports[module_address(name, anchor_type, "this")].attributes
+        for output, value in (("arn", attrs.get("arn")),
+                              ("name", attrs.get("name") or attrs.get("bucket"))):
+            if output in outputs and isinstance(value, str) and value:
+                found.setdefault(value, "${" + f"{name}.{output}" + "}")
     return found
 
 
@@ -149,7 +151,31 @@ def _args(rtype: type[ResourceType[Any]], obj: Live, ctx: StackContext, refs: Ma
             value = _with_refs(value, refs, own)
         args[name] = value
     live = {k: v for k, v in obj.attributes.items() if k in rtype.Args.model_fields}
-    return {k: _readable(rtype, live, k, v) for k, v in args.items()}
+    written = {k: _readable(rtype, live, k, v) for k, v in args.items()}
+    return written if _needs_empties(rtype, {k: live[k] for k in written}) else {
+        k: _prune(v) if isinstance(v, dict | list) else v for k, v in written.items()}
+
+
+def _prune(value: Any) -> Any:
+    """`value` without empty entries inside nested blocks (`environment: {}`, `x: null`)."""
+    if isinstance(value, dict):
+        return {k: _prune(v) for k, v in value.items() if v not in (None, {}, [])}
+    if isinstance(value, list):
+        return [_prune(v) for v in value]
+    return value
+
+
+def _needs_empties(rtype: type[ResourceType[Any]], args: dict[str, Any]) -> bool:
+    """Whether the type reads `args` (live values) differently once the empty entries inside
+    nested blocks are pruned; if not, the config is written without them."""
+    shorter = {k: _prune(v) if isinstance(v, dict | list) else v for k, v in args.items()}
+    if shorter == args:
+        return True
+    try:
+        return bool(rtype.Args.model_validate(shorter).model_dump(mode="json")
+                    != rtype.Args.model_validate(args).model_dump(mode="json"))
+    except Exception:
+        return True
 
 
 def _with_refs(value: Any, refs: Mapping[str, str], own: set[Any]) -> Any:

@@ -27,6 +27,7 @@ class Found:
     type: str
     id: str
     tags: dict[str, str] = field(default_factory=dict)
+    import_id: str | None = None  # what `mlform import` takes, when it is not the id
 
 
 def discoverable_types(registry: Registry, wanted: Collection[str] = ()) -> list[str]:
@@ -62,7 +63,8 @@ def discover(pool: ProviderPool, types: Iterable[str], states: Iterable[State],
         rt = pool.resource(type_name)
         assert isinstance(rt, Discoverable)
         try:
-            listed[type_name] = [Found(type_name, d.id, dict(d.tags)) for d in rt.list()]
+            listed[type_name] = [Found(type_name, d.id, dict(d.tags), d.import_id)
+                                 for d in rt.list()]
         except Exception as exc:
             errors.append(f"  {type_name}: {provider_error(exc, type_name).message}")
 

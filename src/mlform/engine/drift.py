@@ -45,6 +45,7 @@ class ResourceDrift:
     status: str  # "changed" or "deleted"
     fields: list[FieldDrift] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)  # changed, but ignore_changes covers them
+    note: str = ""  # for a deleted object: what that means for its type
 
     @property
     def risk(self) -> str:
@@ -122,7 +123,8 @@ def find_drift(
             continue  # an interrupted create that refresh settled: not drift
         after = live[address]
         if after is None:
-            out.append(ResourceDrift(address, before.type, "deleted"))
+            out.append(ResourceDrift(address, before.type, "deleted",
+                                     note=registry.get(before.type).gone))
             continue
         rtype = registry.get(before.type)
         args = rtype.Args.model_fields
@@ -180,6 +182,7 @@ class DriftReport:
                 "changes": [{"path": f.path, "recorded": f.recorded, "live": f.live,
                              "risk": f.risk} for f in d.fields],
                 "ignored": d.ignored,
+                **({"note": d.note} if d.note else {}),
             } for d in self.resources],
             "objects_read": self.read,
             "api_calls": {"total": sum(self.api_calls.values()), **dict(self.api_calls)},

@@ -37,7 +37,7 @@ class Generated:
 def read_live(pool: ProviderPool, found: Sequence[Found], parallelism: int) -> list[Live]:
     """Read every discovered object (those deleted since they were listed drop out)."""
     def read(f: Found) -> Live | None:
-        attrs = pool.resource(f.type).read(f.id, {})
+        attrs = pool.resource(f.type).read(f.import_id or f.id, {})
         return None if attrs is None else Live(f.type, str(attrs.get("id", f.id)), attrs)
 
     with ThreadPoolExecutor(max_workers=max(1, parallelism),

@@ -130,6 +130,8 @@ class ResourceType(ABC, Generic[A]):
     # The type whose object this one configures and shares its id with (a bucket's versioning:
     # `aws_s3_bucket`); discovery counts it as managed where that object is.
     configures: ClassVar[str | None] = None
+    # How drift describes an object that reads as gone (some "deletes" leave something).
+    gone: ClassVar[str] = "deleted outside mlform"
 
     def __init__(self, session: Any) -> None:
         self.session = session
@@ -206,6 +208,9 @@ class Discovered:
 
     id: str
     tags: Mapping[str, str] = field(default_factory=dict)
+    # What `read` (and `mlform import`) takes when the id alone cannot be read without a prior
+    # state (a scalable target: namespace/resource id/dimension). None: the id.
+    import_id: str | None = None
 
     @property
     def address(self) -> str | None:

@@ -53,8 +53,29 @@ def _key(what: str, resource_id: str | None,
     dimension = prior.get("scalable_dimension")
     if not dimension or not resource_id:
         raise ProviderError(f"cannot read {what}: its resource_id and scalable_dimension are "
-                            "not known")
+                            "not known (to import one, give the id as "
+                            "`<namespace>/<resource id>/<dimension>`, and for a policy "
+                            "`/<policy name>` after it)")
     return prior.get("service_namespace") or _namespace_of(dimension), resource_id, dimension
+
+
+def import_id(namespace: str, resource_id: str, dimension: str, name: str = "") -> str:
+    """The id `mlform import` takes (Terraform's): `sagemaker/endpoint/e/variant/AllTraffic/
+    sagemaker:variant:DesiredInstanceCount`, and `/<policy name>` after it for a policy."""
+    return "/".join(p for p in (namespace, resource_id, dimension, name) if p)
+
+
+def parse_import_id(id: str, policy: bool) -> tuple[str, dict[str, str]] | None:
+    """(resource id or policy name, prior attributes) from an import id, or None if `id` is
+    not one (a recorded id: a resource id, or a policy's name)."""
+    parts = id.split("/")
+    at = next((i for i in range(len(parts) - 1, 0, -1) if parts[i].count(":") >= 2), None)
+    if at is None or at < 2 or (policy and at != len(parts) - 2) or (
+            not policy and at != len(parts) - 1):
+        return None
+    prior = {"service_namespace": parts[0], "resource_id": "/".join(parts[1:at]),
+             "scalable_dimension": parts[at]}
+    return (parts[-1] if policy else prior["resource_id"]), prior
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -191,6 +212,9 @@ class AppautoscalingTarget(AwsResource[AppautoscalingTargetArgs]):
         return attrs
 
     def read(self, id: str, prior: Mapping[str, Any]) -> dict[str, Any] | None:
+        parsed = None if prior.get("scalable_dimension") else parse_import_id(id, policy=False)
+        if parsed is not None:
+            id, prior = parsed
         namespace, resource_id, dimension = _key(f"scalable target {id}", id, prior)
         found = self._describe(namespace, resource_id, dimension)
         if found is None:
@@ -249,6 +273,9 @@ class AppautoscalingTarget(AwsResource[AppautoscalingTargetArgs]):
     def list(self) -> Iterator[Discovered]:
         for target in _each_namespace(self.client, "DescribeScalableTargets", "ScalableTargets"):
             yield Discovered(id=target["ResourceId"],
+                             import_id=import_id(target["ServiceNamespace"],
+                                                 target["ResourceId"],
+                                                 target["ScalableDimension"]),
                              tags=self._tags(target.get("ScalableTargetARN")))
 
 
@@ -356,6 +383,9 @@ class AppautoscalingPolicy(AwsResource[AppautoscalingPolicyArgs]):
                                                                       dimension)), None)
 
     def read(self, id: str, prior: Mapping[str, Any]) -> dict[str, Any] | None:
+        parsed = None if prior.get("scalable_dimension") else parse_import_id(id, policy=True)
+        if parsed is not None:
+            id, prior = parsed
         found = self._describe(id, prior)
         if found is None:
             return None
@@ -406,4 +436,6 @@ class AppautoscalingPolicy(AwsResource[AppautoscalingPolicyArgs]):
 
     def list(self) -> Iterator[Discovered]:
         for policy in _each_namespace(self.client, "DescribeScalingPolicies", "ScalingPolicies"):
-            yield Discovered(id=policy["PolicyName"])
+            yield Discovered(id=policy["PolicyName"], import_id=import_id(
+                policy["ServiceNamespace"], policy["ResourceId"], policy["ScalableDimension"],
+                policy["PolicyName"]))

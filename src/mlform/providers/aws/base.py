@@ -51,6 +51,13 @@ def tag_list(
     return [{key: k, value: v} for k, v in tags.items()]
 
 
+def aws_chosen(prior: Mapping[str, Any], key: str, live: Any, unset: Any = None) -> Any:
+    """An argument AWS fills in when the config leaves it unset (Terraform's optional and
+    computed): the live value if the config set it, or if nothing is recorded yet (an import
+    reads what exists); `unset` if the config left it to AWS, so AWS's choice is no change."""
+    return live if key not in prior or prior[key] else unset
+
+
 def tags_by_arn(session: AwsSession, arns: Sequence[str]) -> dict[str, dict[str, str]]:
     """The tags of many objects in one call per 100 ARNs (the Resource Groups Tagging API).
     Objects that never had a tag are not returned (by AWS either): ask their service."""

@@ -23,6 +23,7 @@ from mlform.errors import NotReady, ProviderError
 from mlform.providers.aws.base import (
     AwsResource,
     all_tags,
+    aws_chosen,
     tag_changes,
     tags_all_field,
     tags_field,
@@ -302,7 +303,7 @@ class EksCluster(_EksResource[EksClusterArgs]):
         args = EksClusterArgs.model_validate({
             "name": found["name"], "role_arn": found["roleArn"],
             # Unset, it is AWS's choice, not a change (see the module docstring).
-            "version": found.get("version") if prior.get("version") else None,
+            "version": aws_chosen(prior, "version", found.get("version")),
             "vpc_config": {  # AWS's defaults where a response leaves a field out
                 "subnet_ids": vpc.get("subnetIds") or [],
                 "security_group_ids": vpc.get("securityGroupIds") or [],
@@ -460,8 +461,8 @@ class EksNodeGroup(_EksResource[EksNodeGroupArgs]):
             "node_role_arn": found["nodeRole"], "subnet_ids": found.get("subnets") or [],
             "instance_types": found.get("instanceTypes") or ["t3.medium"],
             "capacity_type": found.get("capacityType", "ON_DEMAND"),
-            "ami_type": found.get("amiType") if prior.get("ami_type") else None,
-            "disk_size": found.get("diskSize") if prior.get("disk_size") else None,
+            "ami_type": aws_chosen(prior, "ami_type", found.get("amiType")),
+            "disk_size": aws_chosen(prior, "disk_size", found.get("diskSize")),
             "scaling_config": {"min_size": scaling.get("minSize", 0),
                                "max_size": scaling.get("maxSize", 1),
                                "desired_size": scaling.get("desiredSize", 0)},

@@ -16,6 +16,7 @@ from mlform.errors import NotReady, ProviderError
 from mlform.providers.aws.base import (
     AwsResource,
     all_tags,
+    aws_chosen,
     tag_changes,
     tag_dict,
     tag_list,
@@ -371,8 +372,8 @@ class DbInstance(AwsResource[DbInstanceArgs], Waitable):
             "manage_master_user_password": secret is not None,
             "db_subnet_group_name": (None if wanted_group is None and group == "default"
                                      else group),
-            "vpc_security_group_ids": (security_groups if prior.get("vpc_security_group_ids")
-                                       else []),
+            "vpc_security_group_ids": aws_chosen(prior, "vpc_security_group_ids",
+                                                 security_groups, unset=[]),
             "publicly_accessible": bool(db.get("PubliclyAccessible", False)),
             "multi_az": bool(db.get("MultiAZ", False)),
             "backup_retention_period": int(db.get("BackupRetentionPeriod", 0)),

@@ -146,6 +146,8 @@ class S3BucketVersioning(BucketConfiguration[S3BucketVersioningArgs]):
     and creating it again restores what the configuration says."""
 
     type_name: ClassVar[str] = "aws_s3_bucket_versioning"
+    gone: ClassVar[str] = ("versioning suspended outside mlform (what deleting this resource "
+                           "leaves: S3 cannot unversion a bucket)")
     Args = S3BucketVersioningArgs
     what: ClassVar[str] = "versioning configuration"
     put_operation: ClassVar[str] = "PutBucketVersioning"
