@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from typing import Any
 
 import boto3
@@ -139,10 +140,21 @@ def test_a_platform_built_by_hand_is_imported_with_generated_config(
     assert subnet["vpc_id"] == "${aws_vpc." + made["vpc"] + ".id}"
     assert resources["aws_iam_role.legacy-sagemaker"]["assume_role_policy"] == TRUST
 
+    assert {"to": "aws_subnet." + made["subnet"], "id": made["subnet"]} in config["import"]
+    assert len(config["import"]) == 16
+
     r = cli.run("plan", "--detailed-exitcode")
     assert r.code == 0, r.out + r.err
     assert "No changes." in r.out
     assert cli.run("discover").out.startswith("Nothing unmanaged found in sandbox eu-west-2")
+    # Had the process died after writing the config but before recording the objects, the
+    # `import:` entries make the next plan import them rather than create them again.
+    state_dir = cli.cwd / ".mlform"
+    shutil.move(state_dir, cli.cwd / "saved-state")
+    r = cli.run("plan")
+    assert "Plan: 16 to import, 0 to add, 0 to change, 0 to destroy." in r.out, r.out + r.err
+    shutil.rmtree(state_dir, ignore_errors=True)
+    shutil.move(cli.cwd / "saved-state", state_dir)
     state = Workspace(cli.cwd / "mlform.yaml", offline=True).state()
     assert state.resources["aws_vpc." + made["vpc"]].id == made["vpc"]
     assert state.resources["aws_iam_role.legacy-sagemaker"].dependencies == []

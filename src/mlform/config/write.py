@@ -15,15 +15,18 @@ import yaml
 from mlform.errors import MlformError
 
 
-def dump_entries(entries: dict[str, Any], indent: int) -> list[str]:
-    """`entries` as block YAML lines, indented by `indent` spaces."""
-    text = yaml.safe_dump(entries, default_flow_style=False, sort_keys=False, width=100,
-                          allow_unicode=True)
+def dump_entries(entries: dict[str, Any] | list[Any], indent: int) -> list[str]:
+    """`entries` as block YAML lines, indented by `indent` spaces (the items of a list each on
+    one line)."""
+    text = yaml.safe_dump(entries, default_flow_style=None if isinstance(entries, list) else False,
+                          sort_keys=False, width=100, allow_unicode=True)
     return [" " * indent + line if line else line for line in text.splitlines()]
 
 
-def add_entries(text: str, section: str, entries: dict[str, Any], comment: str = "") -> str:
-    """`text` (a config) with `entries` added under the top-level key `section`."""
+def add_entries(text: str, section: str, entries: dict[str, Any] | list[Any],
+                comment: str = "") -> str:
+    """`text` (a config) with `entries` added under the top-level key `section` (a mapping, or
+    a list such as `import:`)."""
     if not entries:
         return text
     lines = text.splitlines()
@@ -44,8 +47,8 @@ def add_entries(text: str, section: str, entries: dict[str, Any], comment: str =
         if not stripped or stripped.startswith("#"):
             continue
         width = len(lines[j]) - len(lines[j].lstrip())
-        if width == 0:
-            break
+        if width == 0 and not (isinstance(entries, list) and stripped.startswith("- ")):
+            break  # (a list's items may sit at the key's own indentation)
         indent = indent if end > at + 1 else width
         end = j + 1
     body = ([" " * indent + f"# {comment}"] if comment else []) + dump_entries(entries, indent)

@@ -34,6 +34,7 @@ class Live:
     type: str
     id: str
     attributes: dict[str, Any]
+    import_id: str = ""  # what `import:` takes, when it is not the id
 
 
 @dataclass

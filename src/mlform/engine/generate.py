@@ -38,7 +38,8 @@ def read_live(pool: ProviderPool, found: Sequence[Found], parallelism: int) -> l
     """Read every discovered object (those deleted since they were listed drop out)."""
     def read(f: Found) -> Live | None:
         attrs = pool.resource(f.type).read(f.import_id or f.id, {})
-        return None if attrs is None else Live(f.type, str(attrs.get("id", f.id)), attrs)
+        return None if attrs is None else Live(f.type, str(attrs.get("id", f.id)), attrs,
+                                               f.import_id or f.id)
 
     with ThreadPoolExecutor(max_workers=max(1, parallelism),
                             thread_name_prefix="mlform-import") as ex:
@@ -66,6 +67,12 @@ def generate(
                               ungrouped)
             new = add_entries(text, "components", codified.components, comment)
             new = add_entries(new, "resources", codified.resources, comment)
+            # The state records the imports at once; these entries only matter if it could
+            # not (a process killed in between): the next plan then imports instead of
+            # creating. Done imports are skipped, so they can stay or go.
+            new = add_entries(new, "import", [
+                {"to": a, "id": o.import_id or o.id} for a, o in codified.imports.items()],
+                comment)
             scratch.write_text(new, encoding="utf-8")
             trial_stack = load(scratch)
             recorded = {
