@@ -14,7 +14,7 @@ from mlform.config.adopt import Import, Move
 from mlform.config.stack import ResourceConfig
 from mlform.engine.calls import provider_error
 from mlform.engine.providers import ProviderPool
-from mlform.errors import MlformError, ProviderError
+from mlform.errors import ConfigError, MlformError, ProviderError
 from mlform.providers.base import TAG_STACK
 from mlform.state.models import ResourceState, State, move_address
 
@@ -56,8 +56,6 @@ def read_imports(
                             thread_name_prefix="mlform-import") as ex:
         list(ex.map(read, todo))
     if errors:
-        from mlform.errors import ConfigError
-
         raise ConfigError(errors)
     return {a: found[a] for a in imports if a in found}
 

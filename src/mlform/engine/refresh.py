@@ -100,8 +100,9 @@ def refresh(
         # No service gets more than half the workers, so one slow or throttled service (each
         # also has its own rate limit in its session) does not hold up the others' reads.
         per_service = max(1, parallelism // 2)
-        limits: dict[str, threading.Semaphore] = defaultdict(
-            lambda: threading.Semaphore(per_service))
+        ordered = _interleaved(pool, remote)
+        limits = {service: threading.Semaphore(per_service)
+                  for service in {_service(pool, r.type) for _, r in ordered}}
 
         def limited(service: str, work: Callable[[], None]) -> None:
             with limits[service]:
@@ -113,7 +114,7 @@ def refresh(
                 for f in [ex.submit(_prefetch, rt, items) for rt, items in batched]:
                     f.result()
                 futures = [ex.submit(limited, _service(pool, r.type), partial(read, a, r))
-                           for a, r in _interleaved(pool, remote)]
+                           for a, r in ordered]
                 futures += [ex.submit(settle, a, p) for a, p in state.pending.items()]
                 for f in futures:
                     f.result()
