@@ -22,6 +22,7 @@ from mlform.config.stack import DEFAULT_CONFIG, Stack, load_stack
 from mlform.config.validation import suggest
 from mlform.cost.catalog import PriceCatalog, load_catalog
 from mlform.cost.report import CostReport, cost_report
+from mlform.engine import repair
 from mlform.engine.adopt import adopt, apply_moves, read_imports
 from mlform.engine.apply import Applier, ApplyEvent, ApplyResult
 from mlform.engine.calls import provider_error
@@ -80,6 +81,14 @@ class Workspace:
         """The current state, including what an apply in progress (or interrupted) has done so
         far. Read-only: takes no lock, so it works while an apply runs."""
         return self.backend.snapshot()
+
+    def state_rm(self, addresses: Sequence[str]) -> dict[str, ResourceState]:
+        """Forget resources without deleting them (`mlform state rm`); what was forgotten."""
+        return repair.remove(self.backend, addresses)
+
+    def state_mv(self, source: str, target: str) -> list[tuple[str, str]]:
+        """Record resources at another address (`mlform state mv`); the (from, to) pairs."""
+        return repair.move(self.backend, source, target)
 
     # -- plan -----------------------------------------------------------------------------
 

@@ -199,3 +199,85 @@ def test_failed_create_before_destroy_keeps_the_old_object(tmp_path: Path, uid: 
     repos = boto("ecr").describe_repositories(repositoryNames=[f"cbd-{uid}"])["repositories"]
     assert len(repos) == 1
     assert [c.action.value for c in ws.plan().changes] == ["replace"]
+
+
+def _cancel_once_created(ws: Workspace, cloud: Any) -> Any:
+    """Apply in a thread and press Ctrl-C (set `cancel`) once the create call has made its
+    object and the engine is waiting for it to become ready."""
+    cancel = threading.Event()
+    box: dict[str, Any] = {}
+    worker = threading.Thread(target=lambda: box.update(out=ws.apply(cancel=cancel)))
+    worker.start()
+    assert cloud.created.wait(10)
+    cancel.set()
+    worker.join(10)
+    return box["out"]
+
+
+def test_ctrl_c_while_waiting_after_create_keeps_the_create_pending(tmp_path: Path) -> None:
+    from tests.engine.fake_cloud import FakeCloud, fake_registry
+
+    cloud = FakeCloud()
+    path = write(tmp_path, "project: engine\nresources:\n  fake_thing.a: {size: 2}\n")
+    ws = Workspace(path, registry=fake_registry(cloud))
+    outcome = _cancel_once_created(ws, cloud)
+    assert outcome.result is not None and outcome.result.interrupted
+    assert len(cloud.objects) == 1  # the create call made it; its id came from the cloud
+    state = ws.state()
+    assert list(state.pending) == ["fake_thing.a"]  # not abandoned: the outcome is known later
+    cloud.ready.set()
+    again = ws.apply()
+    assert again.result is not None and again.result.ok
+    assert any("found the object an interrupted create made" in n for n in again.plan.notes)
+    assert len(cloud.objects) == 1  # adopted, not made a second time
+    assert ws.state().resources["fake_thing.a"].id == next(iter(cloud.objects))
+    assert not ws.plan().has_changes
+
+
+def test_ctrl_c_during_a_create_before_destroy_wait_loses_neither_object(
+        tmp_path: Path) -> None:
+    from tests.engine.fake_cloud import FakeCloud, fake_registry
+
+    cloud = FakeCloud()
+    cloud.ready.set()
+    text = ("project: engine\nresources:\n  fake_thing.a:\n    size: {size}\n"
+            "    lifecycle: {{create_before_destroy: true}}\n")
+    ws = Workspace(write(tmp_path, text.format(size=1)), registry=fake_registry(cloud))
+    assert ws.apply().result.ok  # type: ignore[union-attr]
+    old = ws.state().resources["fake_thing.a"].id
+    cloud.ready.clear()
+    cloud.created.clear()
+    ws = Workspace(write(tmp_path, text.format(size=2)), registry=fake_registry(cloud))
+    outcome = _cancel_once_created(ws, cloud)
+    assert outcome.result is not None and outcome.result.interrupted
+    assert len(cloud.objects) == 2
+    state = ws.state()
+    assert [r.id for r in state.deposed["fake_thing.a"]] == [old]
+    assert list(state.pending) == ["fake_thing.a"]
+    cloud.ready.set()
+    again = ws.apply()
+    assert again.result is not None and again.result.ok
+    (new,) = cloud.objects
+    assert new != old and ws.state().resources["fake_thing.a"].id == new
+    assert not ws.state().deposed and not ws.plan().has_changes
+
+
+def test_an_interrupted_create_before_destroy_that_made_nothing_keeps_the_old_object(
+        tmp_path: Path) -> None:
+    ws = Workspace(write(tmp_path, "project: engine\nresources:\n  mlform_data.a: {input: 1}\n"))
+    assert ws.apply().result.ok  # type: ignore[union-attr]
+    old = ws.state().resources["mlform_data.a"]
+    with ws.backend.lock("test"):
+        state = ws.backend.load()
+        journal = ws.backend.begin(state, "apply")
+        journal.record({"t": "depose", "a": "mlform_data.a"})
+        journal.record({"t": "intent", "a": "mlform_data.a", "op": "create",
+                        "type": "mlform_data", "args": {"input": 2}})
+        journal.close()  # killed before the create call returned: it made nothing
+    plan = ws.plan()
+    # The old object is current again: nothing deletes it before a replacement exists.
+    assert [c.action.value for c in plan.changes] == ["no-op"]
+    ws.apply()
+    state = ws.state()
+    assert state.resources["mlform_data.a"].id == old.id
+    assert not state.deposed and not state.pending

@@ -1,4 +1,4 @@
-"""`mlform state`: look at what the state records."""
+"""`mlform state`: look at what the state records, and repair it by hand."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from mlform.errors import MlformError
 
 @click.group()
 def state() -> None:
-    """Inspect the recorded state."""
+    """Inspect the recorded state, or repair it (rm, mv)."""
 
 
 @state.command("list")
@@ -51,6 +51,45 @@ def state_show(address: str, config: str, environment: str | None, variables: tu
                    resources={address: st.resources[address]})
     for line in render_state(one, ws.registry, stdout_style(no_color)):
         click.echo(line)
+
+
+@state.command("rm")
+@click.argument("addresses", nargs=-1, required=True, metavar="ADDRESS...")
+@stack_options
+def state_rm(addresses: tuple[str, ...], config: str, environment: str | None,
+             variables: tuple[str, ...], debug: bool, no_color: bool) -> None:
+    """Forget resources (or every resource of `module.COMPONENT`) without deleting them.
+
+    The objects keep existing in the cloud; mlform stops managing them. The previous state is
+    kept in history/. Remove them from the config too, or the next plan creates them again."""
+    from mlform.api import Workspace
+
+    ws = Workspace(config, environment, parse_vars(variables), offline=True)
+    gone = ws.state_rm(addresses)
+    style = stdout_style(no_color)
+    for address, res in gone.items():
+        click.echo(f"Removed {address} {style.dim(f'[id={res.id}]')}")
+    click.echo(f"Successfully removed {len(gone)} resource(s) from the state; the objects "
+               "themselves were not changed.")
+
+
+@state.command("mv")
+@click.argument("source", metavar="FROM")
+@click.argument("target", metavar="TO")
+@stack_options
+def state_mv(source: str, target: str, config: str, environment: str | None,
+             variables: tuple[str, ...], debug: bool, no_color: bool) -> None:
+    """Record a resource (or every resource of `module.A`) at another address.
+
+    For renames made after the fact; a `moved:` entry in the config does the same, reviewed in a
+    plan. The objects are not changed. The previous state is kept in history/."""
+    from mlform.api import Workspace
+
+    ws = Workspace(config, environment, parse_vars(variables), offline=True)
+    pairs = ws.state_mv(source, target)
+    for old, new in pairs:
+        click.echo(f'Moved "{old}" to "{new}"')
+    click.echo(f"Successfully moved {len(pairs)} resource(s).")
 
 
 COMMANDS = [state]

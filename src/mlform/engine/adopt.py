@@ -75,4 +75,4 @@ def adopt(pool: ProviderPool, rc: ResourceConfig, id: str,
         raise ProviderError(f"{rc.type} '{id}' belongs to mlform stack '{stack}' (its "
                             f"{TAG_STACK} tag); import it there, or remove the tag first")
     return ResourceState(type=rc.type, id=str(live.get("id", id)), attributes=live,
-                         dependencies=list(rc.depends_on))
+                         dependencies=list(rc.depends_on), imported=True)

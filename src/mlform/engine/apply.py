@@ -19,7 +19,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mlform.config.refs import substitute
@@ -134,7 +134,7 @@ class Applier:
         # credentials) is one error, not one per resource.
         for type_name in {c.type for c in self.plan.changes if c.action is not Action.NOOP}:
             self.pool.resource(type_name)
-        self._record_dependency_changes()
+        self._record_unchanged()
         graph = build_graph(self.plan.changes)
         sorter: graphlib.TopologicalSorter[Node] = graphlib.TopologicalSorter(graph)
         try:
@@ -232,22 +232,22 @@ class Applier:
                                        timeout=rtype.timeouts.create, cancel=self.cancel,
                                        on_wait=on_wait)
             except Cancelled:
-                self.journal.record({"t": "abandon", "a": c.address})
-                self._undepose(c)
+                # Ctrl-C while the create waits on NotReady: the call may already have made
+                # the object (a VPC that is still pending). The outcome is unknown, exactly as
+                # on a timeout, so the intent stays pending and the next refresh settles it
+                # through `find`; abandoning it here would make the next apply create a twin.
                 raise
             except ProviderError as exc:
                 if exc.partial is not None and "id" in exc.partial:
                     self._put(c, dict(exc.partial), status="tainted")
                 elif not exc.outcome_unknown:  # the cloud said no: nothing to look for later
                     self.journal.record({"t": "abandon", "a": c.address})
-                    self._undepose(c)
                 raise
             if (c.action is Action.REPLACE and c.create_before_destroy and c.before
                     and str(attrs.get("id")) == str(c.before.get("id"))):
                 # Same name, so create found the old object: deleting "the old one" next
                 # would delete the only one. Keep it, and say how to replace it.
                 self.journal.record({"t": "abandon", "a": c.address})
-                self._undepose(c)
                 raise ProviderError(
                     "cannot replace it create-before-destroy: the replacement has the same "
                     f"id ({attrs.get('id')}) as the object it replaces. Give it a name that "
@@ -270,16 +270,11 @@ class Applier:
                 self._put(c, ready)
         return str(attrs["id"])
 
-    def _undepose(self, c: ResourceChange) -> None:
-        """A create-before-destroy replacement that made nothing: the old object, still in
-        use by its dependants, is the current one again (and is not deleted)."""
-        if c.action is Action.REPLACE and c.create_before_destroy and c.before:
-            self.journal.record({"t": "undepose", "a": c.address, "id": str(c.before["id"])})
-
     def _put(self, c: ResourceChange, attrs: dict[str, Any], status: str = "ok") -> None:
         res = ResourceState(type=c.type, id=str(attrs["id"]), attributes=attrs,
                             dependencies=list(c.dependencies), status=status,
-                            create_before_destroy=c.create_before_destroy)
+                            create_before_destroy=c.create_before_destroy,
+                            prevent_destroy=c.prevent_destroy)
         self.journal.record({"t": "put", "a": c.address, "r": res.to_json()})
         self.values[c.address] = attrs
 
@@ -300,17 +295,20 @@ class Applier:
 
     # -- bookkeeping ----------------------------------------------------------------------
 
-    def _record_dependency_changes(self) -> None:
-        """Unchanged resources whose references changed: record the new dependencies."""
+    def _record_unchanged(self) -> None:
+        """Unchanged resources: record what the config now says about them (dependencies,
+        lifecycle flags), and confirm the imports that this config declares."""
         for c in self.plan.changes:
             if c.action is not Action.NOOP:
                 continue
             res = self.state.resources.get(c.address)
-            if res is not None and res.dependencies != c.dependencies:
-                res2 = ResourceState(type=res.type, id=res.id, attributes=res.attributes,
-                                     dependencies=list(c.dependencies), status=res.status,
-                                     create_before_destroy=c.create_before_destroy)
-                self.journal.record({"t": "put", "a": c.address, "r": res2.to_json()})
+            if res is None:
+                continue
+            now = replace(res, dependencies=list(c.dependencies), imported=False,
+                          create_before_destroy=c.create_before_destroy,
+                          prevent_destroy=c.prevent_destroy)
+            if now != res:
+                self.journal.record({"t": "put", "a": c.address, "r": now.to_json()})
 
     def _record_outputs(self) -> None:
         outputs: dict[str, dict[str, Any]] = {}

@@ -77,7 +77,8 @@ def generate(
             trial_stack = load(scratch)
             recorded = {
                 a: ResourceState(type=o.type, id=o.id, attributes=o.attributes,
-                                 dependencies=list(trial_stack.resources[a].depends_on))
+                                 dependencies=list(trial_stack.resources[a].depends_on),
+                                 imported=True)
                 for a, o in codified.imports.items()}
             trial = State(project=state.project, environment=state.environment,
                           resources={**state.resources, **recorded})

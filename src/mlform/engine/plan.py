@@ -57,6 +57,7 @@ class ResourceChange:
     pos: SourcePos | None = None
     previous_address: str | None = None  # recorded at this address before a `moved:` entry
     importing: str | None = None  # the id of the existing object this change adopts
+    prevent_destroy: bool = False  # the config's lifecycle.prevent_destroy, recorded by apply
 
     @property
     def name(self) -> str:
@@ -245,7 +246,7 @@ def make_plan(
         if address in changes:
             changes[address].importing = id
     _propagate_create_before_destroy(changes)
-    _check_prevent_destroy(changes, desired)
+    _check_destroys(changes, stack.resources, state)
     outputs = _plan_outputs(stack, state, values, destroy)
     ordered = [changes[a] for a in desired if a in changes]
     ordered += [c for a, c in changes.items() if a not in desired]
@@ -278,6 +279,7 @@ def _plan_resource(
         address=rc.address, type=rc.type, action=Action.CREATE, template=rc.template,
         dependencies=list(rc.depends_on), pos=rc.pos,
         create_before_destroy=rtype.create_before_destroy if cbd is None else cbd,
+        prevent_destroy=rc.lifecycle.prevent_destroy,
     )
     if prior is None:
         change.after = {**args, **rtype.plan_attributes(args, None)}
@@ -333,20 +335,40 @@ def _propagate_create_before_destroy(changes: dict[str, ResourceChange]) -> None
                 stack.append(d)
 
 
-def _check_prevent_destroy(
-    changes: dict[str, ResourceChange], desired: Mapping[str, ResourceConfig]
+def _check_destroys(
+    changes: Mapping[str, ResourceChange], config: Mapping[str, ResourceConfig], state: State,
 ) -> None:
-    problems = [
-        MlformError(
-            f"{a}: lifecycle.prevent_destroy is set, but this plan would "
-            f"{'replace' if c.action is Action.REPLACE else 'destroy'} it"
-            + (f" (because {', '.join(c.replace_because)} changed)" if c.replace_because else ""),
-            pos=desired[a].pos,
-        )
-        for a, c in changes.items()
-        if c.action in (Action.DELETE, Action.REPLACE)
-        and a in desired and desired[a].lifecycle.prevent_destroy
-    ]
+    """Refuse a plan that deletes or replaces what must not go: a resource the config protects
+    with `lifecycle.prevent_destroy` (also on `destroy`), one whose protection the state
+    recorded and whose block has left the config, and an object an unconfirmed import recorded
+    that the config does not have (the file meant to hold it may not have been read)."""
+    problems: list[MlformError] = []
+    for address, c in changes.items():
+        if c.action not in (Action.DELETE, Action.REPLACE) or c.deposed:
+            continue
+        verb = "replace" if c.action is Action.REPLACE else "destroy"
+        rc = config.get(address)
+        recorded = state.resources.get(address)
+        if rc is not None and rc.lifecycle.prevent_destroy:
+            because = f" (because {', '.join(c.replace_because)} changed)" \
+                if c.replace_because else ""
+            problems.append(MlformError(
+                f"{address}: lifecycle.prevent_destroy is set, but this plan would {verb} it"
+                f"{because}", pos=rc.pos))
+        elif rc is None and recorded is not None and recorded.prevent_destroy:
+            problems.append(MlformError(
+                f"{address}: lifecycle.prevent_destroy was set when it was last applied, and "
+                f"this plan would {verb} it because it is no longer in the configuration "
+                f"(id {recorded.id}). To delete it, put it back with prevent_destroy: false "
+                "and apply; to stop managing it without deleting it, add "
+                f"`removed: [{{from: {address}, destroy: false}}]`"))
+        elif rc is None and recorded is not None and recorded.imported:
+            problems.append(MlformError(
+                f"{address}: this plan would destroy an object that an import recorded (id "
+                f"{recorded.id}) and no apply has confirmed, because it is not in the "
+                "configuration. If the import wrote its config to another file, list that "
+                "file under `include:`; to stop managing the object without deleting it, run "
+                f"`mlform state rm {address}`"))
     if problems:
         raise ConfigError(problems)
 

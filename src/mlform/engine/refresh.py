@@ -12,7 +12,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -22,7 +22,7 @@ from mlform.engine.calls import provider_error
 from mlform.engine.providers import ProviderPool
 from mlform.errors import MlformError, ProviderError
 from mlform.providers.base import Discoverable, Prefetching
-from mlform.state.models import PendingCreate, ResourceState, State
+from mlform.state.models import PendingCreate, ResourceState, State, apply_record
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class RefreshResult:
                 state.resources[address] = res
             state.pending.pop(address, None)
         for address in self.abandoned:
-            state.pending.pop(address, None)
+            apply_record(state, {"t": "abandon", "a": address})
 
 
 def refresh(
@@ -65,11 +65,8 @@ def refresh(
             result.changed[address] = None
             result.notes.append(f"{address} was deleted outside mlform; it will be created again")
         elif live != res.attributes:
-            result.changed[address] = ResourceState(
-                type=res.type, id=str(live.get("id", res.id)), attributes=live,
-                dependencies=res.dependencies, status=res.status,
-                create_before_destroy=res.create_before_destroy,
-            )
+            result.changed[address] = replace(res, id=str(live.get("id", res.id)),
+                                              attributes=live)
 
     def settle(address: str, pending: PendingCreate) -> None:
         try:

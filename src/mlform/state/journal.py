@@ -6,9 +6,10 @@ One JSON object per line. Record kinds (`t`):
   put          the result: the resource's new recorded state `r`
   del          the object at `a` is gone
   depose       create-before-destroy: the current object at `a` is set aside for deletion
-  undepose     its replacement could not be created: the set-aside object (`id`) is current again
+  undepose     (older journals) the set-aside object `id` is current again
   del_deposed  a set-aside object (by `id`) is gone
-  abandon      a pending create turned out to have made nothing
+  abandon      a pending create turned out to have made nothing (if it was a create-before-
+               destroy replacement, the object set aside for it is current again)
   move         a `moved:` entry: what is recorded at `a` is now at `to` (ids unchanged)
   outputs      new output values
 

@@ -35,6 +35,14 @@ class ResourceState:
     # "tainted": created, but its create did not finish cleanly; the next plan replaces it.
     status: str = "ok"
     create_before_destroy: bool = False
+    # `lifecycle.prevent_destroy` as of the last apply: kept here so that deleting the resource
+    # from the config does not delete a protected object (Terraform forgets the flag with the
+    # block). Only a `removed:` entry with `destroy: true`, or an apply with the flag off, lifts it.
+    prevent_destroy: bool = False
+    # Recorded by an import that no apply has confirmed yet: the config that was meant to hold it
+    # may not be the one read (a generated file not included), so no plan may destroy it because
+    # it is missing from the config.
+    imported: bool = False
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -43,8 +51,9 @@ class ResourceState:
         }
         if self.status != "ok":
             out["status"] = self.status
-        if self.create_before_destroy:
-            out["create_before_destroy"] = True
+        for flag in ("create_before_destroy", "prevent_destroy", "imported"):
+            if getattr(self, flag):
+                out[flag] = True
         return out
 
     @classmethod
@@ -53,6 +62,8 @@ class ResourceState:
             type=data["type"], id=data["id"], attributes=data.get("attributes", {}),
             dependencies=list(data.get("dependencies", [])), status=data.get("status", "ok"),
             create_before_destroy=bool(data.get("create_before_destroy", False)),
+            prevent_destroy=bool(data.get("prevent_destroy", False)),
+            imported=bool(data.get("imported", False)),
         )
 
 
@@ -157,6 +168,13 @@ def apply_record(state: State, record: dict[str, Any]) -> None:
             state.deposed.pop(record["a"], None)
     elif kind == "abandon":  # a pending create that turned out to have made nothing
         state.pending.pop(record["a"], None)
+        set_aside = state.deposed.get(record["a"])
+        if set_aside and record["a"] not in state.resources:
+            # It was a create-before-destroy replacement: the object it was to replace, still
+            # in use by its dependants, is the current one again rather than deleted next.
+            state.resources[record["a"]] = set_aside.pop()
+            if not set_aside:
+                state.deposed.pop(record["a"], None)
     elif kind == "move":
         move_address(state, record["a"], record["to"])
     elif kind == "outputs":
