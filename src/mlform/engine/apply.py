@@ -218,7 +218,8 @@ class Applier:
         on_wait = self._waiter(node, start)
         if c.action is Action.UPDATE:
             prior = self.state.resources[c.address]
-            self.journal.record({"t": "intent", "a": c.address, "op": "update", "at": now_iso()})
+            self.journal.record({"t": "intent", "a": c.address, "op": "update", "at": now_iso()},
+                                durable=rtype.reads_remote)
             attrs = call_with_wait(lambda: rt.update(prior.id, prior.attributes, args, meta),
                                    timeout=rtype.timeouts.update, cancel=self.cancel,
                                    on_wait=on_wait)
@@ -226,7 +227,8 @@ class Applier:
             if c.action is Action.REPLACE and c.create_before_destroy:
                 self.journal.record({"t": "depose", "a": c.address})
             self.journal.record({"t": "intent", "a": c.address, "op": "create",
-                                 "type": c.type, "args": args_data, "at": now_iso()})
+                                 "type": c.type, "args": args_data, "at": now_iso()},
+                                durable=rtype.reads_remote)
             try:
                 attrs = call_with_wait(lambda: rt.create(args, meta),
                                        timeout=rtype.timeouts.create, cancel=self.cancel,
@@ -283,7 +285,7 @@ class Applier:
         before = c.before or {}
         id_ = c.deposed or str(before.get("id", ""))
         self.journal.record({"t": "intent", "a": c.address, "op": "delete", "id": id_,
-                             "at": now_iso()})
+                             "at": now_iso()}, durable=type(rt).reads_remote)
         call_with_wait(lambda: rt.delete(id_, before), timeout=type(rt).timeouts.delete,
                        cancel=self.cancel, on_wait=self._waiter(node, start))
         if c.deposed or (c.action is Action.REPLACE and c.create_before_destroy):

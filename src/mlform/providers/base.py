@@ -122,7 +122,8 @@ class ResourceType(ABC, Generic[A]):
     # Replace by creating the new object before deleting the old one.
     create_before_destroy: ClassVar[bool] = False
     # False for types whose `read` needs no I/O (no cloud object): refresh then calls it in
-    # place instead of on a worker thread.
+    # place instead of on a worker thread, and apply does not fsync their journal intents
+    # (there is no object a power cut could orphan).
     reads_remote: ClassVar[bool] = True
     timeouts: ClassVar[Timeouts] = Timeouts()
     # Arguments whose change outside mlform is benign (besides tags and descriptions).

@@ -16,6 +16,18 @@ One JSON object per line. Record kinds (`t`):
 Each line is written with a single write() and flushed, so a killed process leaves at worst a
 partial last line, which the reader ignores. The state file is rewritten only when the journal is
 compacted (end of apply, or the next command after a crash): never once per resource.
+
+Durability (`MLFORM_DURABILITY`):
+  power    (default) an intent is fsynced before its cloud call is made (for types with a
+           cloud object), and the journal's directory entry when the file is created. A power
+           cut or kernel crash can lose only results, never the knowledge that a call was
+           started: a lost create result leaves a pending create that the next refresh settles
+           by `find`, and a lost update or delete result is read back by the refresh. Costs one
+           fsync per mutating cloud call.
+  process  every record is flushed to the operating system, nothing is fsynced until the end
+           of the run. Survives the process being killed (SIGKILL, OOM, Ctrl-C twice) but not a
+           power cut or kernel crash in the middle of an apply.
+`bench/journal_durability.py` measures the difference.
 """
 
 from __future__ import annotations
@@ -29,29 +41,48 @@ from typing import IO, Any
 from mlform.errors import StateError
 from mlform.state.models import State, apply_record, now_iso
 
+DURABILITY_MODES = ("power", "process")
+
+
+def durability() -> str:
+    """The journal's durability mode, from `MLFORM_DURABILITY` (see the module docstring)."""
+    mode = os.environ.get("MLFORM_DURABILITY", "").strip().lower() or "power"
+    if mode not in DURABILITY_MODES:
+        raise StateError(f"MLFORM_DURABILITY={mode!r}: expected one of "
+                         f"{', '.join(DURABILITY_MODES)}")
+    return mode
+
 
 class Journal:
     """Writes records to the journal file and applies them to the in-memory state, atomically
     with respect to other threads."""
 
-    def __init__(self, path: Path, state: State, operation: str) -> None:
+    def __init__(self, path: Path, state: State, operation: str,
+                 mode: str | None = None) -> None:
         self.path = path
         self.state = state
+        self.mode = mode or durability()
         self._lock = threading.Lock()
+        created = not path.exists()
         self._file: IO[str] | None = open(path, "a", encoding="utf-8")  # noqa: SIM115
         self._write({"t": "begin", "lineage": state.lineage, "serial": state.serial,
                      "op": operation, "at": now_iso()})
+        if created and self.mode == "power":
+            fsync_dir(path.parent)  # or a power cut could lose the file, not just its end
 
-    def _write(self, record: dict[str, Any]) -> None:
+    def _write(self, record: dict[str, Any], durable: bool = False) -> None:
         if self._file is None:
             raise StateError("the journal is closed")
         self._file.write(json.dumps(record, separators=(",", ":"), default=str) + "\n")
         self._file.flush()
+        if durable and self.mode == "power":
+            os.fsync(self._file.fileno())
 
-    def record(self, record: dict[str, Any]) -> None:
-        """Persist `record`, then apply it to the in-memory state."""
+    def record(self, record: dict[str, Any], *, durable: bool = False) -> None:
+        """Persist `record`, then apply it to the in-memory state. `durable`: the record must
+        survive a power cut before the caller goes on (an intent, before its cloud call)."""
         with self._lock:
-            self._write(record)
+            self._write(record, durable)
             apply_record(self.state, record)
 
     def close(self) -> None:
@@ -61,6 +92,14 @@ class Journal:
                 os.fsync(self._file.fileno())
                 self._file.close()
                 self._file = None
+
+
+def fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def read_journal(path: Path) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from mlform.errors import StateError
-from mlform.state.journal import Journal, read_journal, replay
+from mlform.state.journal import Journal, fsync_dir, read_journal, replay
 from mlform.state.lock import state_lock
 from mlform.state.models import State
 
@@ -123,8 +123,4 @@ class LocalBackend:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.state_file)
-        dir_fd = os.open(self.dir, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_dir(self.dir)
