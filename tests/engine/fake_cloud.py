@@ -1,21 +1,21 @@
 """A tiny in-memory cloud, registered as the provider `fake`, for engine tests that need a
-cloud that assigns ids and makes objects that are not ready at once.
+cloud that assigns ids, makes objects that are not ready at once, and can "die" on cue.
 
 It is not a mock of mlform: it is a third-party provider written against the public provider
 contract (`ResourceType`, `Discoverable`), as any plug-in would be, and the engine under test is
 the real one. Tests use it where moto cannot be made to behave on cue (an object that stays
-"creating" while the test presses Ctrl-C).
+"creating" while the test presses Ctrl-C; a process frozen right after a cloud call).
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
-from mlform.errors import NotReady
+from mlform.errors import NotReady, ProviderError
 from mlform.providers.base import (
     TAG_ADDRESS,
     TAG_STACK,
@@ -30,17 +30,32 @@ from mlform.providers.base import (
 )
 from mlform.providers.registry import ProviderSpec, Registry, build_registry, default_registry
 
+T = TypeVar("T")
+
 
 @dataclass
 class FakeCloud:
-    """Objects by id. `ready` says whether new objects are usable yet; `created` fires after a
-    create call has made its object (before the engine hears back)."""
+    """Objects by id.
+
+    - `ready` (an event) says whether new objects are usable yet, or `polls` says after how
+      many NotReady answers each becomes usable; `created` fires once a create call has made
+      its object (before the engine hears back).
+    - `freeze_after(n)`: the n-th mutating call happens, then every later one blocks, as if the
+      process had been frozen right after the cloud acted; `kill()` then makes every blocked
+      and later call fail without effect, so what the cloud holds is what it held at the freeze.
+    """
 
     objects: dict[str, dict[str, Any]] = field(default_factory=dict)
     ready: threading.Event = field(default_factory=threading.Event)
+    polls: int | None = None
     created: threading.Event = field(default_factory=threading.Event)
-    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    frozen: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    calls: int = 0
+    _freeze_at: int | None = None
+    _dead: bool = False
+    _thawed: threading.Event = field(default_factory=threading.Event)
+    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def new_id(self) -> str:
         return f"thing-{next(self._ids):04d}"
@@ -48,9 +63,39 @@ class FakeCloud:
     def tagged(self, stack: str) -> list[dict[str, Any]]:
         return [o for o in self.objects.values() if o["tags"].get(TAG_STACK) == stack]
 
+    def freeze_after(self, calls: int) -> None:
+        self._freeze_at = self.calls + calls
+
+    def kill(self) -> None:
+        self._dead = True
+        self._thawed.set()
+
+    def revive(self) -> None:
+        self._dead, self._freeze_at = False, None
+        self.frozen.clear()
+        self._thawed.clear()
+
+    def mutate(self, change: Callable[[], T]) -> T:
+        """Run one mutating cloud call, unless the process it serves is frozen or dead."""
+        while True:
+            if self._dead:
+                raise ProviderError("(the process was killed before this call)")
+            if self.frozen.is_set():
+                self._thawed.wait()
+                continue
+            with self.lock:
+                if self.frozen.is_set() or self._dead:
+                    continue
+                result = change()
+                self.calls += 1
+                if self._freeze_at is not None and self.calls >= self._freeze_at:
+                    self.frozen.set()
+                return result
+
 
 class ThingArgs(ArgsModel):
     size: Annotated[int, ForceNew()] = 1
+    key: Annotated[str, ForceNew()] = ""
     label: str = ""
 
 
@@ -71,22 +116,31 @@ class FakeThing(ResourceType[ThingArgs], Discoverable):
         self.cloud = session
         self._creating: dict[str, str] = {}
 
-    def _attrs(self, obj: Mapping[str, Any]) -> dict[str, Any]:
-        return {"id": obj["id"], "size": obj["size"], "label": obj["label"]}
+    @staticmethod
+    def _attrs(obj: Mapping[str, Any]) -> dict[str, Any]:
+        return {"id": obj["id"], "size": obj["size"], "key": obj["key"], "label": obj["label"]}
 
     def create(self, args: ThingArgs, meta: ResourceMeta) -> dict[str, Any]:
-        with self.cloud.lock:
-            id = self._creating.get(meta.address)
-            if id is None:
-                id = self.cloud.new_id()
-                self.cloud.objects[id] = {"id": id, "size": args.size, "label": args.label,
-                                          "tags": dict(meta.tags)}
-                self._creating[meta.address] = id
+        id = self._creating.get(meta.address)
+        if id is None or id not in self.cloud.objects:
+            def make() -> str:
+                new = self.cloud.new_id()
+                self.cloud.objects[new] = {"id": new, "size": args.size, "key": args.key,
+                                           "label": args.label, "tags": dict(meta.tags),
+                                           "polls": self.cloud.polls}
+                return new
+            id = self.cloud.mutate(make)
+            self._creating[meta.address] = id
         self.cloud.created.set()
-        if not self.cloud.ready.is_set():
+        obj = self.cloud.objects[id]
+        if obj["polls"] is not None:
+            if obj["polls"] > 0:
+                obj["polls"] -= 1
+                raise NotReady(f"{id} is still creating", retry_after=0.01)
+        elif not self.cloud.ready.is_set():
             raise NotReady(f"{id} is still creating", retry_after=0.05)
         self._creating.pop(meta.address, None)
-        return self._attrs(self.cloud.objects[id])
+        return self._attrs(obj)
 
     def read(self, id: str, prior: Mapping[str, Any]) -> dict[str, Any] | None:
         obj = self.cloud.objects.get(id)
@@ -94,32 +148,38 @@ class FakeThing(ResourceType[ThingArgs], Discoverable):
 
     def update(self, id: str, prior: Mapping[str, Any], args: ThingArgs,
                meta: ResourceMeta) -> dict[str, Any]:
-        self.cloud.objects[id]["label"] = args.label
-        return self._attrs(self.cloud.objects[id])
+        def change() -> dict[str, Any]:
+            obj = self.cloud.objects.get(id)
+            if obj is None:
+                raise ProviderError(f"{id} does not exist")
+            obj["label"] = args.label
+            return self._attrs(obj)
+        return self.cloud.mutate(change)
 
     def delete(self, id: str, prior: Mapping[str, Any]) -> None:
-        self.cloud.objects.pop(id, None)
+        self.cloud.mutate(lambda: self.cloud.objects.pop(id, None))
 
     def list(self) -> Iterator[Discovered]:
         for obj in list(self.cloud.objects.values()):
             yield Discovered(obj["id"], obj["tags"])
 
     def find(self, args: ArgsModel, meta: ResourceMeta) -> dict[str, Any] | None:
+        """The object tagged for this stack and address with the replace-forcing arguments of
+        `args` (an object of the same address with others is the one a replacement replaces)."""
         assert isinstance(args, ThingArgs)
         for obj in list(self.cloud.objects.values()):
-            if (obj["tags"].get(TAG_STACK), obj["tags"].get(TAG_ADDRESS)) == (
-                    meta.context.stack, meta.address) and obj["size"] == args.size:
+            if ((obj["tags"].get(TAG_STACK), obj["tags"].get(TAG_ADDRESS))
+                    == (meta.context.stack, meta.address)
+                    and (obj["size"], obj["key"]) == (args.size, args.key)):
                 return self._attrs(obj)
         return None
 
 
 def fake_registry(cloud: FakeCloud) -> Registry:
-    """The installed providers plus `fake`, whose every session is `cloud`."""
+    """The built-in `mlform` provider plus `fake`, whose every session is `cloud`."""
     def session(ctx: StackContext) -> FakeCloud:
         return cloud
 
     registry = build_registry([ProviderSpec("fake", (FakeThing,), session)])
-    installed = default_registry()
-    for name in ("mlform",):
-        registry.add(installed.provider_for(f"{name}_data"))
+    registry.add(default_registry().provider_for("mlform_data"))
     return registry
