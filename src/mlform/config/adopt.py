@@ -19,7 +19,7 @@ from mlform.errors import SourcePos
 if TYPE_CHECKING:
     from mlform.config.checks import Builder
     from mlform.config.models import Config
-    from mlform.config.stack import ResourceConfig
+    from mlform.config.resources import ResourceConfig
 
 COMPONENT_ADDRESS = re.compile(rf"^{MODULE}\.([a-z][a-z0-9-]*)$")
 RESOURCE_ADDRESS = re.compile(

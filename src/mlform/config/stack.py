@@ -36,6 +36,7 @@ from mlform.config.models import (
     LifecycleConfig,
     OutputConfig,
 )
+from mlform.config.resources import OutputSpec, ResourceConfig, check_acyclic
 from mlform.config.validation import suggest, validation_problems
 from mlform.config.yamlpos import Positions, load_yaml
 from mlform.errors import ConfigError, MlformError, SourcePos
@@ -45,29 +46,6 @@ from mlform.providers.registry import Registry, default_registry
 DEFAULT_CONFIG = "mlform.yaml"
 ADDRESS = re.compile(r"^([a-z][a-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_-]*)$")
 ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
-
-
-@dataclass
-class ResourceConfig:
-    """One desired resource: its arguments with variables filled in, references still open."""
-
-    address: str
-    type: str
-    name: str
-    template: dict[str, Any]
-    depends_on: tuple[str, ...]
-    lifecycle: LifecycleConfig
-    pos: SourcePos | None = None
-    component: str | None = None  # the component that made it
-
-
-@dataclass
-class OutputSpec:
-    name: str
-    template: Any
-    sensitive: bool = False
-    description: str | None = None
-    depends_on: tuple[str, ...] = ()
 
 
 @dataclass
@@ -157,8 +135,6 @@ def load_stack(
             check_resource(b, res, types[address], resources, types, refs_of[address],
                            where[address])
     outputs = _outputs(b, config.outputs, values, static, resources, find)
-    from mlform.engine.graph import check_acyclic
-
     check_acyclic(resources, b.problems)
     budget = _budget(b, config, env_name)
     check_moves(b, moves, resources, config.components)
@@ -233,8 +209,10 @@ def _variables(
             values[name] = overrides.pop(name)
         elif env_name in var.per_environment:
             values[name] = var.per_environment[env_name]
+            b.var_at[name] = ("variables", name, env_name)
         else:
             values[name] = var.default
+            b.var_at[name] = ("variables", name, "default")
     for name in overrides:
         b.problems.append(
             MlformError(f"--var {name}: no variable '{name}' is declared"
