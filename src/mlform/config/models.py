@@ -119,6 +119,16 @@ class MovedConfig(Strict):
     to: str = Field(description="The new address or component (`module.serving`).")
 
 
+class RemovedConfig(Strict):
+    from_: str = Field(alias="from", description="The address no longer in the config "
+                                                 "(`aws_s3_bucket.raw`, "
+                                                 "`module.x.aws_s3_bucket.this`) or a whole "
+                                                 "component (`module.x`).")
+    destroy: bool = Field(True, description="true: delete the object (even if its state "
+                                            "recorded `prevent_destroy`); false: forget it and "
+                                            "leave it in the cloud.")
+
+
 class Config(Strict):
     """Top level of `mlform.yaml`."""
 
@@ -153,6 +163,11 @@ class Config(Strict):
         description="Renames: the object recorded at `from` is now `to` (a resource or a whole "
         "component). It is moved in the state, never destroyed and recreated; cloud names "
         "keep deriving from the old name, so keep the entry.")
+    removed: list[RemovedConfig] = Field(
+        default_factory=list,
+        description="Resources or components taken out of the config on purpose: `destroy: "
+        "false` forgets the object and leaves it in the cloud, `destroy: true` (the default) "
+        "deletes it.")
 
 
 META_ARGUMENTS = ("depends_on", "lifecycle")

@@ -18,7 +18,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from mlform.config.adopt import Import, Move, check_imports, check_moves, name_seeds, parse_moves
+from mlform.config.adopt import (
+    Import,
+    Move,
+    Removal,
+    check_imports,
+    check_moves,
+    check_removals,
+    name_seeds,
+    parse_moves,
+    parse_removals,
+)
 from mlform.config.checks import (
     Builder,
     RefAt,
@@ -65,6 +75,7 @@ class Stack:
     budget_usd: float | None = None  # this environment's monthly budget, if any
     moves: list[Move] = field(default_factory=list)  # `moved:` entries
     imports: dict[str, Import] = field(default_factory=dict)  # `import:` entries by address
+    removed: list[Removal] = field(default_factory=list)  # `removed:` entries
 
     @property
     def state_dir(self) -> Path:
@@ -120,6 +131,7 @@ def load_stack(
     values = _variables(b, config, env_name, dict(variables or {}))
     static = {"project": ctx.project, "environment": ctx.environment, "region": ctx.region}
     moves = parse_moves(b, config)
+    removals = parse_removals(b, config, moves)
     resource_seeds, component_seeds = name_seeds(moves)
     resources, refs_of, where = _resources(b, config, ctx, values, static, resource_seeds)
     expanded = _components(b, config, ctx, values, static, offline, component_seeds)
@@ -138,6 +150,7 @@ def load_stack(
     check_acyclic(resources, b.problems)
     budget = _budget(b, config, env_name)
     check_moves(b, moves, resources, config.components)
+    check_removals(b, removals, resources, config.components)
     imports = check_imports(b, config, resources)
     if b.problems:
         raise ConfigError(b.problems)
@@ -146,7 +159,7 @@ def load_stack(
         variables=values, positions=positions, environments=tuple(config.environments),
         components={c.name: c.type for c in expanded},
         notes=[n for c in expanded for n in c.notes], budget_usd=budget, moves=moves,
-        imports=imports,
+        imports=imports, removed=removals,
     )
 
 
