@@ -140,6 +140,11 @@ class Config(Strict):
         default_factory=lambda: {"default": EnvironmentConfig()},
         description="Named environments (dev, staging, prod) and where each one runs.",
     )
+    include: list[str] = Field(
+        default_factory=list,
+        description="More files of `components:`, `resources:`, `outputs:`, `import:`, "
+        "`moved:` and `removed:` entries, read as if written here: paths relative to this "
+        "file, glob patterns allowed (`generated.yaml`, `platform/*.yaml`).")
     variables: dict[str, VariableConfig] = Field(default_factory=dict)
     components: dict[str, dict[str, Any]] = Field(
         default_factory=dict,

@@ -39,6 +39,7 @@ from mlform.config.checks import (
     label,
     parse_lifecycle,
 )
+from mlform.config.include import merge_includes
 from mlform.config.models import (
     META_ARGUMENTS,
     Config,
@@ -76,6 +77,7 @@ class Stack:
     moves: list[Move] = field(default_factory=list)  # `moved:` entries
     imports: dict[str, Import] = field(default_factory=dict)  # `import:` entries by address
     removed: list[Removal] = field(default_factory=list)  # `removed:` entries
+    includes: list[Path] = field(default_factory=list)  # the files `include:` read
 
     @property
     def state_dir(self) -> Path:
@@ -117,6 +119,7 @@ def load_stack(
             "the config must be a mapping with at least `project:`",
             SourcePos(str(config_path), 1, 1),
         )
+    includes = merge_includes(raw, positions, config_path)
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
@@ -159,7 +162,7 @@ def load_stack(
         variables=values, positions=positions, environments=tuple(config.environments),
         components={c.name: c.type for c in expanded},
         notes=[n for c in expanded for n in c.notes], budget_usd=budget, moves=moves,
-        imports=imports, removed=removals,
+        imports=imports, removed=removals, includes=includes,
     )
 
 

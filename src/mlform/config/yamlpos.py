@@ -38,6 +38,9 @@ class Positions:
     values: dict[Path, tuple[int, int]] = field(default_factory=dict)
     # The text of each plain scalar read as a boolean or number, to say how to quote it.
     texts: dict[Path, str] = field(default_factory=dict)
+    # Entries (`("resources", "aws_s3_bucket.x")`, `("import", 3)`) written in another file
+    # (`include:`), by the file they come from.
+    origins: dict[Path, str] = field(default_factory=dict)
 
     def of(self, path: Path) -> SourcePos | None:
         """The position of the value at `path`, or of its nearest ancestor that has one."""
@@ -45,17 +48,21 @@ class Positions:
         while True:
             mark = self.values.get(p) or self.keys.get(p)
             if mark is not None:
-                return SourcePos(self.file, mark[0] + 1, mark[1] + 1)
+                return SourcePos(self._file(p), mark[0] + 1, mark[1] + 1)
             if not p:
                 return None
             p = p[:-1]
 
     def key(self, path: Path) -> SourcePos | None:
         """The position of the key naming `path` (falls back to the value, then ancestors)."""
-        mark = self.keys.get(tuple(path))
+        p = tuple(path)
+        mark = self.keys.get(p)
         if mark is not None:
-            return SourcePos(self.file, mark[0] + 1, mark[1] + 1)
+            return SourcePos(self._file(p), mark[0] + 1, mark[1] + 1)
         return self.of(path)
+
+    def _file(self, path: Path) -> str:
+        return self.origins.get(path[:2], self.file) if len(path) >= 2 else self.file
 
     def text(self, path: Path) -> str | None:
         """What the user wrote for the boolean or number at `path` (`yes`, `1.10`), or None."""
