@@ -1,3 +1,25 @@
-"""mlform: infrastructure as code for machine learning platforms."""
+"""mlform: infrastructure as code for machine learning platforms.
+
+    import mlform
+    ws = mlform.Workspace("mlform.yaml", environment="dev")
+
+`Workspace` is imported on first use, so `import mlform` (and the CLI's start-up) stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlform.api import Workspace
 
 __version__ = "0.1.0"
+__all__ = ["Workspace", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Workspace":
+        from mlform.api import Workspace
+
+        return Workspace
+    raise AttributeError(f"module 'mlform' has no attribute {name!r}")

@@ -205,8 +205,8 @@ class Workspace:
     def generate_config(self, path: str | os.PathLike[str], types: Sequence[str] = (), *,
                         parallelism: int = 10) -> Generated:
         """Import every discovered object and write config for it to `path` (the config itself,
-        or a new file beside it that is the config plus the generated entries), such that a plan
-        right after shows no change. See `mlform.engine.generate`."""
+        or a new file beside it, which the config then includes), such that a plan right after
+        shows no change. See `mlform.engine.generate`."""
         target = Path(path)
         config = self.stack.config_path
         if target.resolve().parent != config.resolve().parent:
@@ -228,8 +228,9 @@ class Workspace:
             found = discover(pool, wanted, self._states(state), parallelism)
             live = read_live(pool, found, parallelism)
             result = generate(live, self.stack, state, self.registry, load, target)
-            write_config(target, result.text)
             if result.recorded:
+                for written, text in result.files.items():  # the entries, then the include
+                    write_config(written, text)
                 journal = self.backend.begin(state, "import")
                 try:
                     for address, res in result.recorded.items():

@@ -168,6 +168,38 @@ def test_a_platform_built_by_hand_is_imported_with_generated_config(
     assert "Plan: 0 to add, 1 to change, 0 to destroy." in r.out, r.out
 
 
+def test_generated_config_in_a_new_file_is_included_and_the_next_plan_is_empty(
+        cli: Cli, sandbox: Any) -> None:
+    account = _account()
+    s3, iam = _client(sandbox, account, "s3"), _client(sandbox, account, "iam")
+    s3.create_bucket(Bucket="legacy-logs", CreateBucketConfiguration={"LocationConstraint": REGION})
+    iam.create_role(RoleName="legacy-batch", AssumeRolePolicyDocument=json.dumps(TRUST))
+    mine = _config(account, "# kept as written\nresources:\n  mlform_data.note: {input: 1}\n")
+    cli.write(mine)
+    assert cli.run("apply", "--auto-approve").code == 0
+
+    r = cli.run("import", "--discover", "--generate-config", "generated.yaml")
+    assert r.code == 0, r.err
+    assert "Import successful! 2 object(s) recorded; generated.yaml has 0 component(s) and " \
+           "2 resource(s) for them." in r.out, r.out
+    r = cli.run("plan", "--detailed-exitcode")
+    assert (r.code, r.err) == (0, ""), r.out + r.err
+    assert "No changes." in r.out
+    # The config gains only the include; the new file holds only the generated entries.
+    assert (cli.cwd / "mlform.yaml").read_text() == mine + "\ninclude:\n  - generated.yaml\n"
+    generated = (cli.cwd / "generated.yaml").read_text()
+    assert generated.startswith("# Imported by `mlform import --discover` on ")
+    doc = yaml.safe_load(generated)
+    assert set(doc) == {"resources", "import"}
+    assert set(doc["resources"]) == {"aws_s3_bucket.legacy-logs", "aws_iam_role.legacy-batch"}
+
+    # A second run finds nothing and leaves both files alone.
+    r = cli.run("import", "--discover", "--generate-config", "more.yaml")
+    assert r.code == 0 and r.out.startswith("Nothing to import"), r.out + r.err
+    assert not (cli.cwd / "more.yaml").exists()
+    assert (cli.cwd / "mlform.yaml").read_text().count("generated.yaml") == 1
+
+
 def test_import_address_id_adopts_one_object_without_changing_it(
         cli: Cli, sandbox: Any) -> None:
     account = _account()

@@ -56,3 +56,10 @@ def test_what_users_write_is_accepted(validator: jsonschema.Draft202012Validator
         "outputs": {"short": "${aws_s3_bucket.b.arn}", "long": {"value": 1, "sensitive": True}},
     }
     assert errors(validator, doc) == []
+
+
+def test_removed_entries_are_in_the_schema(validator: jsonschema.Draft202012Validator) -> None:
+    assert errors(validator, {"project": "x", "removed": [
+        {"from": "aws_s3_bucket.raw", "destroy": False}, {"from": "module.old"}]}) == []
+    assert errors(validator, {"project": "x", "removed": [{"from": "a.b", "destroi": True}]})
+    assert errors(validator, {"project": "x", "removed": [{"destroy": True}]})

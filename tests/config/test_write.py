@@ -38,3 +38,23 @@ def test_a_flow_style_section_is_not_rewritten() -> None:
     with pytest.raises(MlformError, match="written in flow style"):
         add_entries("project: p\nresources: {aws_s3_bucket.a: {bucket: a}}\n", "resources",
                     {"aws_s3_bucket.b": {}})
+
+
+def test_add_include_appends_to_a_block_or_flow_list_or_starts_one() -> None:
+    from mlform.config.write import add_include
+
+    assert add_include("# mine\nproject: p\n", "generated.yaml") == (
+        "# mine\nproject: p\n\ninclude:\n  - generated.yaml\n")
+    block = "project: p\ninclude:\n  - a.yaml  # theirs\nresources: {}\n"
+    assert add_include(block, "generated.yaml") == (
+        "project: p\ninclude:\n  - a.yaml  # theirs\n  - generated.yaml\nresources: {}\n")
+    assert add_include("project: p\ninclude: [a.yaml]  # x\n", "g.yaml") == (
+        "project: p\ninclude: [a.yaml, g.yaml]  # x\n")
+    assert add_include("project: p\ninclude: []\n", "g.yaml") == "project: p\ninclude: [g.yaml]\n"
+
+
+def test_add_include_leaves_a_file_already_listed_or_matched() -> None:
+    from mlform.config.write import add_include
+
+    for text in ("project: p\ninclude: [g.yaml]\n", "project: p\ninclude: ['*.yaml']\n"):
+        assert add_include(text, "g.yaml") == text

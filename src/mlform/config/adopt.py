@@ -1,4 +1,5 @@
-"""`import:` and `moved:` entries: checked against the config's resources and components.
+"""`import:`, `moved:` and `removed:` entries: checked against the config's resources and
+components.
 
 A move is of one resource (`aws_iam_role.reader` -> `aws_iam_role.writer`, same type) or of a
 whole component (`module.api` -> `module.serving`). The moved thing keeps deriving its cloud
@@ -19,7 +20,7 @@ from mlform.errors import SourcePos
 if TYPE_CHECKING:
     from mlform.config.checks import Builder
     from mlform.config.models import Config
-    from mlform.config.stack import ResourceConfig
+    from mlform.config.resources import ResourceConfig
 
 COMPONENT_ADDRESS = re.compile(rf"^{MODULE}\.([a-z][a-z0-9-]*)$")
 RESOURCE_ADDRESS = re.compile(
@@ -43,6 +44,21 @@ class Move:
         if self.whole_component and address.startswith(self.source + "."):
             return self.target + address[len(self.source):]
         return None
+
+
+@dataclass(frozen=True)
+class Removal:
+    """A `removed:` entry: the object(s) at `source` leave the state on purpose, deleted in
+    the cloud (`destroy`) or only forgotten."""
+
+    source: str  # an address, or `module.<component>`
+    destroy: bool = True
+    pos: SourcePos | None = None
+
+    def matches(self, address: str) -> bool:
+        """Whether `address` (recorded in a state) is removed by this entry."""
+        return address == self.source or (COMPONENT_ADDRESS.match(self.source) is not None
+                                          and address.startswith(self.source + "."))
 
 
 @dataclass(frozen=True)
@@ -129,3 +145,51 @@ def check_imports(b: Builder, config: Config, resources: Mapping[str, ResourceCo
         else:
             out[entry.to] = Import(entry.to, entry.id, b.positions.key(at))
     return out
+
+
+def parse_removals(b: Builder, config: Config, moves: list[Move]) -> list[Removal]:
+    """The `removed:` entries, checked for form, repeats and moves (that their addresses are
+    gone from the config is checked after expansion)."""
+    out: list[Removal] = []
+    for i, entry in enumerate(config.removed):
+        at = ("removed", i, "from")
+        source = entry.from_
+        if not (COMPONENT_ADDRESS.match(source) or RESOURCE_ADDRESS.match(source)):
+            b.error(f"removed[{i}].from: '{source}' is neither a resource address "
+                    f"(`aws_s3_bucket.raw`, `{MODULE}.x.aws_s3_bucket.this`) nor a component "
+                    f"(`{MODULE}.x`)", at)
+            continue
+        earlier = next((j for j, r in enumerate(out) if r.matches(source)
+                        or Removal(source).matches(r.source)), None)
+        if earlier is not None:
+            b.error(f"removed[{i}].from: '{source}' is removed twice (also by an earlier "
+                    f"entry, '{out[earlier].source}')", at)
+            continue
+        removal = Removal(source, entry.destroy, b.positions.key(("removed", i)))
+        moved = next((m for m in moves if removal.matches(m.source)
+                      or Removal(m.source).matches(source)), None)
+        if moved is not None:
+            b.error(f"removed[{i}].from: '{source}' is also moved ('{moved.source}' -> "
+                    f"'{moved.target}'); an address is either moved or removed", at)
+            continue
+        out.append(removal)
+    return out
+
+
+def check_removals(b: Builder, removals: list[Removal], resources: Mapping[str, ResourceConfig],
+                   components: Collection[str]) -> None:
+    """What is removed must be gone from the config."""
+    for i, r in enumerate(removals):
+        at = ("removed", i, "from")
+        whole = COMPONENT_ADDRESS.match(r.source) is not None
+        component = r.source.split(".")[1] if r.source.startswith(MODULE + ".") else None
+        if whole and component in components:
+            b.error(f"removed[{i}].from: component '{component}' is still in the config; "
+                    "remove it from `components:` first", at)
+        elif component is not None and component in components:
+            b.error(f"removed[{i}].from: '{r.source}' is part of component '{component}', "
+                    "which is still in the config; remove the component from `components:` "
+                    "first (a component's resources are removed with it)", at)
+        elif r.source in resources:
+            b.error(f"removed[{i}].from: '{r.source}' is still in the config; remove it from "
+                    "`resources:` first", at)

@@ -18,9 +18,10 @@ from mlform.config.refs import (
     lookup,
     parse_path,
     parse_template,
+    render_piece,
     substitute,
 )
-from mlform.config.validation import dotted, suggest, validation_problems
+from mlform.config.validation import dotted, quote_hint, suggest, validation_problems
 from mlform.config.yamlpos import Positions
 from mlform.errors import MlformError
 from mlform.providers.base import ResourceType
@@ -28,7 +29,7 @@ from mlform.providers.registry import Registry
 from mlform.values import UNKNOWN
 
 if TYPE_CHECKING:
-    from mlform.config.stack import ResourceConfig
+    from mlform.config.resources import ResourceConfig
 
 @dataclass
 class Builder:
@@ -37,6 +38,9 @@ class Builder:
     positions: Positions
     registry: Registry
     problems: list[MlformError] = field(default_factory=list)
+    # Where each variable's value for this environment is written (its default, or its own).
+    var_at: dict[str, tuple[str | int, ...]] = field(default_factory=dict)
+    _misread: set[str] = field(default_factory=set)  # variables reported as YAML-misread
 
     def error(self, message: str, at: tuple[str | int, ...], *, key: bool = False) -> None:
         pos = self.positions.key(at) if key else self.positions.of(at)
@@ -81,6 +85,10 @@ def fill_static(b: Builder, value: Any, at: tuple[str | int, ...], values: dict[
             b.error(f"{label(path)}: {ref} does not exist ({exc})", path)
             missing.add(ref.text)
 
+    for path, ref in refs:
+        if ref.parts[0] == "var" and ref.text not in missing:
+            _check_embedded_text(b, value, at, path, ref, values)
+
     def resolve(ref: Ref) -> Any:
         if ref.text in missing:
             return UNKNOWN  # reported above; keeps its value out of the schema check
@@ -89,6 +97,27 @@ def fill_static(b: Builder, value: Any, at: tuple[str | int, ...], values: dict[
 
     return (substitute(value, resolve, only_static=True),
             [(path, ref) for path, ref in refs if not ref.is_static])
+
+
+def _check_embedded_text(b: Builder, value: Any, at: tuple[str | int, ...],
+                         path: tuple[str | int, ...], ref: Ref, values: dict[str, Any]) -> None:
+    """A variable YAML read as a boolean or number (`yes`, `1.10`) but written into text
+    (`v${var.version}`) would read differently there (`true`, `1.1`): ask to quote it."""
+    name = str(ref.parts[1])
+    where = b.var_at.get(name)
+    if where is None or name in b._misread or len(ref.parts) != 2:
+        return
+    hint = quote_hint(values[name], b.positions.text(where))
+    if hint is None or render_piece(values[name]) == b.positions.text(where):
+        return
+    try:
+        text = lookup(value, path[len(at):])
+    except (KeyError, IndexError, TypeError):
+        return
+    if not isinstance(text, str) or len(parse_template(text)) == 1:
+        return  # the whole value: its type is checked where it is used
+    b._misread.add(name)
+    b.error(f"{dotted(where)}: expected a string, got {hint}", where)
 
 
 def find_refs(b: Builder, value: Any, at: tuple[str | int, ...]) -> list[RefAt]:

@@ -119,6 +119,16 @@ class MovedConfig(Strict):
     to: str = Field(description="The new address or component (`module.serving`).")
 
 
+class RemovedConfig(Strict):
+    from_: str = Field(alias="from", description="The address no longer in the config "
+                                                 "(`aws_s3_bucket.raw`, "
+                                                 "`module.x.aws_s3_bucket.this`) or a whole "
+                                                 "component (`module.x`).")
+    destroy: bool = Field(True, description="true: delete the object (even if its state "
+                                            "recorded `prevent_destroy`); false: forget it and "
+                                            "leave it in the cloud.")
+
+
 class Config(Strict):
     """Top level of `mlform.yaml`."""
 
@@ -130,6 +140,11 @@ class Config(Strict):
         default_factory=lambda: {"default": EnvironmentConfig()},
         description="Named environments (dev, staging, prod) and where each one runs.",
     )
+    include: list[str] = Field(
+        default_factory=list,
+        description="More files of `components:`, `resources:`, `outputs:`, `import:`, "
+        "`moved:` and `removed:` entries, read as if written here: paths relative to this "
+        "file, glob patterns allowed (`generated.yaml`, `platform/*.yaml`).")
     variables: dict[str, VariableConfig] = Field(default_factory=dict)
     components: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
@@ -153,6 +168,11 @@ class Config(Strict):
         description="Renames: the object recorded at `from` is now `to` (a resource or a whole "
         "component). It is moved in the state, never destroyed and recreated; cloud names "
         "keep deriving from the old name, so keep the entry.")
+    removed: list[RemovedConfig] = Field(
+        default_factory=list,
+        description="Resources or components taken out of the config on purpose: `destroy: "
+        "false` forgets the object and leaves it in the cloud, `destroy: true` (the default) "
+        "deletes it.")
 
 
 META_ARGUMENTS = ("depends_on", "lifecycle")

@@ -18,7 +18,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from mlform.config.adopt import Import, Move, check_imports, check_moves, name_seeds, parse_moves
+from mlform.config.adopt import (
+    Import,
+    Move,
+    Removal,
+    check_imports,
+    check_moves,
+    check_removals,
+    name_seeds,
+    parse_moves,
+    parse_removals,
+)
 from mlform.config.checks import (
     Builder,
     RefAt,
@@ -29,6 +39,7 @@ from mlform.config.checks import (
     label,
     parse_lifecycle,
 )
+from mlform.config.include import merge_includes
 from mlform.config.models import (
     META_ARGUMENTS,
     Config,
@@ -36,6 +47,7 @@ from mlform.config.models import (
     LifecycleConfig,
     OutputConfig,
 )
+from mlform.config.resources import OutputSpec, ResourceConfig, check_acyclic
 from mlform.config.validation import suggest, validation_problems
 from mlform.config.yamlpos import Positions, load_yaml
 from mlform.errors import ConfigError, MlformError, SourcePos
@@ -45,29 +57,6 @@ from mlform.providers.registry import Registry, default_registry
 DEFAULT_CONFIG = "mlform.yaml"
 ADDRESS = re.compile(r"^([a-z][a-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_-]*)$")
 ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
-
-
-@dataclass
-class ResourceConfig:
-    """One desired resource: its arguments with variables filled in, references still open."""
-
-    address: str
-    type: str
-    name: str
-    template: dict[str, Any]
-    depends_on: tuple[str, ...]
-    lifecycle: LifecycleConfig
-    pos: SourcePos | None = None
-    component: str | None = None  # the component that made it
-
-
-@dataclass
-class OutputSpec:
-    name: str
-    template: Any
-    sensitive: bool = False
-    description: str | None = None
-    depends_on: tuple[str, ...] = ()
 
 
 @dataclass
@@ -87,6 +76,8 @@ class Stack:
     budget_usd: float | None = None  # this environment's monthly budget, if any
     moves: list[Move] = field(default_factory=list)  # `moved:` entries
     imports: dict[str, Import] = field(default_factory=dict)  # `import:` entries by address
+    removed: list[Removal] = field(default_factory=list)  # `removed:` entries
+    includes: list[Path] = field(default_factory=list)  # the files `include:` read
 
     @property
     def state_dir(self) -> Path:
@@ -128,6 +119,7 @@ def load_stack(
             "the config must be a mapping with at least `project:`",
             SourcePos(str(config_path), 1, 1),
         )
+    includes = merge_includes(raw, positions, config_path)
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
@@ -142,6 +134,7 @@ def load_stack(
     values = _variables(b, config, env_name, dict(variables or {}))
     static = {"project": ctx.project, "environment": ctx.environment, "region": ctx.region}
     moves = parse_moves(b, config)
+    removals = parse_removals(b, config, moves)
     resource_seeds, component_seeds = name_seeds(moves)
     resources, refs_of, where = _resources(b, config, ctx, values, static, resource_seeds)
     expanded = _components(b, config, ctx, values, static, offline, component_seeds)
@@ -157,11 +150,10 @@ def load_stack(
             check_resource(b, res, types[address], resources, types, refs_of[address],
                            where[address])
     outputs = _outputs(b, config.outputs, values, static, resources, find)
-    from mlform.engine.graph import check_acyclic
-
     check_acyclic(resources, b.problems)
     budget = _budget(b, config, env_name)
     check_moves(b, moves, resources, config.components)
+    check_removals(b, removals, resources, config.components)
     imports = check_imports(b, config, resources)
     if b.problems:
         raise ConfigError(b.problems)
@@ -170,7 +162,7 @@ def load_stack(
         variables=values, positions=positions, environments=tuple(config.environments),
         components={c.name: c.type for c in expanded},
         notes=[n for c in expanded for n in c.notes], budget_usd=budget, moves=moves,
-        imports=imports,
+        imports=imports, removed=removals, includes=includes,
     )
 
 
@@ -233,8 +225,10 @@ def _variables(
             values[name] = overrides.pop(name)
         elif env_name in var.per_environment:
             values[name] = var.per_environment[env_name]
+            b.var_at[name] = ("variables", name, env_name)
         else:
             values[name] = var.default
+            b.var_at[name] = ("variables", name, "default")
     for name in overrides:
         b.problems.append(
             MlformError(f"--var {name}: no variable '{name}' is declared"

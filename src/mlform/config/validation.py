@@ -6,11 +6,12 @@ import difflib
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
+import yaml
 from pydantic import BaseModel, ValidationError
 
 from mlform.config.yamlpos import Path
 from mlform.errors import MlformError, SourcePos
-from mlform.providers.schema import field_names_at
+from mlform.providers.schema import nested_model
 
 
 class PositionLookup(Protocol):
@@ -82,14 +83,54 @@ def _describe(value: Any) -> str:
     return f"{name} ({shown if len(shown) < 40 else shown[:37] + '...'})"
 
 
-def _message(err: Any, model: type[BaseModel], loc: tuple[str | int, ...]) -> str:
+def keys_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    """The keys a user may write in the mapping at `loc` inside `model`, as written in YAML
+    (a field's alias: `import`, not `import_`)."""
+    current: type[BaseModel] = model
+    i = 0
+    while i < len(loc):
+        part = loc[i]
+        fields = {info.alias or name: info for name, info in current.model_fields.items()}
+        if not isinstance(part, str) or part not in fields:
+            return []
+        nested = nested_model(fields[part].annotation)
+        if nested is None:
+            return []
+        kind, current = nested
+        i += 2 if kind in ("list", "dict") else 1  # (past the index or map key)
+    return [info.alias or name for name, info in current.model_fields.items()]
+
+
+def quote_hint(value: Any, text: str | None) -> str | None:
+    """`the boolean true (YAML reads yes as a boolean); quote it: "yes"` when `text` is the
+    plain scalar YAML read as `value`, else None."""
+    if text is None or not isinstance(value, (bool, int, float)):
+        return None
+    try:
+        read = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    if type(read) is not type(value) or read != value:
+        return None  # `text` is not where this value came from
+    if isinstance(value, bool):
+        what, kind = f"the boolean {'true' if value else 'false'}", "a boolean"
+    else:
+        what, kind = f"the number {value}", "a number"
+    return f'{what} (YAML reads {text} as {kind}); quote it: "{text}"'
+
+
+def _message(err: Any, model: type[BaseModel], loc: tuple[str | int, ...],
+             text: str | None = None) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
         key = str(loc[-1])
-        valid = field_names_at(model, loc[:-1]) or []
-        return f"unknown key '{key}'{suggest(key, valid)}"
+        return f"unknown key '{key}'{suggest(key, keys_at(model, loc[:-1]))}"
     if kind == "missing":
         return f"missing required key '{loc[-1]}'"
+    if kind == "string_type":
+        hint = quote_hint(err.get("input"), text)
+        if hint:
+            return f"expected a string, got {hint}"
     msg: str = err["msg"]
     if msg.startswith("Input should be "):
         msg = "expected " + msg[len("Input should be ") :]
@@ -131,5 +172,7 @@ def validation_problems(
             where = f"{label}.{dotted(shown)}" if shown else label
         else:
             where = dotted(full) or "(top level)"
-        problems.append(MlformError(f"{where}: {_message(err, model, loc)}", pos=pos))
+        text_at = getattr(positions, "text", None)
+        text = text_at(full) if text_at is not None else None
+        problems.append(MlformError(f"{where}: {_message(err, model, loc, text)}", pos=pos))
     return problems

@@ -7,6 +7,8 @@ section at the end.
 
 from __future__ import annotations
 
+import fnmatch
+import glob
 import re
 from typing import Any
 
@@ -18,7 +20,9 @@ from mlform.errors import MlformError
 def dump_entries(entries: dict[str, Any] | list[Any], indent: int) -> list[str]:
     """`entries` as block YAML lines, indented by `indent` spaces (the items of a list each on
     one line)."""
-    text = yaml.safe_dump(entries, default_flow_style=None if isinstance(entries, list) else False,
+    # A list of mappings is one `- {...}` a line; a list of plain values one `- value` a line.
+    flow = isinstance(entries, list) and any(isinstance(e, (dict, list)) for e in entries)
+    text = yaml.safe_dump(entries, default_flow_style=None if flow else False,
                           sort_keys=False, width=100, allow_unicode=True)
     return [" " * indent + line if line else line for line in text.splitlines()]
 
@@ -34,8 +38,8 @@ def add_entries(text: str, section: str, entries: dict[str, Any] | list[Any],
     at = next((i for i, line in enumerate(lines) if key.match(line)), None)
     if at is None:
         if any(re.match(rf"^{re.escape(section)}:", line) for line in lines):
-            raise MlformError(f"`{section}:` is written in flow style ({{...}}); write it as a "
-                              "block (one entry per line) so entries can be added to it")
+            raise MlformError(f"`{section}:` is written in flow style ({{...}} or [...]); write "
+                              "it as a block (one entry per line) so entries can be added to it")
         block = ([f"# {comment}"] if comment else []) + [f"{section}:"]
         body = dump_entries(entries, 2)
         while lines and not lines[-1].strip():
@@ -53,3 +57,25 @@ def add_entries(text: str, section: str, entries: dict[str, Any] | list[Any],
         end = j + 1
     body = ([" " * indent + f"# {comment}"] if comment else []) + dump_entries(entries, indent)
     return "\n".join([*lines[:end], *body, *lines[end:]]) + "\n"
+
+
+def add_include(text: str, name: str) -> str:
+    """`text` (a config) with `name` added to its `include:` list, unless the list already
+    names it or has a pattern matching it. A one-line flow list (`include: [a.yaml]`) gets the
+    name added inside its brackets; otherwise it is a block list item."""
+    data = yaml.safe_load(text) if text.strip() else None
+    listed = data.get("include") if isinstance(data, dict) else None
+    if isinstance(listed, list) and any(
+            isinstance(p, str) and (p == name or (glob.has_magic(p) and not name.startswith(".")
+                                                 and fnmatch.fnmatchcase(name, p)))
+            for p in listed):
+        return text
+    lines = text.splitlines()
+    flow = re.compile(r"^(include:\s*\[)(.*?)(\]\s*(#.*)?)$")
+    for i, line in enumerate(lines):
+        m = flow.match(line)
+        if m:
+            items = m.group(2).strip()
+            lines[i] = f"{m.group(1)}{items + ', ' if items else ''}{name}{m.group(3)}"
+            return "\n".join(lines) + "\n"
+    return add_entries(text, "include", [name])

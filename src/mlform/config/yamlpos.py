@@ -22,6 +22,8 @@ Path = tuple[str | int, ...]
 
 _STR = "tag:yaml.org,2002:str"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
+# Plain scalars YAML 1.1 reads as something other than text (`yes`, `off`, `1.10`, `0123`).
+_NOT_TEXT = ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 
 
 @dataclass
@@ -34,6 +36,11 @@ class Positions:
     file: str
     keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
     values: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    # The text of each plain scalar read as a boolean or number, to say how to quote it.
+    texts: dict[Path, str] = field(default_factory=dict)
+    # Entries (`("resources", "aws_s3_bucket.x")`, `("import", 3)`) written in another file
+    # (`include:`), by the file they come from.
+    origins: dict[Path, str] = field(default_factory=dict)
 
     def of(self, path: Path) -> SourcePos | None:
         """The position of the value at `path`, or of its nearest ancestor that has one."""
@@ -41,17 +48,25 @@ class Positions:
         while True:
             mark = self.values.get(p) or self.keys.get(p)
             if mark is not None:
-                return SourcePos(self.file, mark[0] + 1, mark[1] + 1)
+                return SourcePos(self._file(p), mark[0] + 1, mark[1] + 1)
             if not p:
                 return None
             p = p[:-1]
 
     def key(self, path: Path) -> SourcePos | None:
         """The position of the key naming `path` (falls back to the value, then ancestors)."""
-        mark = self.keys.get(tuple(path))
+        p = tuple(path)
+        mark = self.keys.get(p)
         if mark is not None:
-            return SourcePos(self.file, mark[0] + 1, mark[1] + 1)
+            return SourcePos(self._file(p), mark[0] + 1, mark[1] + 1)
         return self.of(path)
+
+    def _file(self, path: Path) -> str:
+        return self.origins.get(path[:2], self.file) if len(path) >= 2 else self.file
+
+    def text(self, path: Path) -> str | None:
+        """What the user wrote for the boolean or number at `path` (`yes`, `1.10`), or None."""
+        return self.texts.get(tuple(path))
 
 
 def _pos(file: str, mark: Any) -> SourcePos:
@@ -74,6 +89,8 @@ class _Builder:
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         if node.tag in (_STR, _TIMESTAMP):  # dates stay the text the user wrote
             return node.value
+        if node.tag in _NOT_TEXT:
+            self.positions.texts[path] = node.value
         return self._scalar.construct_object(node)
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
@@ -97,6 +114,19 @@ class _Builder:
         return out
 
 
+def _tab_indent(lines: list[str], near: int | None) -> tuple[int, int] | None:
+    """(line, column), 0-based, of a tab in the indentation of the line PyYAML stopped at or
+    of one just before it (its messages for tabs do not say "tab", or point past the line)."""
+    if near is None:
+        return None
+    for i in range(min(near, len(lines) - 1), max(near - 2, 0) - 1, -1):
+        line = lines[i]
+        indent = line[: len(line) - len(line.lstrip(" \t"))]
+        if "\t" in indent and line.strip():
+            return i, indent.index("\t")
+    return None
+
+
 def load_yaml(text: str, file: str) -> tuple[Any, Positions]:
     """Parse one YAML document; raise ConfigError with positions on any syntax problem."""
     try:
@@ -107,6 +137,10 @@ def load_yaml(text: str, file: str) -> tuple[Any, Positions]:
         if exc.context and exc.context_mark and exc.context_mark is not mark:
             problem = f"{problem} ({exc.context} at line {exc.context_mark.line + 1})"
         lines = text.splitlines()
+        tab = _tab_indent(lines, mark.line if mark is not None else None)
+        if tab is not None:
+            raise ConfigError.single("a tab character is used for indentation; YAML allows only "
+                                     "spaces", SourcePos(file, tab[0] + 1, tab[1] + 1)) from None
         if mark is not None and mark.line < len(lines) and "${" in lines[mark.line]:
             problem += "; inside { } or [ ], put quotes around a value that holds ${...}"
         raise ConfigError.single(

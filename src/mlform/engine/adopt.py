@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from mlform.config.adopt import Import, Move
-from mlform.config.stack import ResourceConfig
+from mlform.config.resources import ResourceConfig
 from mlform.engine.calls import provider_error
 from mlform.engine.providers import ProviderPool
 from mlform.errors import ConfigError, MlformError, ProviderError

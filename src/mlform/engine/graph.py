@@ -1,37 +1,15 @@
-"""The dependency graph between resources: cycle checks, ordering, DOT.
+"""The dependency graph between resources, drawn: DOT and SVG.
 
-All work here is O(resources + edges): graphlib does the sorting and cycle finding.
+(The cycle check is `mlform.config.resources.check_acyclic`: loading a config needs it.)
 """
 
 from __future__ import annotations
 
-import graphlib
 import shutil
 import subprocess
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from mlform.errors import MlformError
-
-if TYPE_CHECKING:
-    from mlform.config.stack import ResourceConfig
-
-
-def check_acyclic(resources: Mapping[str, ResourceConfig], problems: list[MlformError]) -> None:
-    """Append a problem naming the cycle's path if the resources' dependencies form a cycle."""
-    sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter(
-        {a: r.depends_on for a, r in resources.items()}
-    )
-    try:
-        sorter.prepare()
-    except graphlib.CycleError as exc:
-        cycle: list[str] = list(reversed(exc.args[1]))
-        first = resources[cycle[0]]
-        problems.append(MlformError(
-            f"{first.address}: dependency cycle: {' -> '.join(cycle)} "
-            "(each resource refers to the next; break the cycle by removing one reference)",
-            pos=first.pos,
-        ))
 
 
 def to_dot(deps: Mapping[str, tuple[str, ...] | list[str]], title: str = "mlform") -> str:

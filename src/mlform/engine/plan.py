@@ -17,7 +17,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from mlform.config.refs import Ref, lookup, split_address, substitute
-from mlform.config.stack import ResourceConfig, Stack
+from mlform.config.resources import ResourceConfig
+from mlform.config.stack import Stack
 from mlform.config.validation import validation_problems
 from mlform.engine.drift import keep_ignored
 from mlform.errors import ConfigError, MlformError, SourcePos
