@@ -118,3 +118,39 @@ def test_an_unconfirmed_import_is_not_destroyed_for_missing_from_the_config(
     assert r.code == 0 and "aws_ecr_repository.made will be destroyed" in r.out
     assert cli.run("apply", "--auto-approve").code == 0
     assert _repos(boto, uid) == []
+
+
+def test_removed_entries_forget_or_destroy_as_they_say(cli: Cli, uid: str, boto: Any,
+                                                       sandbox: Any) -> None:
+    head = f"project: safety\nenvironments: {{e{uid}: {{}}}}\n"
+    cli.write(head + f"""resources:
+  aws_ecr_repository.kept: {{name: kept-{uid}}}
+  aws_ecr_repository.guarded:
+    name: guarded-{uid}
+    lifecycle: {{prevent_destroy: true}}
+  mlform_data.x: {{input: 1}}
+""")
+    assert cli.run("apply", "--auto-approve").code == 0
+    cli.write(head + """resources:
+  mlform_data.x: {input: 1}
+removed:
+  - {from: aws_ecr_repository.kept, destroy: false}
+  - {from: aws_ecr_repository.guarded, destroy: true}
+""")
+    r = cli.run("plan", "--no-color")
+    assert r.code == 0, r.err
+    assert ("# aws_ecr_repository.kept will no longer be managed by mlform, but will not be "
+            "destroyed") in r.out
+    assert "# aws_ecr_repository.guarded will be destroyed" in r.out  # said in so many words
+    assert "Plan: 0 to add, 0 to change, 1 to destroy, 1 to forget." in r.out
+    import json
+
+    shown = json.loads(cli.run("plan", "--json").out)
+    actions = {c["address"]: c["change"]["actions"] for c in shown["resource_changes"]}
+    assert actions["aws_ecr_repository.kept"] == ["forget"]
+    r = cli.run("apply", "--auto-approve")
+    assert r.code == 0 and "1 destroyed, 1 forgotten." in r.out, r.out + r.err
+    assert _repos(boto, uid) == [f"kept-{uid}"]
+    assert cli.run("state", "list").out.split() == ["mlform_data.x"]
+    assert cli.run("plan", "--detailed-exitcode").code == 0  # entries done can stay
+    boto("ecr").delete_repository(repositoryName=f"kept-{uid}")

@@ -160,7 +160,7 @@ def _run_apply(plan_file: str | None, config: str, environment: str | None,
 
     def start_display(p: Any) -> None:
         nodes = sum(2 if c.action is Action.REPLACE else 1
-                    for c in p.changes if c.action is not Action.NOOP)
+                    for c in p.changes if c.action not in (Action.NOOP, Action.FORGET))
         holder["display"] = ApplyDisplay(style, nodes)
         interrupts.arm()
 
@@ -212,7 +212,9 @@ def _report_apply(outcome: Any, destroy: bool, style: Style) -> int:
                 changed += 1
             elif phase == APPLY:
                 added += 1
-    counts = f"Resources: {added} added, {changed} changed, {destroyed} destroyed."
+    forgotten = outcome.plan.forgets if result is not None else 0
+    counts = (f"Resources: {added} added, {changed} changed, {destroyed} destroyed"
+              + (f", {forgotten} forgotten." if forgotten else "."))
     if result is not None and not result.ok:
         err = sys.stderr
         for address, e in result.failed.items():

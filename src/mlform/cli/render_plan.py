@@ -19,6 +19,7 @@ LEGEND = {
     Action.CREATE: ("+", "create"),
     Action.UPDATE: ("~", "update in-place"),
     Action.DELETE: ("-", "destroy"),
+    Action.FORGET: (".", "forget (no longer managed, not destroyed)"),
 }
 
 
@@ -178,6 +179,8 @@ def _header(c: ResourceChange) -> str:
         if c.reason and not c.replace_because:
             return f"# {name} is tainted, so must be replaced"
         return f"# {name} must be replaced"
+    if c.action is Action.FORGET:
+        return f"# {name} will no longer be managed by mlform, but will not be destroyed"
     return f"# {name} will be destroyed"
 
 
@@ -208,12 +211,12 @@ def render_change(c: ResourceChange, registry: Registry, style: Style) -> list[s
     head = [f"  {style.bold(_header(c))}"]
     if adopted is not None:
         head.append(f"  {style.dim(f'# {adopted}')}")
-    if c.action is Action.DELETE and c.reason and not c.deposed:
+    if c.action in (Action.DELETE, Action.FORGET) and c.reason and not c.deposed:
         head.append(f"  {style.dim(f'# (because {c.reason})')}")
     if c.action is Action.REPLACE:
         symbol = "+/-" if c.create_before_destroy else "-/+"
     else:
-        symbol = {"create": "+", "update": "~", "delete": "-"}[c.action.value]
+        symbol = LEGEND[c.action][0]
     head.append(" " * (3 - len(symbol)) + f'{lines.sym(symbol)} resource "{c.type}" "{c.name}" {{')
     if c.action is Action.CREATE:
         shown = {k: v for k, v in after.items() if v is not None}
@@ -225,6 +228,8 @@ def render_change(c: ResourceChange, registry: Registry, style: Style) -> list[s
         width = max((len(k) for k in shown), default=0)
         for k in sorted(shown):
             lines.value(6, "-", k, width, shown[k])
+    elif c.action is Action.FORGET:
+        _render_diff(c, before, before, lines)
     else:
         _render_diff(c, before, after, lines)
     return head + lines.out + ["    }"]
@@ -251,7 +256,8 @@ def _render_diff(c: ResourceChange, before: dict[str, Any], after: dict[str, Any
 def summary(plan: Plan) -> str:
     add, change, destroy = plan.counts()
     imports = f"{plan.imports} to import, " if plan.imports else ""
-    return f"Plan: {imports}{add} to add, {change} to change, {destroy} to destroy."
+    forgets = f", {plan.forgets} to forget" if plan.forgets else ""
+    return f"Plan: {imports}{add} to add, {change} to change, {destroy} to destroy{forgets}."
 
 
 def render_outputs(outputs: dict[str, OutputChange], style: Style) -> list[str]:
@@ -304,7 +310,7 @@ def iter_plan_text(plan: Plan, registry: Registry, style: Style) -> Iterator[str
         yield ("mlform will perform the following actions. Resource actions are indicated "
                "with the following symbols:" if actions - {Action.NOOP} else
                "mlform will perform the following actions:")
-        for action in (Action.CREATE, Action.UPDATE, Action.DELETE):
+        for action in (Action.CREATE, Action.UPDATE, Action.DELETE, Action.FORGET):
             if action in actions:
                 sym, text = LEGEND[action]
                 yield f"  {lines_sym(style, sym)} {text}"

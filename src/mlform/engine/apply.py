@@ -135,6 +135,10 @@ class Applier:
         for type_name in {c.type for c in self.plan.changes if c.action is not Action.NOOP}:
             self.pool.resource(type_name)
         self._record_unchanged()
+        for c in self.plan.changes:
+            if c.action is Action.FORGET:  # no cloud call: the object stays, unmanaged
+                self.journal.record({"t": "del", "a": c.address})
+                self.values.pop(c.address, None)
         graph = build_graph(self.plan.changes)
         sorter: graphlib.TopologicalSorter[Node] = graphlib.TopologicalSorter(graph)
         try:

@@ -9,13 +9,14 @@ differs; the plan says which field forced it.
 from __future__ import annotations
 
 import graphlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from pydantic import ValidationError
 
+from mlform.config.adopt import Removal
 from mlform.config.refs import Ref, lookup, split_address, substitute
 from mlform.config.resources import ResourceConfig
 from mlform.config.stack import Stack
@@ -34,6 +35,7 @@ class Action(StrEnum):
     UPDATE = "update"
     REPLACE = "replace"
     DELETE = "delete"
+    FORGET = "forget"  # a `removed:` entry with `destroy: false`: leaves the state, not the cloud
     NOOP = "no-op"
 
 
@@ -124,6 +126,10 @@ class Plan:
     @property
     def imports(self) -> int:
         return sum(c.importing is not None for c in self.changes)
+
+    @property
+    def forgets(self) -> int:
+        return sum(c.action is Action.FORGET for c in self.changes)
 
     @property
     def has_changes(self) -> bool:
@@ -227,13 +233,21 @@ def make_plan(
     if problems:
         raise ConfigError(problems)
     for address, res in prior.items():
-        if address not in desired:
-            changes[address] = ResourceChange(
-                address=address, type=res.type, action=Action.DELETE,
-                before=res.attributes, prior_dependencies=res.dependencies,
-                reason="destroy requested" if destroy else "no longer in the configuration",
-                create_before_destroy=res.create_before_destroy,
-            )
+        if address in desired:
+            continue
+        removal = next((r for r in stack.removed if r.matches(address)), None)
+        change = changes[address] = ResourceChange(
+            address=address, type=res.type, action=Action.DELETE,
+            before=res.attributes, prior_dependencies=res.dependencies,
+            reason="destroy requested" if destroy else "no longer in the configuration",
+            create_before_destroy=res.create_before_destroy,
+        )
+        if removal is not None:
+            change.pos = removal.pos
+            change.reason = ("a `removed:` entry says to destroy it" if removal.destroy else
+                             "a `removed:` entry says `destroy: false`")
+            if not removal.destroy:
+                change.action = Action.FORGET
     deposed = [
         ResourceChange(address=a, type=r.type, action=Action.DELETE, before=r.attributes,
                        prior_dependencies=r.dependencies, deposed=r.id,
@@ -247,7 +261,7 @@ def make_plan(
         if address in changes:
             changes[address].importing = id
     _propagate_create_before_destroy(changes)
-    _check_destroys(changes, stack.resources, state)
+    _check_destroys(changes, stack.resources, state, stack.removed)
     outputs = _plan_outputs(stack, state, values, destroy)
     ordered = [changes[a] for a in desired if a in changes]
     ordered += [c for a, c in changes.items() if a not in desired]
@@ -338,6 +352,7 @@ def _propagate_create_before_destroy(changes: dict[str, ResourceChange]) -> None
 
 def _check_destroys(
     changes: Mapping[str, ResourceChange], config: Mapping[str, ResourceConfig], state: State,
+    removals: Sequence[Removal],
 ) -> None:
     """Refuse a plan that deletes or replaces what must not go: a resource the config protects
     with `lifecycle.prevent_destroy` (also on `destroy`), one whose protection the state
@@ -350,6 +365,8 @@ def _check_destroys(
         verb = "replace" if c.action is Action.REPLACE else "destroy"
         rc = config.get(address)
         recorded = state.resources.get(address)
+        if rc is None and any(r.destroy and r.matches(address) for r in removals):
+            continue  # the config says, in so many words, to destroy it
         if rc is not None and rc.lifecycle.prevent_destroy:
             because = f" (because {', '.join(c.replace_because)} changed)" \
                 if c.replace_because else ""
