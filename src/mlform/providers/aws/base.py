@@ -1,4 +1,5 @@
-"""What every AWS resource type shares: clients, tags, and finding objects again after a crash."""
+"""What every AWS resource type shares: clients, tags, reading back after a write, and finding
+objects again after a crash."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import Field
 
+from mlform.errors import NotReady
 from mlform.providers.aws.session import AwsSession
 from mlform.providers.base import (
     TAG_ADDRESS,
@@ -76,13 +78,6 @@ def tag_dict(items: list[dict[str, str]] | None, key: str = "Key",
     return {t[key]: t[value] for t in items or []}
 
 
-def tag_changes(old: Mapping[str, str], new: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
-    """(tags to set, tag keys to remove) to go from `old` to `new`."""
-    to_set = {k: v for k, v in new.items() if old.get(k) != v}
-    to_remove = [k for k in old if k not in new]
-    return to_set, to_remove
-
-
 class AwsResource(ResourceType[A], Discoverable):
     """Base of AWS resource types. `self.aws` is the stack's AwsSession."""
 
@@ -121,6 +116,18 @@ class AwsResource(ResourceType[A], Discoverable):
         default = ctx.default_name(name, max_len=cls.name_max_len)
         return {cls.name_arg: default.lower() if cls.name_lower else default}
 
+    def read_back(self, id: str, prior: Mapping[str, Any]) -> dict[str, Any]:
+        """The attributes of the object just created or changed, read again.
+
+        AWS is eventually consistent: an object may not be visible for a moment after its
+        create call returned. That raises NotReady, and the engine calls the create or update
+        again, which carries on with the object (every type's create is idempotent)."""
+        attrs = self.read(id, prior)
+        if attrs is None:
+            raise NotReady(f"{self.type_name} {id} was written but is not visible yet",
+                           retry_after=1.0)
+        return attrs
+
     def id_for(self, args: A) -> str:
         """The id the object created from `args` has (its name, for name-keyed services)."""
         return str(getattr(args, self.name_arg))
@@ -154,3 +161,32 @@ class AwsResource(ResourceType[A], Discoverable):
         """True if the object's tags say mlform made it for this stack and address."""
         tags = attrs.get("tags_all") or {}
         return (tags.get(TAG_STACK), tags.get(TAG_ADDRESS)) == (meta.context.stack, meta.address)
+
+
+class TaggedResource(AwsResource[A]):
+    """An AWS type whose objects carry tags that a tag and an untag call change (most services;
+    S3, which replaces a bucket's whole tag set in one call, is the exception)."""
+
+    @abstractmethod
+    def _tag(self, ref: str, tags: Mapping[str, str]) -> None:
+        """Add `tags` to the object, or change their values. `ref` is what the service's tag
+        call takes: its id or its ARN."""
+
+    @abstractmethod
+    def _untag(self, ref: str, keys: Sequence[str]) -> None:
+        """Remove the tags named `keys` from the object."""
+
+    def sync_tags(self, ref: str, live: Mapping[str, str], tags: Mapping[str, str] | None,
+                  meta: ResourceMeta) -> None:
+        """Make the object's tags exactly the user's `tags` plus mlform's own.
+
+        `live` is every tag the object has now, as read from it in this call, never the
+        recorded state: tags are changed by hand, and a stale `live` would miss a tag added
+        outside mlform (never removed) or one removed outside it (never put back)."""
+        wanted = all_tags(tags, meta)
+        to_set = {k: v for k, v in wanted.items() if live.get(k) != v}
+        to_remove = [k for k in live if k not in wanted]
+        if to_set:
+            self._tag(ref, to_set)
+        if to_remove:
+            self._untag(ref, to_remove)

@@ -10,6 +10,7 @@ tags: during a create-before-destroy replacement the old object carries the same
 from __future__ import annotations
 
 import ipaddress
+from abc import abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
@@ -17,9 +18,8 @@ from pydantic import AfterValidator, Field
 
 from mlform.errors import NotReady, ProviderError
 from mlform.providers.aws.base import (
-    AwsResource,
+    TaggedResource,
     all_tags,
-    tag_changes,
     tag_dict,
     tag_list,
     tags_all_field,
@@ -58,12 +58,12 @@ Ipv6Cidr = Annotated[str, AfterValidator(_cidr(6))]
 A = TypeVar("A", bound=ArgsModel)
 
 
-class Ec2Resource(AwsResource[A], Prefetching):
+class Ec2Resource(TaggedResource[A], Prefetching):
     """What the three types share: EC2 names its calls alike, and ids come from AWS."""
 
     service: ClassVar[str] = "ec2"
     kind: ClassVar[str]  # as TagSpecifications names the type
-    noun: ClassVar[str]  # as the API names it: Describe<noun>s, Delete<noun>
+    noun: ClassVar[str]  # as the API names it (in messages): Describe<noun>s, Delete<noun>
     id_key: ClassVar[str]
     id_filter: ClassVar[str]  # the Describe filter on ids: vpc-id, subnet-id, group-id
     missing: ClassVar[tuple[str, ...]]  # the error codes of a missing object
@@ -76,31 +76,33 @@ class Ec2Resource(AwsResource[A], Prefetching):
         raise ProviderError(f"{self.type_name}: AWS assigns the id at create time; the object "
                             "is found by mlform's tags instead")
 
-    # Per type: make the object with `tags` (TagSpecifications) and return its id; change it
-    # from `live` (as described) to `args`, tags aside; its attributes, `prior` giving what
-    # AWS does not store.
+    @abstractmethod
     def _create(self, args: A, tags: list[dict[str, Any]]) -> str:
-        raise NotImplementedError
+        """Make the object with `tags` (TagSpecifications); its id."""
 
+    @abstractmethod
     def _converge(self, id: str, live: Mapping[str, Any], args: A) -> None:
-        raise NotImplementedError
+        """Change the object from `live` (as described) to `args`, tags aside."""
 
+    @abstractmethod
     def _attributes(self, live: Mapping[str, Any], prior: Mapping[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
+        """The attributes of a described object, `prior` giving what AWS does not store."""
 
+    @abstractmethod
     def _delete(self, id: str, prior: Mapping[str, Any]) -> None:
-        self._call(f"Delete{self.noun}", **{self.id_key: id})
+        """The delete call (botocore errors are translated by `delete`)."""
 
-    def _call(self, operation: str, **params: Any) -> Any:
-        from botocore import xform_name
-
-        return getattr(self.client, xform_name(operation))(**params)
-
+    @abstractmethod
     def _described(self, **params: Any) -> Iterator[dict[str, Any]]:
-        from botocore import xform_name
+        """Every object Describe<noun>s lists with `params`, all pages."""
 
-        pages = self.client.get_paginator(xform_name(f"Describe{self.noun}s")).paginate(**params)
-        yield from (found for page in pages for found in page[f"{self.noun}s"])
+    def _tag(self, ref: str, tags: Mapping[str, str]) -> None:
+        with aws_call("ec2", "CreateTags"):
+            self.client.create_tags(Resources=[ref], Tags=tag_list(tags))
+
+    def _untag(self, ref: str, keys: Sequence[str]) -> None:
+        with aws_call("ec2", "DeleteTags"):
+            self.client.delete_tags(Resources=[ref], Tags=[{"Key": k} for k in keys])
 
     prefetch_min: ClassVar[int] = 2
 
@@ -164,18 +166,8 @@ class Ec2Resource(AwsResource[A], Prefetching):
                      meta: ResourceMeta) -> dict[str, Any]:
         # From the live object rather than `prior`: it may have changed out of band.
         self._converge(id, live, args)
-        to_set, to_remove = tag_changes(tag_dict(live.get("Tags")),
-                                        all_tags(args.tags, meta))  # type: ignore[attr-defined]
-        if to_set:
-            with aws_call("ec2", "CreateTags"):
-                self.client.create_tags(Resources=[id], Tags=tag_list(to_set))
-        if to_remove:
-            with aws_call("ec2", "DeleteTags"):
-                self.client.delete_tags(Resources=[id], Tags=[{"Key": k} for k in to_remove])
-        attrs = self.read(id, args.model_dump(mode="json"))
-        if attrs is None:
-            raise NotReady(f"{self.kind} {id} is not visible yet", retry_after=1.0)
-        return attrs
+        self.sync_tags(id, tag_dict(live.get("Tags")), args.tags, meta)  # type: ignore[attr-defined]
+        return self.read_back(id, args.model_dump(mode="json"))
 
     def delete(self, id: str, prior: Mapping[str, Any]) -> None:
         from botocore.exceptions import ClientError
@@ -261,6 +253,13 @@ class Vpc(Ec2Resource[VpcArgs]):
     # Terraform's aws_vpc has no timeouts block: these are its fixed waits.
     timeouts = Timeouts(create=600.0, update=300.0, delete=300.0)
 
+    def _described(self, **params: Any) -> Iterator[dict[str, Any]]:
+        pages = self.client.get_paginator("describe_vpcs").paginate(**params)
+        yield from (found for page in pages for found in page["Vpcs"])
+
+    def _delete(self, id: str, prior: Mapping[str, Any]) -> None:
+        self.client.delete_vpc(VpcId=id)
+
     def _create(self, args: VpcArgs, tags: list[dict[str, Any]]) -> str:
         with aws_call("ec2", "CreateVpc"):
             return str(self.client.create_vpc(CidrBlock=args.cidr_block, TagSpecifications=tags,
@@ -335,6 +334,13 @@ class Subnet(Ec2Resource[SubnetArgs]):
     kind, noun, id_key, id_filter = "subnet", "Subnet", "SubnetId", "subnet-id"
     missing = ("InvalidSubnetID.NotFound", "InvalidSubnetID.Malformed")
     timeouts = Timeouts(create=600.0, update=1200.0, delete=1200.0)
+
+    def _described(self, **params: Any) -> Iterator[dict[str, Any]]:
+        pages = self.client.get_paginator("describe_subnets").paginate(**params)
+        yield from (found for page in pages for found in page["Subnets"])
+
+    def _delete(self, id: str, prior: Mapping[str, Any]) -> None:
+        self.client.delete_subnet(SubnetId=id)
 
     def _create(self, args: SubnetArgs, tags: list[dict[str, Any]]) -> str:
         zone = {"AvailabilityZone": args.availability_zone} if args.availability_zone else {}

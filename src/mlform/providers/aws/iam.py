@@ -12,9 +12,8 @@ from pydantic import Field, field_validator
 
 from mlform.errors import NotReady, ProviderError
 from mlform.providers.aws.base import (
-    AwsResource,
+    TaggedResource,
     all_tags,
-    tag_changes,
     tag_dict,
     tag_list,
     tags_all_field,
@@ -123,7 +122,7 @@ class IamRoleAttrs(AttrsModel):
     tags_all: dict[str, str] = tags_all_field()
 
 
-class IamRole(AwsResource[IamRoleArgs], Prefetching):
+class IamRole(TaggedResource[IamRoleArgs], Prefetching):
     type_name: ClassVar[str] = "aws_iam_role"
     service: ClassVar[str] = "iam"
     Args = IamRoleArgs
@@ -162,7 +161,7 @@ class IamRole(AwsResource[IamRoleArgs], Prefetching):
                 raise NotReady(f"role {args.name} is not visible to IAM yet") from None
             exc.partial = have  # the role exists: the engine records it (tainted)
             raise
-        return self._read_or_fail(args.name, args)
+        return self.read_back(args.name, {"force_detach_policies": args.force_detach_policies})
 
     def _own_role(self, args: IamRoleArgs, meta: ResourceMeta,
                   exc: BaseException) -> dict[str, Any]:
@@ -181,12 +180,6 @@ class IamRole(AwsResource[IamRoleArgs], Prefetching):
         except ClientError as exc:
             return not is_not_found(exc)
         return True
-
-    def _read_or_fail(self, name: str, args: IamRoleArgs) -> dict[str, Any]:
-        attrs = self.read(name, {"force_detach_policies": args.force_detach_policies})
-        if attrs is None:  # eventual consistency: created, not yet visible
-            raise NotReady(f"role {name} is not visible yet", retry_after=1.0)
-        return attrs
 
     prefetch_min: ClassVar[int] = 3
 
@@ -271,7 +264,7 @@ class IamRole(AwsResource[IamRoleArgs], Prefetching):
         if have is None:
             raise ProviderError(f"role {id} no longer exists; refresh and plan again")
         self._converge(id, have, args, meta)
-        return self._read_or_fail(id, args)
+        return self.read_back(id, {"force_detach_policies": args.force_detach_policies})
 
     def _converge(self, name: str, have: Mapping[str, Any], args: IamRoleArgs,
                   meta: ResourceMeta) -> None:
@@ -295,13 +288,15 @@ class IamRole(AwsResource[IamRoleArgs], Prefetching):
                 with aws_call("iam", "DeleteRolePermissionsBoundary"):
                     client.delete_role_permissions_boundary(RoleName=name)
         self._converge_policies(name, have, args)
-        to_set, to_remove = tag_changes(have["tags_all"], all_tags(args.tags, meta))
-        if to_set:
-            with aws_call("iam", "TagRole"):
-                client.tag_role(RoleName=name, Tags=tag_list(to_set))
-        if to_remove:
-            with aws_call("iam", "UntagRole"):
-                client.untag_role(RoleName=name, TagKeys=to_remove)
+        self.sync_tags(name, have["tags_all"], args.tags, meta)
+
+    def _tag(self, ref: str, tags: Mapping[str, str]) -> None:
+        with aws_call("iam", "TagRole"):
+            self.client.tag_role(RoleName=ref, Tags=tag_list(tags))
+
+    def _untag(self, ref: str, keys: Sequence[str]) -> None:
+        with aws_call("iam", "UntagRole"):
+            self.client.untag_role(RoleName=ref, TagKeys=list(keys))
 
     def _converge_policies(self, name: str, have: Mapping[str, Any], args: IamRoleArgs) -> None:
         client = self.client
