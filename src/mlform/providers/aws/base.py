@@ -9,7 +9,8 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import Field
 
-from mlform.errors import NotReady
+from mlform.errors import NotReady, ProviderError
+from mlform.providers.aws.errors import error_code
 from mlform.providers.aws.session import AwsSession
 from mlform.providers.base import (
     TAG_ADDRESS,
@@ -91,6 +92,8 @@ class AwsResource(ResourceType[A], Discoverable):
     # Whether the create call itself sets mlform's tags. If it does, an object without them was
     # not made by us; if tags come in a later call (S3), an untagged object may be ours.
     tagged_at_create: ClassVar[bool] = True
+    # The error codes with which the create call says an object of that name exists already.
+    exists_codes: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, session: AwsSession) -> None:
         super().__init__(session)
@@ -155,6 +158,63 @@ class AwsResource(ResourceType[A], Discoverable):
         if not tags.get(TAG_STACK) and not tags.get(TAG_ADDRESS) and not self.tagged_at_create:
             return attrs
         return None
+
+    # -- a create that finds its name taken ---------------------------------------------------
+
+    def already_exists(self, exc: BaseException) -> bool:
+        """True if `exc`, raised by the create call, says an object of that name exists."""
+        return error_code(exc) in self.exists_codes
+
+    def existing(self, args: A) -> dict[str, Any] | None:
+        """The live object whose name `args` give (for types whose ids are not names, the one
+        with that name in the same scope), or None."""
+        return self.read(self.id_for(args), args.model_dump(mode="json"))
+
+    def claim(self, args: A, meta: ResourceMeta, operation: str,
+              exc: BaseException | None = None) -> dict[str, Any]:
+        """The attributes of the object a create call found already there, if it is ours.
+
+        It is ours when its tags name this stack and address: the create was called again
+        after NotReady or a crash, or botocore retried a call whose answer was lost (a 5xx,
+        a dropped connection) and the retry found what the first call made. Anything else
+        is someone else's, and raises the ProviderError of `taken`. `exc`: the create call's
+        error, whose code the message keeps."""
+        have = self.existing(args)
+        if have is None:
+            raise NotReady(f"{operation}: the {self.type_name} exists, but cannot be read yet",
+                           retry_after=1.0)
+        if not self.owns(have, meta):
+            raise self.taken(str(have["id"]), have.get("tags_all") or {}, meta, operation,
+                             exc) from exc
+        return have
+
+    def adopt(self, args: A, meta: ResourceMeta, operation: str,
+              exc: BaseException | None = None) -> dict[str, Any]:
+        """Carry on with our own object that a create call found (`claim`), converging it
+        to `args` as the create would have."""
+        have = self.claim(args, meta, operation, exc)
+        try:
+            return self.update(str(have["id"]), have, args, meta)
+        except ProviderError as err:
+            err.partial = err.partial or have  # it exists: the engine records it (tainted)
+            raise
+
+    def taken(self, id: str, tags: Mapping[str, str], meta: ResourceMeta, operation: str,
+              exc: BaseException | None = None) -> ProviderError:
+        """The one-line error for a create that finds object `id` (with `tags`) in its way:
+        whose it is, and what to do."""
+        stack, address = tags.get(TAG_STACK), tags.get(TAG_ADDRESS)
+        code = error_code(exc) if exc is not None else ""
+        operation = f"{operation}: {code}" if code else operation
+        if stack:
+            return ProviderError(
+                f"{operation}: {self.type_name} {id} already exists and belongs to "
+                f"{address or 'a resource'} in mlform stack {stack}: give this resource "
+                "another name")
+        return ProviderError(
+            f"{operation}: {self.type_name} {id} already exists and was made outside mlform: "
+            f"adopt it with `mlform import {meta.address} {id}`, or give this resource "
+            "another name")
 
     @staticmethod
     def owns(attrs: Mapping[str, Any], meta: ResourceMeta) -> bool:

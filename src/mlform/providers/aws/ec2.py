@@ -5,6 +5,11 @@ interrupted create made cannot be named from its arguments: it carries mlform's 
 create call on (TagSpecifications), and `find` looks it up by them. A create retried after
 NotReady carries on with the object it made (remembered per address), never with one found by
 tags: during a create-before-destroy replacement the old object carries the same tags.
+
+For the same reason botocore must not retry a create call whose answer was lost (a 5xx, a
+connection dropped after sending): the retry would make a second object. The create call is
+made once (`AwsSession.client(retries=False)`); when its outcome is unknown, the object is
+looked up by its tags, and made again only if two looks a moment apart find nothing.
 """
 
 from __future__ import annotations
@@ -26,7 +31,14 @@ from mlform.providers.aws.base import (
     tags_field,
     user_tags,
 )
-from mlform.providers.aws.errors import aws_call, error_code, error_message, translate
+from mlform.providers.aws.errors import (
+    aws_call,
+    error_code,
+    error_message,
+    is_throttled,
+    outcome_unknown,
+    translate,
+)
 from mlform.providers.base import (
     TAG_ADDRESS,
     TAG_STACK,
@@ -71,6 +83,14 @@ class Ec2Resource(TaggedResource[A], Prefetching):
     def __init__(self, session: Any) -> None:
         super().__init__(session)
         self._creating: dict[str, str] = {}  # address -> id, until its create returns
+        # Addresses whose last create call's answer was lost and nothing was found by tags:
+        # looked for once more before the call is made again.
+        self._unsure: set[str] = set()
+
+    @property
+    def once(self) -> Any:
+        """The EC2 client for create calls: it makes each call once (no botocore retry)."""
+        return self.aws.client("ec2", retries=False)
 
     def id_for(self, args: A) -> str:
         raise ProviderError(f"{self.type_name}: AWS assigns the id at create time; the object "
@@ -78,7 +98,8 @@ class Ec2Resource(TaggedResource[A], Prefetching):
 
     @abstractmethod
     def _create(self, args: A, tags: list[dict[str, Any]]) -> str:
-        """Make the object with `tags` (TagSpecifications); its id."""
+        """Make the object with `tags` (TagSpecifications) through `self.once`; its id.
+        Botocore's errors are left to `_create_once`."""
 
     @abstractmethod
     def _converge(self, id: str, live: Mapping[str, Any], args: A) -> None:
@@ -138,7 +159,8 @@ class Ec2Resource(TaggedResource[A], Prefetching):
         tags = all_tags(args.tags, meta)  # type: ignore[attr-defined]
         id = self._creating.get(meta.address)
         if id is None:
-            id = self._create(args, [{"ResourceType": self.kind, "Tags": tag_list(tags)}])
+            id = self._create_once(args, meta, [{"ResourceType": self.kind,
+                                                 "Tags": tag_list(tags)}])
             self._creating[meta.address] = id
         try:
             live = self._describe(id)
@@ -154,6 +176,34 @@ class Ec2Resource(TaggedResource[A], Prefetching):
             raise
         self._creating.pop(meta.address, None)
         return attrs
+
+    def _create_once(self, args: A, meta: ResourceMeta, tags: list[dict[str, Any]]) -> str:
+        """The id of the object the create call makes, made at most once (see the module
+        docstring). A throttled call did nothing: NotReady, and the engine calls again."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        operation = f"Create{self.noun}"
+        if meta.address in self._unsure:
+            self._unsure.discard(meta.address)
+            found = self.find(args, meta)
+            if found is not None:
+                return str(found["id"])
+        try:
+            return self._create(args, tags)
+        except (ClientError, BotoCoreError) as exc:
+            if is_throttled(exc):
+                raise NotReady(f"{operation}: {error_message(exc)}", retry_after=1.0) from None
+            if self.already_exists(exc):
+                return str(self.claim(args, meta, operation, exc)["id"])
+            if not outcome_unknown(exc):
+                raise translate(exc, operation) from exc
+            found = self.find(args, meta)
+            if found is not None:
+                return str(found["id"])
+            self._unsure.add(meta.address)
+            raise NotReady(f"{operation}: no answer ({error_message(exc)}); looking for the "
+                           f"{self.kind} by its tags once more before making another",
+                           retry_after=2.0) from None
 
     def update(self, id: str, prior: Mapping[str, Any], args: A,
                meta: ResourceMeta) -> dict[str, Any]:
@@ -261,9 +311,8 @@ class Vpc(Ec2Resource[VpcArgs]):
         self.client.delete_vpc(VpcId=id)
 
     def _create(self, args: VpcArgs, tags: list[dict[str, Any]]) -> str:
-        with aws_call("ec2", "CreateVpc"):
-            return str(self.client.create_vpc(CidrBlock=args.cidr_block, TagSpecifications=tags,
-                                              InstanceTenancy=args.instance_tenancy)["Vpc"]["VpcId"])
+        return str(self.once.create_vpc(CidrBlock=args.cidr_block, TagSpecifications=tags,
+                                         InstanceTenancy=args.instance_tenancy)["Vpc"]["VpcId"])
 
     def _dns(self, id: str) -> dict[str, bool]:
         with aws_call("ec2", "DescribeVpcAttribute"):
@@ -344,10 +393,9 @@ class Subnet(Ec2Resource[SubnetArgs]):
 
     def _create(self, args: SubnetArgs, tags: list[dict[str, Any]]) -> str:
         zone = {"AvailabilityZone": args.availability_zone} if args.availability_zone else {}
-        with aws_call("ec2", "CreateSubnet"):
-            return str(self.client.create_subnet(
-                VpcId=args.vpc_id, CidrBlock=args.cidr_block, TagSpecifications=tags,
-                **zone)["Subnet"]["SubnetId"])
+        return str(self.once.create_subnet(
+            VpcId=args.vpc_id, CidrBlock=args.cidr_block, TagSpecifications=tags,
+            **zone)["Subnet"]["SubnetId"])
 
     def _converge(self, id: str, live: Mapping[str, Any], args: SubnetArgs) -> None:
         if bool(live.get("MapPublicIpOnLaunch")) != args.map_public_ip_on_launch:

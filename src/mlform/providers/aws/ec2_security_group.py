@@ -174,14 +174,30 @@ class SecurityGroup(Ec2Resource[SecurityGroupArgs]):
     kind, noun, id_key, id_filter = "security-group", "SecurityGroup", "GroupId", "group-id"
     missing = ("InvalidGroup.NotFound", "InvalidGroupId.Malformed")
     name_max_len = 255
+    exists_codes = frozenset({"InvalidGroup.Duplicate"})
     timeouts = Timeouts(create=600.0, update=600.0, delete=900.0)
 
     def _create(self, args: SecurityGroupArgs, tags: list[dict[str, Any]]) -> str:
         vpc = {"VpcId": args.vpc_id} if args.vpc_id else {}
-        with aws_call("ec2", "CreateSecurityGroup"):
-            return str(self.client.create_security_group(
-                GroupName=args.name, Description=args.description, TagSpecifications=tags,
-                **vpc)["GroupId"])
+        return str(self.once.create_security_group(
+            GroupName=args.name, Description=args.description, TagSpecifications=tags,
+            **vpc)["GroupId"])
+
+    def existing(self, args: SecurityGroupArgs) -> dict[str, Any] | None:
+        """The group of that name in the same VPC (names are unique per VPC)."""
+        vpc = args.vpc_id
+        if vpc is None:
+            with aws_call("ec2", "DescribeVpcs"):
+                default = self.client.describe_vpcs(
+                    Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
+            if not default:
+                return None
+            vpc = default[0]["VpcId"]
+        filters = [{"Name": "group-name", "Values": [args.name]},
+                   {"Name": "vpc-id", "Values": [vpc]}]
+        with aws_call("ec2", "DescribeSecurityGroups"):
+            found = list(self._described(Filters=filters))
+        return self._attributes(found[0], args.model_dump(mode="json")) if found else None
 
     def _described(self, **params: Any) -> Iterator[dict[str, Any]]:
         pages = self.client.get_paginator("describe_security_groups").paginate(**params)

@@ -17,7 +17,7 @@ from mlform.providers.aws.base import (
     tags_field,
     user_tags,
 )
-from mlform.providers.aws.errors import aws_call, error_code, is_not_found, translate
+from mlform.providers.aws.errors import aws_call, is_not_found, translate
 from mlform.providers.base import (
     ArgsModel,
     AttrsModel,
@@ -62,6 +62,7 @@ class EcrRepository(TaggedResource[EcrRepositoryArgs]):
     Attrs = EcrRepositoryAttrs
     name_max_len: ClassVar[int] = 256
     name_lower: ClassVar[bool] = True  # ECR accepts lower-case names only
+    exists_codes: ClassVar[frozenset[str]] = frozenset({"RepositoryAlreadyExistsException"})
 
     def create(self, args: EcrRepositoryArgs, meta: ResourceMeta) -> dict[str, Any]:
         encryption: dict[str, str] = {
@@ -80,12 +81,9 @@ class EcrRepository(TaggedResource[EcrRepositoryArgs]):
                 tags=tag_list(all_tags(args.tags, meta)),
             )
         except ClientError as exc:
-            # Called again after NotReady, or after a crash: finish our own repository.
-            existing = (self.read(args.name, {"force_delete": args.force_delete})
-                        if error_code(exc) == "RepositoryAlreadyExistsException" else None)
-            if existing is None or not self.owns(existing, meta):
+            if not self.already_exists(exc):
                 raise translate(exc, "CreateRepository") from exc
-            return self.update(args.name, existing, args, meta)
+            return self.adopt(args, meta, "CreateRepository", exc)
         return self.read_back(args.name, {"force_delete": args.force_delete})
 
     def read(self, id: str, prior: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -69,6 +69,9 @@ class _EksResource(TaggedResource[A], Waitable):
     a change to either while another is under way."""
 
     service: ClassVar[str] = "eks"
+    # Also the answer to a retry after a lost answer: botocore sends the same client token,
+    # but an object of that name exists by then.
+    exists_codes: ClassVar[frozenset[str]] = frozenset({"ResourceInUseException"})
     noun: ClassVar[str]  # Cluster, Nodegroup
     kind: ClassVar[str]  # how messages name it
     busy: ClassVar[frozenset[str]]  # still converging: wait (any other status but ACTIVE fails)
@@ -144,19 +147,9 @@ class _EksResource(TaggedResource[A], Waitable):
             # A new IAM role EKS cannot use yet, or a cluster still being created or changed.
             if IAM_NOT_READY.search(message) or "not in ACTIVE status" in message:
                 raise NotReady(f"{operation}: {message}", retry_after=5.0) from exc
-            if error_code(exc) != "ResourceInUseException":
+            if not self.already_exists(exc):
                 raise translate(exc, operation) from exc
-            # Called again after NotReady or a crash: the object is then ours to finish.
-            have = self.read(self.id_for(args), wanted)
-            if have is None:  # not visible yet, or the cluster is busy
-                raise NotReady(f"{operation}: {message}", retry_after=self.poll) from exc
-            if not self.owns(have, meta):
-                raise translate(exc, operation) from exc
-            try:
-                return self.update(have["id"], have, args, meta)
-            except ProviderError as err:
-                err.partial = have
-                raise
+            return self.adopt(args, meta, operation, exc)
 
     def read(self, id: str, prior: Mapping[str, Any]) -> dict[str, Any] | None:
         found = self._describe(id)

@@ -129,6 +129,7 @@ class IamRole(TaggedResource[IamRoleArgs], Prefetching):
     Attrs = IamRoleAttrs
 
     name_max_len: ClassVar[int] = 64
+    exists_codes: ClassVar[frozenset[str]] = frozenset({"EntityAlreadyExists"})
 
     def create(self, args: IamRoleArgs, meta: ResourceMeta) -> dict[str, Any]:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -145,10 +146,9 @@ class IamRole(TaggedResource[IamRoleArgs], Prefetching):
         try:
             role = self.client.create_role(**params)["Role"]
         except (ClientError, BotoCoreError) as exc:
-            if error_code(exc) != "EntityAlreadyExists":
+            if not self.already_exists(exc):
                 raise translate(exc, "CreateRole") from exc
-            # The engine calls create again after NotReady: the role is then ours to finish.
-            have = self._own_role(args, meta, exc)
+            have = self.claim(args, meta, "CreateRole", exc)
         else:
             # Made from `args` just now, without policies: no read, which could still miss it.
             bare = args.model_copy(update={"managed_policy_arns": [], "inline_policy": []})
@@ -162,15 +162,6 @@ class IamRole(TaggedResource[IamRoleArgs], Prefetching):
             exc.partial = have  # the role exists: the engine records it (tainted)
             raise
         return self.read_back(args.name, {"force_detach_policies": args.force_detach_policies})
-
-    def _own_role(self, args: IamRoleArgs, meta: ResourceMeta,
-                  exc: BaseException) -> dict[str, Any]:
-        have = self.read(args.name, {"force_detach_policies": args.force_detach_policies})
-        if have is None:
-            raise NotReady(f"role {args.name} exists but is not visible to IAM yet")
-        if not self.owns(have, meta):
-            raise translate(exc, "CreateRole") from exc  # someone else's role
-        return have
 
     def _visible(self, name: str) -> bool:
         from botocore.exceptions import ClientError

@@ -113,6 +113,7 @@ class DbSubnetGroupAttrs(AttrsModel):
 
 class DbSubnetGroup(_RdsResource[DbSubnetGroupArgs]):
     type_name: ClassVar[str] = "aws_db_subnet_group"
+    exists_codes: ClassVar[frozenset[str]] = frozenset({"DBSubnetGroupAlreadyExists"})
     Args = DbSubnetGroupArgs
     Attrs = DbSubnetGroupAttrs
     name_max_len: ClassVar[int] = 255
@@ -126,17 +127,9 @@ class DbSubnetGroup(_RdsResource[DbSubnetGroupArgs]):
                 DBSubnetGroupName=args.name, DBSubnetGroupDescription=args.description,
                 SubnetIds=args.subnet_ids, Tags=tag_list(all_tags(args.tags, meta)))
         except (ClientError, BotoCoreError) as exc:
-            if error_code(exc) != "DBSubnetGroupAlreadyExists":
+            if not self.already_exists(exc):
                 raise translate(exc, "CreateDBSubnetGroup") from exc
-            # Called again after NotReady or a crash: the group is ours to finish.
-            have = self.read(args.name, {})
-            if have is None or not self.owns(have, meta):
-                raise translate(exc, "CreateDBSubnetGroup") from exc
-            try:
-                return self.update(args.name, have, args, meta)
-            except ProviderError as err:
-                err.partial = have
-                raise
+            return self.adopt(args, meta, "CreateDBSubnetGroup", exc)
         return self.read_back(args.name, {})
 
     def read(self, id: str, prior: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -276,6 +269,7 @@ def _requested(wanted: Any, live: str | None) -> str | None:
 
 class DbInstance(_RdsResource[DbInstanceArgs], Waitable):
     type_name: ClassVar[str] = "aws_db_instance"
+    exists_codes: ClassVar[frozenset[str]] = frozenset({"DBInstanceAlreadyExists"})
     Args = DbInstanceArgs
     Attrs = DbInstanceAttrs
     name_arg: ClassVar[str] = "identifier"
@@ -309,17 +303,9 @@ class DbInstance(_RdsResource[DbInstanceArgs], Waitable):
         try:
             created = self.client.create_db_instance(**params)["DBInstance"]
         except (ClientError, BotoCoreError) as exc:
-            if error_code(exc) != "DBInstanceAlreadyExists":
+            if not self.already_exists(exc):
                 raise translate(exc, "CreateDBInstance") from exc
-            # Called again after NotReady or a crash: the instance is ours to finish.
-            have = self.read(args.identifier, prior)
-            if have is None or not self.owns(have, meta):
-                raise translate(exc, "CreateDBInstance") from exc
-            try:
-                return self.update(args.identifier, have, args, meta)
-            except ProviderError as err:
-                err.partial = have
-                raise
+            return self.adopt(args, meta, "CreateDBInstance", exc)
         try:
             # Not visible yet: what CreateDBInstance answered, rather than NotReady, which
             # would only find the instance "already existing".

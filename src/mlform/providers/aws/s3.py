@@ -22,8 +22,6 @@ from mlform.providers.aws.base import (
 )
 from mlform.providers.aws.errors import aws_call, error_code, translate
 from mlform.providers.base import (
-    TAG_ADDRESS,
-    TAG_STACK,
     ArgsModel,
     AttrsModel,
     Discovered,
@@ -219,13 +217,8 @@ class S3Bucket(AwsResource[S3BucketArgs]):
             if error_code(exc) != "NoSuchTagSet":
                 return  # no such bucket, or not ours to read: CreateBucket says which
             live = {}
-        if self.owns({"tags_all": live}, meta):
-            return
-        owner = (live.get(TAG_STACK), live.get(TAG_ADDRESS))
-        whose = (f"{owner[1]} in stack {owner[0]}" if owner[0]
-                 else "no mlform stack (it has no mlform tags)")
-        raise ProviderError(f"CreateBucket: bucket {name} already exists in this account and "
-                            f"belongs to {whose}; choose another bucket name")
+        if not self.owns({"tags_all": live}, meta):
+            raise self.taken(name, live, meta, "CreateBucket")
 
     def _create_bucket(self, args: S3BucketArgs) -> None:
         from botocore.exceptions import ClientError

@@ -151,11 +151,21 @@ class _SagemakerResource(TaggedResource[A], Prefetching):
         found = self._describe(id)
         return None if found is None else self._attributes(found, prior)
 
-    def _ensure_free(self, name: str) -> None:
-        # AWS refuses a duplicate name, but the sandbox (moto) silently overwrites the object,
-        # and deleting the old one by name afterwards would then delete the new one.
-        if self._describe(name) is not None:
-            raise ProviderError(f"Create{self.noun}: a {self.kind} named '{name}' already exists")
+    def already_exists(self, exc: BaseException) -> bool:
+        # "Cannot create already existing model", or (pipelines) ResourceInUse.
+        return error_code(exc) == "ResourceInUse" or (
+            error_code(exc) == "ValidationException" and "already exist" in error_message(exc))
+
+    def _mine(self, args: A, meta: ResourceMeta) -> dict[str, Any] | None:
+        """Our own object of the name `args` give (a create called again after a wait or a
+        crash), None if the name is free; anyone else's is refused (`taken`). Looked up
+        before the create call: AWS refuses a duplicate name, but the sandbox (moto) silently
+        overwrites the object, and deleting the old one by name would then delete the new."""
+        have = self.existing(args)
+        if have is not None and not self.owns(have, meta):
+            raise self.taken(str(have["id"]), have.get("tags_all") or {}, meta,
+                             f"Create{self.noun}")
+        return have
 
     def _created(self, name: str, arn: str, args: A, tags: Mapping[str, str],
                  meta: ResourceMeta) -> dict[str, Any]:
@@ -269,7 +279,9 @@ class SagemakerModel(_ContentNamed[SagemakerModelArgs]):
         from botocore.exceptions import ClientError
 
         name = self.id_for(args)
-        self._ensure_free(name)
+        have = self._mine(args, meta)
+        if have is not None:
+            return self.update(name, have, args, meta)
         pc = args.primary_container
         container: dict[str, Any] = {"Image": pc.image, "Mode": pc.mode}
         if pc.environment:
@@ -289,6 +301,8 @@ class SagemakerModel(_ContentNamed[SagemakerModelArgs]):
                     and ASSUME_ROLE.search(error_message(exc))):
                 raise NotReady(f"waiting for IAM: {error_message(exc)}", retry_after=5.0
                                ) from exc
+            if self.already_exists(exc):  # a botocore retry after a lost answer
+                return self.adopt(args, meta, "CreateModel", exc)
             raise translate(exc, "CreateModel") from exc
         return self._created(name, created["ModelArn"], args, args.tags, meta)
 
@@ -350,8 +364,12 @@ class SagemakerEndpointConfiguration(_ContentNamed[SagemakerEndpointConfiguratio
 
     def create(self, args: SagemakerEndpointConfigurationArgs,
                meta: ResourceMeta) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
         name = self.id_for(args)
-        self._ensure_free(name)
+        have = self._mine(args, meta)
+        if have is not None:
+            return self.update(name, have, args, meta)
         request: dict[str, Any] = {
             "EndpointConfigName": name,
             "ProductionVariants": [
@@ -364,8 +382,12 @@ class SagemakerEndpointConfiguration(_ContentNamed[SagemakerEndpointConfiguratio
         }
         if args.kms_key_arn:
             request["KmsKeyId"] = args.kms_key_arn
-        with aws_call("sagemaker", "CreateEndpointConfig"):
+        try:
             created = self.client.create_endpoint_config(**request)
+        except ClientError as exc:
+            if self.already_exists(exc):  # a botocore retry after a lost answer
+                return self.adopt(args, meta, "CreateEndpointConfig", exc)
+            raise translate(exc, "CreateEndpointConfig") from exc
         return self._created(name, created["EndpointConfigArn"], args, args.tags, meta)
 
     def update(self, id: str, prior: Mapping[str, Any], args: SagemakerEndpointConfigurationArgs,
@@ -428,11 +450,19 @@ class SagemakerEndpoint(_SagemakerResource[SagemakerEndpointArgs], Waitable):
         return 0.2 if self.aws.is_sandbox else 10.0
 
     def create(self, args: SagemakerEndpointArgs, meta: ResourceMeta) -> dict[str, Any]:
-        self._ensure_free(args.name)
-        with aws_call("sagemaker", "CreateEndpoint"):
+        from botocore.exceptions import ClientError
+
+        have = self._mine(args, meta)
+        if have is not None:
+            return self.update(args.name, have, args, meta)
+        try:
             created = self.client.create_endpoint(
                 EndpointName=args.name, EndpointConfigName=args.endpoint_config_name,
                 Tags=tag_list(all_tags(args.tags, meta)))
+        except ClientError as exc:
+            if self.already_exists(exc):  # a botocore retry after a lost answer
+                return self.adopt(args, meta, "CreateEndpoint", exc)
+            raise translate(exc, "CreateEndpoint") from exc
         return self._created(args.name, created["EndpointArn"], args, args.tags, meta)
 
     def _args_from(self, found: Mapping[str, Any], prior: Mapping[str, Any]) -> dict[str, Any]:

@@ -87,7 +87,7 @@ class SagemakerPipeline(PlatformResource[SagemakerPipelineArgs]):
 
     def create(self, args: SagemakerPipelineArgs, meta: ResourceMeta) -> dict[str, Any]:
         name = args.pipeline_name
-        have = self._existing(name, args, meta)
+        have = self._mine(args, meta)
         if have is not None:
             return self.update(name, have, args, meta)
         request: dict[str, Any] = {
@@ -208,7 +208,7 @@ class SagemakerFeatureGroup(PlatformResource[SagemakerFeatureGroupArgs], Waitabl
 
     def create(self, args: SagemakerFeatureGroupArgs, meta: ResourceMeta) -> dict[str, Any]:
         name = args.feature_group_name
-        have = self._existing(name, args, meta)
+        have = self._mine(args, meta)
         if have is not None:
             return self.update(name, have, args, meta)
         request: dict[str, Any] = {

@@ -56,17 +56,6 @@ class PlatformResource(_SagemakerResource[A]):
         """Seconds between status checks (the sandbox changes state at once)."""
         return 0.2 if self.aws.is_sandbox else 10.0
 
-    def _existing(self, name: str, args: A, meta: ResourceMeta) -> dict[str, Any] | None:
-        """Our own object of that name (a create called again after a crash or a wait), None
-        if the name is free; someone else's is refused, as AWS refuses a duplicate name."""
-        found = self._describe(name)
-        if found is None:
-            return None
-        attrs = self._attributes(found, args.model_dump(mode="json"))
-        if not self.owns(attrs, meta):
-            raise ProviderError(f"Create{self.noun}: a {self.kind} named '{name}' already exists")
-        return attrs
-
     def _create(self, name: str, send: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """What `send` (the Create<Noun> call) answers; NotReady while IAM or S3 propagate."""
         from botocore.exceptions import ClientError
@@ -291,7 +280,7 @@ class SagemakerNotebookInstance(PlatformResource[SagemakerNotebookInstanceArgs],
             self.client.stop_notebook_instance(NotebookInstanceName=id)
 
     def create(self, args: SagemakerNotebookInstanceArgs, meta: ResourceMeta) -> dict[str, Any]:
-        have = self._existing(args.name, args, meta)
+        have = self._mine(args, meta)
         if have is not None:
             return self.update(args.name, have, args, meta)
         request: dict[str, Any] = {

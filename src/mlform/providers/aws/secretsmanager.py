@@ -63,6 +63,7 @@ class SecretsmanagerSecret(TaggedResource[SecretsmanagerSecretArgs]):
     Args = SecretsmanagerSecretArgs
     Attrs = SecretsmanagerSecretAttrs
     name_max_len: ClassVar[int] = 256  # and the id is the ARN: DescribeSecret takes either
+    exists_codes: ClassVar[frozenset[str]] = frozenset({"ResourceExistsException"})
 
     def create(self, args: SecretsmanagerSecretArgs, meta: ResourceMeta) -> dict[str, Any]:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -75,22 +76,25 @@ class SecretsmanagerSecret(TaggedResource[SecretsmanagerSecretArgs]):
         try:
             arn = self.client.create_secret(**params)["ARN"]
         except (ClientError, BotoCoreError) as exc:
-            if error_code(exc) != "ResourceExistsException":
+            # Also a botocore retry after a lost answer: CreateSecret with no value makes no
+            # version, so its client token does not make the retry succeed.
+            if not self.already_exists(exc):
                 raise translate(exc, "CreateSecret") from exc
-            # The engine calls create again after NotReady: the secret is then ours to finish.
-            have = self.read(args.name, {"recovery_window_in_days": args.recovery_window_in_days})
-            if have is None or not self.owns(have, meta):
-                raise translate(exc, "CreateSecret") from exc
-            try:
-                return self.update(have["id"], have, args, meta)
-            except ProviderError as err:
-                err.partial = have
-                raise
+            return self.adopt(args, meta, "CreateSecret", exc)
         try:
             return self.read_back(arn, {"recovery_window_in_days": args.recovery_window_in_days})
         except ProviderError as err:
             err.partial = self.attributes(args, id=arn, arn=arn, tags_all=tags)
             raise
+
+    def existing(self, args: SecretsmanagerSecretArgs) -> dict[str, Any] | None:
+        have = self.read(args.name, args.model_dump(mode="json"))
+        if have is None:  # read hides a secret scheduled for deletion, whose name is taken
+            raise ProviderError(
+                f"CreateSecret: secret {args.name} is scheduled for deletion, and its name is "
+                "taken until it is deleted: restore it (aws secretsmanager restore-secret) "
+                "and import it, or give this resource another name")
+        return have
 
     def read(self, id: str, prior: Mapping[str, Any]) -> dict[str, Any] | None:
         from botocore.exceptions import ClientError
