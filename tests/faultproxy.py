@@ -13,6 +13,7 @@ requests it matches pass untouched. Faults:
 
 - `throttle`: answer the service's throttling error without forwarding (the request is refused,
   as AWS refuses it under load: safe to retry).
+- `503`: answer 503 without forwarding (a transient server error before anything happened).
 - `503_after`: forward, let the sandbox act, then answer 503 instead of the real answer.
 - `drop_after`: forward, let the sandbox act, then close the connection without an answer.
 
@@ -32,7 +33,7 @@ from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
-Fault = Literal["throttle", "503_after", "drop_after"]
+Fault = Literal["throttle", "503", "503_after", "drop_after"]
 EC2_VERSION = "2016-11-15"
 
 
@@ -169,6 +170,9 @@ class _Handler(BaseHTTPRequestHandler):
         fault = self.server.take(request)
         if fault == "throttle":
             self._reply(*request.throttled())
+            return
+        if fault == "503":
+            self._reply(*request.error(503, "ServiceUnavailable", "Please retry"))
             return
         status, headers, data = self._forward(request)
         if fault == "drop_after":
