@@ -198,9 +198,9 @@ class AppautoscalingTarget(TaggedResource[AppautoscalingTargetArgs]):
         have = self.read(args.resource_id, args.model_dump(mode="json"))
         if have is not None:
             if not self.owns(have, meta):
-                raise ProviderError(
-                    f"RegisterScalableTarget: {args.resource_id} ({args.scalable_dimension}) "
-                    "is already registered as a scalable target, not by this resource")
+                raise self.taken(import_id(args.service_namespace, args.resource_id,
+                                           args.scalable_dimension),
+                                 have["tags_all"], meta, "RegisterScalableTarget")
             return self.update(args.resource_id, have, args, meta)
         self._register(args, Tags=all_tags(args.tags, meta))
         return self.read_back(args.resource_id, args.model_dump(mode="json"))

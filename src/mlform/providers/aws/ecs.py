@@ -119,8 +119,7 @@ class EcsCluster(EcsResource[EcsClusterArgs]):
         if have is None:
             raise NotReady(f"cluster {args.name} is not visible yet", retry_after=1.0)
         if not self.owns(have, meta):
-            raise ProviderError(f"CreateCluster: a cluster named {args.name} already exists "
-                                "and was not made by mlform for this resource")
+            raise self.taken(have["id"], have["tags_all"], meta, "CreateCluster")
         if have["setting"] == prior["setting"] and have["tags_all"] == all_tags(args.tags, meta):
             return have
         try:

@@ -156,9 +156,7 @@ class EcsTaskDefinition(EcsResource[EcsTaskDefinitionArgs]):
         have = self.read(latest, prior) if latest else None
         if have is not None:
             if not self.owns(have, meta):
-                raise ProviderError(f"RegisterTaskDefinition: task definition family "
-                                    f"{args.family} already exists and was not made by mlform "
-                                    "for this resource")
+                raise self.taken(args.family, have["tags_all"], meta, "RegisterTaskDefinition")
             content = {k: v for k, v in prior.items() if k != "tags"}
             if all(have[k] == v for k, v in content.items()):
                 # Registered by an earlier call that did not return: finish that one.
