@@ -167,8 +167,13 @@ def test_create_refuses_a_target_registered_by_someone_else(
     aas = boto("application-autoscaling")
     aas.register_scalable_target(ServiceNamespace=NAMESPACE, ResourceId=variant,
                                  ScalableDimension=DIMENSION, MinCapacity=1, MaxCapacity=9)
-    with pytest.raises(ProviderError, match="already registered"):
+    with pytest.raises(ProviderError) as refused:
         targets.create(AppautoscalingTarget.Args.model_validate(target_args(variant)), meta)
+    key = f"{NAMESPACE}/{variant}/{DIMENSION}"
+    assert refused.value.message == (
+        f"RegisterScalableTarget: aws_appautoscaling_target {key} already exists and was made "
+        f"outside mlform: adopt it with `mlform import {meta.address} {key}`, or give this "
+        "resource another name")
     assert live_target(boto, variant)["MaxCapacity"] == 9  # left alone
     aas.deregister_scalable_target(ServiceNamespace=NAMESPACE, ResourceId=variant,
                                    ScalableDimension=DIMENSION)

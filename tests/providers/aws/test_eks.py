@@ -181,9 +181,12 @@ def test_create_again_finishes_ours_and_refuses_others(
     first = rt.create(args, meta)
     assert rt.create(args, meta) == first  # as after NotReady or a crash
     other = ResourceMeta("aws_eks_cluster.again", StackContext(project="other", environment="x"))
-    with pytest.raises(ProviderError, match="CreateCluster: ResourceInUseException: Cluster "
-                                            f"already exists with name: a-{uid}"):
+    with pytest.raises(ProviderError) as refused:
         rt.create(args, other)
+    assert refused.value.message == (
+        f"CreateCluster: ResourceInUseException: aws_eks_cluster a-{uid} already exists and "
+        f"belongs to aws_eks_cluster.again in mlform stack {stack_context.stack}: give this "
+        "resource another name")
     rt.delete(first["id"], first)
 
 

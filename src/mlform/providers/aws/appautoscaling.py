@@ -11,7 +11,7 @@ target or policy already exists.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, ValidationError, model_validator
@@ -19,8 +19,8 @@ from pydantic import Field, ValidationError, model_validator
 from mlform.errors import NotReady, ProviderError
 from mlform.providers.aws.base import (
     AwsResource,
+    TaggedResource,
     all_tags,
-    tag_changes,
     tags_all_field,
     tags_field,
     user_tags,
@@ -89,13 +89,14 @@ def _namespaces(client: Any) -> list[str]:
     return list(client.meta.service_model.shape_for("ServiceNamespace").enum)
 
 
-def _each_namespace(client: Any, operation: str, key: str) -> Iterator[dict[str, Any]]:
-    """Every item DescribeScalableTargets or DescribeScalingPolicies lists, in all namespaces."""
-    from botocore import xform_name
+def _each_namespace(client: Any, paginator: Any, operation: str,
+                    key: str) -> Iterator[dict[str, Any]]:
+    """Every item DescribeScalableTargets or DescribeScalingPolicies (`paginator`) lists, in
+    all namespaces."""
     from botocore.exceptions import ClientError
 
     for namespace in _namespaces(client):
-        pages = client.get_paginator(xform_name(operation)).paginate(ServiceNamespace=namespace)
+        pages = paginator.paginate(ServiceNamespace=namespace)
         try:
             yield from (item for page in pages for item in page[key])
         except ClientError as exc:
@@ -147,7 +148,7 @@ class AppautoscalingTargetAttrs(AttrsModel):
     tags_all: dict[str, str] = tags_all_field()
 
 
-class AppautoscalingTarget(AwsResource[AppautoscalingTargetArgs]):
+class AppautoscalingTarget(TaggedResource[AppautoscalingTargetArgs]):
     type_name: ClassVar[str] = "aws_appautoscaling_target"
     service: ClassVar[str] = SERVICE
     Args = AppautoscalingTargetArgs
@@ -197,19 +198,12 @@ class AppautoscalingTarget(AwsResource[AppautoscalingTargetArgs]):
         have = self.read(args.resource_id, args.model_dump(mode="json"))
         if have is not None:
             if not self.owns(have, meta):
-                raise ProviderError(
-                    f"RegisterScalableTarget: {args.resource_id} ({args.scalable_dimension}) "
-                    "is already registered as a scalable target, not by this resource")
+                raise self.taken(import_id(args.service_namespace, args.resource_id,
+                                           args.scalable_dimension),
+                                 have["tags_all"], meta, "RegisterScalableTarget")
             return self.update(args.resource_id, have, args, meta)
         self._register(args, Tags=all_tags(args.tags, meta))
-        return self._read_or_fail(args)
-
-    def _read_or_fail(self, args: AppautoscalingTargetArgs) -> dict[str, Any]:
-        attrs = self.read(args.resource_id, args.model_dump(mode="json"))
-        if attrs is None:  # eventual consistency: registered, not yet visible
-            raise NotReady(f"scalable target {args.resource_id} is not visible yet",
-                           retry_after=1.0)
-        return attrs
+        return self.read_back(args.resource_id, args.model_dump(mode="json"))
 
     def read(self, id: str, prior: Mapping[str, Any]) -> dict[str, Any] | None:
         parsed = None if prior.get("scalable_dimension") else parse_import_id(id, policy=False)
@@ -240,15 +234,17 @@ class AppautoscalingTarget(AwsResource[AppautoscalingTargetArgs]):
             raise ProviderError(f"scalable target {id} no longer exists; refresh and plan again")
         if any(have[k] != getattr(args, k) for k in ("min_capacity", "max_capacity", "role_arn")):
             self._register(args)
-        arn = have["arn"]
-        to_set, to_remove = tag_changes(have["tags_all"], all_tags(args.tags, meta))
-        if to_set and arn:
-            with aws_call(SERVICE, "TagResource"):
-                self.client.tag_resource(ResourceARN=arn, Tags=to_set)
-        if to_remove and arn:
-            with aws_call(SERVICE, "UntagResource"):
-                self.client.untag_resource(ResourceARN=arn, TagKeys=to_remove)
-        return self._read_or_fail(args)
+        if have["arn"]:  # targets registered before 2023 have no ARN and no tags
+            self.sync_tags(have["arn"], have["tags_all"], args.tags, meta)
+        return self.read_back(args.resource_id, args.model_dump(mode="json"))
+
+    def _tag(self, ref: str, tags: Mapping[str, str]) -> None:
+        with aws_call(SERVICE, "TagResource"):
+            self.client.tag_resource(ResourceARN=ref, Tags=dict(tags))
+
+    def _untag(self, ref: str, keys: Sequence[str]) -> None:
+        with aws_call(SERVICE, "UntagResource"):
+            self.client.untag_resource(ResourceARN=ref, TagKeys=list(keys))
 
     def delete(self, id: str, prior: Mapping[str, Any]) -> None:
         """Deregistering a target also deletes its scaling policies (AWS does that)."""
@@ -271,7 +267,9 @@ class AppautoscalingTarget(AwsResource[AppautoscalingTargetArgs]):
             raise NotReady(f"scalable target {id} is being deregistered", retry_after=2.0)
 
     def list(self) -> Iterator[Discovered]:
-        for target in _each_namespace(self.client, "DescribeScalableTargets", "ScalableTargets"):
+        for target in _each_namespace(
+                self.client, self.client.get_paginator("describe_scalable_targets"),
+                "DescribeScalableTargets", "ScalableTargets"):
             yield Discovered(id=target["ResourceId"],
                              import_id=import_id(target["ServiceNamespace"],
                                                  target["ResourceId"],
@@ -435,7 +433,9 @@ class AppautoscalingPolicy(AwsResource[AppautoscalingPolicyArgs]):
             raise translate(exc, "DeleteScalingPolicy") from exc
 
     def list(self) -> Iterator[Discovered]:
-        for policy in _each_namespace(self.client, "DescribeScalingPolicies", "ScalingPolicies"):
+        for policy in _each_namespace(
+                self.client, self.client.get_paginator("describe_scaling_policies"),
+                "DescribeScalingPolicies", "ScalingPolicies"):
             yield Discovered(id=policy["PolicyName"], import_id=import_id(
                 policy["ServiceNamespace"], policy["ResourceId"], policy["ScalableDimension"],
                 policy["PolicyName"]))

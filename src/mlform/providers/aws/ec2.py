@@ -5,11 +5,17 @@ interrupted create made cannot be named from its arguments: it carries mlform's 
 create call on (TagSpecifications), and `find` looks it up by them. A create retried after
 NotReady carries on with the object it made (remembered per address), never with one found by
 tags: during a create-before-destroy replacement the old object carries the same tags.
+
+For the same reason botocore must not retry a create call whose answer was lost (a 5xx, a
+connection dropped after sending): the retry would make a second object. The create call is
+made once (`AwsSession.client(retries=False)`); when its outcome is unknown, the object is
+looked up by its tags, and made again only if two looks a moment apart find nothing.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from abc import abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
@@ -17,16 +23,22 @@ from pydantic import AfterValidator, Field
 
 from mlform.errors import NotReady, ProviderError
 from mlform.providers.aws.base import (
-    AwsResource,
+    TaggedResource,
     all_tags,
-    tag_changes,
     tag_dict,
     tag_list,
     tags_all_field,
     tags_field,
     user_tags,
 )
-from mlform.providers.aws.errors import aws_call, error_code, error_message, translate
+from mlform.providers.aws.errors import (
+    aws_call,
+    error_code,
+    error_message,
+    is_throttled,
+    outcome_unknown,
+    translate,
+)
 from mlform.providers.base import (
     TAG_ADDRESS,
     TAG_STACK,
@@ -58,12 +70,12 @@ Ipv6Cidr = Annotated[str, AfterValidator(_cidr(6))]
 A = TypeVar("A", bound=ArgsModel)
 
 
-class Ec2Resource(AwsResource[A], Prefetching):
+class Ec2Resource(TaggedResource[A], Prefetching):
     """What the three types share: EC2 names its calls alike, and ids come from AWS."""
 
     service: ClassVar[str] = "ec2"
     kind: ClassVar[str]  # as TagSpecifications names the type
-    noun: ClassVar[str]  # as the API names it: Describe<noun>s, Delete<noun>
+    noun: ClassVar[str]  # as the API names it (in messages): Describe<noun>s, Delete<noun>
     id_key: ClassVar[str]
     id_filter: ClassVar[str]  # the Describe filter on ids: vpc-id, subnet-id, group-id
     missing: ClassVar[tuple[str, ...]]  # the error codes of a missing object
@@ -71,36 +83,47 @@ class Ec2Resource(AwsResource[A], Prefetching):
     def __init__(self, session: Any) -> None:
         super().__init__(session)
         self._creating: dict[str, str] = {}  # address -> id, until its create returns
+        # Addresses whose last create call's answer was lost and nothing was found by tags:
+        # looked for once more before the call is made again.
+        self._unsure: set[str] = set()
+
+    @property
+    def once(self) -> Any:
+        """The EC2 client for create calls: it makes each call once (no botocore retry)."""
+        return self.aws.client("ec2", retries=False)
 
     def id_for(self, args: A) -> str:
         raise ProviderError(f"{self.type_name}: AWS assigns the id at create time; the object "
                             "is found by mlform's tags instead")
 
-    # Per type: make the object with `tags` (TagSpecifications) and return its id; change it
-    # from `live` (as described) to `args`, tags aside; its attributes, `prior` giving what
-    # AWS does not store.
+    @abstractmethod
     def _create(self, args: A, tags: list[dict[str, Any]]) -> str:
-        raise NotImplementedError
+        """Make the object with `tags` (TagSpecifications) through `self.once`; its id.
+        Botocore's errors are left to `_create_once`."""
 
+    @abstractmethod
     def _converge(self, id: str, live: Mapping[str, Any], args: A) -> None:
-        raise NotImplementedError
+        """Change the object from `live` (as described) to `args`, tags aside."""
 
+    @abstractmethod
     def _attributes(self, live: Mapping[str, Any], prior: Mapping[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
+        """The attributes of a described object, `prior` giving what AWS does not store."""
 
+    @abstractmethod
     def _delete(self, id: str, prior: Mapping[str, Any]) -> None:
-        self._call(f"Delete{self.noun}", **{self.id_key: id})
+        """The delete call (botocore errors are translated by `delete`)."""
 
-    def _call(self, operation: str, **params: Any) -> Any:
-        from botocore import xform_name
-
-        return getattr(self.client, xform_name(operation))(**params)
-
+    @abstractmethod
     def _described(self, **params: Any) -> Iterator[dict[str, Any]]:
-        from botocore import xform_name
+        """Every object Describe<noun>s lists with `params`, all pages."""
 
-        pages = self.client.get_paginator(xform_name(f"Describe{self.noun}s")).paginate(**params)
-        yield from (found for page in pages for found in page[f"{self.noun}s"])
+    def _tag(self, ref: str, tags: Mapping[str, str]) -> None:
+        with aws_call("ec2", "CreateTags"):
+            self.client.create_tags(Resources=[ref], Tags=tag_list(tags))
+
+    def _untag(self, ref: str, keys: Sequence[str]) -> None:
+        with aws_call("ec2", "DeleteTags"):
+            self.client.delete_tags(Resources=[ref], Tags=[{"Key": k} for k in keys])
 
     prefetch_min: ClassVar[int] = 2
 
@@ -136,7 +159,8 @@ class Ec2Resource(AwsResource[A], Prefetching):
         tags = all_tags(args.tags, meta)  # type: ignore[attr-defined]
         id = self._creating.get(meta.address)
         if id is None:
-            id = self._create(args, [{"ResourceType": self.kind, "Tags": tag_list(tags)}])
+            id = self._create_once(args, meta, [{"ResourceType": self.kind,
+                                                 "Tags": tag_list(tags)}])
             self._creating[meta.address] = id
         try:
             live = self._describe(id)
@@ -153,6 +177,34 @@ class Ec2Resource(AwsResource[A], Prefetching):
         self._creating.pop(meta.address, None)
         return attrs
 
+    def _create_once(self, args: A, meta: ResourceMeta, tags: list[dict[str, Any]]) -> str:
+        """The id of the object the create call makes, made at most once (see the module
+        docstring). A throttled call did nothing: NotReady, and the engine calls again."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        operation = f"Create{self.noun}"
+        if meta.address in self._unsure:
+            self._unsure.discard(meta.address)
+            found = self.find(args, meta)
+            if found is not None:
+                return str(found["id"])
+        try:
+            return self._create(args, tags)
+        except (ClientError, BotoCoreError) as exc:
+            if is_throttled(exc):
+                raise NotReady(f"{operation}: {error_message(exc)}", retry_after=1.0) from None
+            if self.already_exists(exc):
+                return str(self.claim(args, meta, operation, exc)["id"])
+            if not outcome_unknown(exc):
+                raise translate(exc, operation) from exc
+            found = self.find(args, meta)
+            if found is not None:
+                return str(found["id"])
+            self._unsure.add(meta.address)
+            raise NotReady(f"{operation}: no answer ({error_message(exc)}); looking for the "
+                           f"{self.kind} by its tags once more before making another",
+                           retry_after=2.0) from None
+
     def update(self, id: str, prior: Mapping[str, Any], args: A,
                meta: ResourceMeta) -> dict[str, Any]:
         live = self._describe(id)
@@ -164,18 +216,8 @@ class Ec2Resource(AwsResource[A], Prefetching):
                      meta: ResourceMeta) -> dict[str, Any]:
         # From the live object rather than `prior`: it may have changed out of band.
         self._converge(id, live, args)
-        to_set, to_remove = tag_changes(tag_dict(live.get("Tags")),
-                                        all_tags(args.tags, meta))  # type: ignore[attr-defined]
-        if to_set:
-            with aws_call("ec2", "CreateTags"):
-                self.client.create_tags(Resources=[id], Tags=tag_list(to_set))
-        if to_remove:
-            with aws_call("ec2", "DeleteTags"):
-                self.client.delete_tags(Resources=[id], Tags=[{"Key": k} for k in to_remove])
-        attrs = self.read(id, args.model_dump(mode="json"))
-        if attrs is None:
-            raise NotReady(f"{self.kind} {id} is not visible yet", retry_after=1.0)
-        return attrs
+        self.sync_tags(id, tag_dict(live.get("Tags")), args.tags, meta)  # type: ignore[attr-defined]
+        return self.read_back(id, args.model_dump(mode="json"))
 
     def delete(self, id: str, prior: Mapping[str, Any]) -> None:
         from botocore.exceptions import ClientError
@@ -261,10 +303,16 @@ class Vpc(Ec2Resource[VpcArgs]):
     # Terraform's aws_vpc has no timeouts block: these are its fixed waits.
     timeouts = Timeouts(create=600.0, update=300.0, delete=300.0)
 
+    def _described(self, **params: Any) -> Iterator[dict[str, Any]]:
+        pages = self.client.get_paginator("describe_vpcs").paginate(**params)
+        yield from (found for page in pages for found in page["Vpcs"])
+
+    def _delete(self, id: str, prior: Mapping[str, Any]) -> None:
+        self.client.delete_vpc(VpcId=id)
+
     def _create(self, args: VpcArgs, tags: list[dict[str, Any]]) -> str:
-        with aws_call("ec2", "CreateVpc"):
-            return str(self.client.create_vpc(CidrBlock=args.cidr_block, TagSpecifications=tags,
-                                              InstanceTenancy=args.instance_tenancy)["Vpc"]["VpcId"])
+        return str(self.once.create_vpc(CidrBlock=args.cidr_block, TagSpecifications=tags,
+                                         InstanceTenancy=args.instance_tenancy)["Vpc"]["VpcId"])
 
     def _dns(self, id: str) -> dict[str, bool]:
         with aws_call("ec2", "DescribeVpcAttribute"):
@@ -336,12 +384,18 @@ class Subnet(Ec2Resource[SubnetArgs]):
     missing = ("InvalidSubnetID.NotFound", "InvalidSubnetID.Malformed")
     timeouts = Timeouts(create=600.0, update=1200.0, delete=1200.0)
 
+    def _described(self, **params: Any) -> Iterator[dict[str, Any]]:
+        pages = self.client.get_paginator("describe_subnets").paginate(**params)
+        yield from (found for page in pages for found in page["Subnets"])
+
+    def _delete(self, id: str, prior: Mapping[str, Any]) -> None:
+        self.client.delete_subnet(SubnetId=id)
+
     def _create(self, args: SubnetArgs, tags: list[dict[str, Any]]) -> str:
         zone = {"AvailabilityZone": args.availability_zone} if args.availability_zone else {}
-        with aws_call("ec2", "CreateSubnet"):
-            return str(self.client.create_subnet(
-                VpcId=args.vpc_id, CidrBlock=args.cidr_block, TagSpecifications=tags,
-                **zone)["Subnet"]["SubnetId"])
+        return str(self.once.create_subnet(
+            VpcId=args.vpc_id, CidrBlock=args.cidr_block, TagSpecifications=tags,
+            **zone)["Subnet"]["SubnetId"])
 
     def _converge(self, id: str, live: Mapping[str, Any], args: SubnetArgs) -> None:
         if bool(live.get("MapPublicIpOnLaunch")) != args.map_public_ip_on_launch:

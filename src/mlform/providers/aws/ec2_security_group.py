@@ -7,7 +7,7 @@ again after an interrupted create.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field
@@ -174,33 +174,66 @@ class SecurityGroup(Ec2Resource[SecurityGroupArgs]):
     kind, noun, id_key, id_filter = "security-group", "SecurityGroup", "GroupId", "group-id"
     missing = ("InvalidGroup.NotFound", "InvalidGroupId.Malformed")
     name_max_len = 255
+    exists_codes = frozenset({"InvalidGroup.Duplicate"})
     timeouts = Timeouts(create=600.0, update=600.0, delete=900.0)
 
     def _create(self, args: SecurityGroupArgs, tags: list[dict[str, Any]]) -> str:
         vpc = {"VpcId": args.vpc_id} if args.vpc_id else {}
-        with aws_call("ec2", "CreateSecurityGroup"):
-            return str(self.client.create_security_group(
-                GroupName=args.name, Description=args.description, TagSpecifications=tags,
-                **vpc)["GroupId"])
+        return str(self.once.create_security_group(
+            GroupName=args.name, Description=args.description, TagSpecifications=tags,
+            **vpc)["GroupId"])
+
+    def existing(self, args: SecurityGroupArgs) -> dict[str, Any] | None:
+        """The group of that name in the same VPC (names are unique per VPC)."""
+        vpc = args.vpc_id
+        if vpc is None:
+            with aws_call("ec2", "DescribeVpcs"):
+                default = self.client.describe_vpcs(
+                    Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
+            if not default:
+                return None
+            vpc = default[0]["VpcId"]
+        filters = [{"Name": "group-name", "Values": [args.name]},
+                   {"Name": "vpc-id", "Values": [vpc]}]
+        with aws_call("ec2", "DescribeSecurityGroups"):
+            found = list(self._described(Filters=filters))
+        return self._attributes(found[0], args.model_dump(mode="json")) if found else None
+
+    def _described(self, **params: Any) -> Iterator[dict[str, Any]]:
+        pages = self.client.get_paginator("describe_security_groups").paginate(**params)
+        yield from (found for page in pages for found in page["SecurityGroups"])
+
+    def _rule_calls(self, direction: str) -> tuple[Callable[..., Any], Callable[..., Any],
+                                                   Callable[..., Any]]:
+        """The calls that authorize, describe and revoke rules of `direction`."""
+        ec2 = self.client
+        if direction == "Ingress":
+            return (ec2.authorize_security_group_ingress,
+                    ec2.update_security_group_rule_descriptions_ingress,
+                    ec2.revoke_security_group_ingress)
+        return (ec2.authorize_security_group_egress,
+                ec2.update_security_group_rule_descriptions_egress,
+                ec2.revoke_security_group_egress)
 
     def _converge(self, id: str, live: Mapping[str, Any], args: SecurityGroupArgs) -> None:
         for direction, arg, key in DIRECTIONS:
+            authorize, describe, revoke = self._rule_calls(direction)
             have = _live_grants(live, key)
             want = {grant: rule.description for rule in getattr(args, arg)
                     for grant in _grants(rule)}
             # Granted before the rest is revoked, so that traffic allowed before and after never
             # stops; a new description is changed in place, for the same reason.
             changes = (
-                (f"AuthorizeSecurityGroup{direction}",
+                (f"AuthorizeSecurityGroup{direction}", authorize,
                  [_permission(g, d, id) for g, d in want.items() if g not in have]),
-                (f"UpdateSecurityGroupRuleDescriptions{direction}",
+                (f"UpdateSecurityGroupRuleDescriptions{direction}", describe,
                  [_permission(g, d, id) for g, d in want.items() if g in have and have[g][0] != d]),
-                (f"RevokeSecurityGroup{direction}",
+                (f"RevokeSecurityGroup{direction}", revoke,
                  [perm for g, (_, perm) in have.items() if g not in want]))
-            for operation, perms in changes:
+            for operation, call, perms in changes:
                 if perms:
                     with aws_call("ec2", operation):
-                        self._call(operation, GroupId=id, IpPermissions=perms)
+                        call(GroupId=id, IpPermissions=perms)
 
     def _attributes(self, live: Mapping[str, Any], prior: Mapping[str, Any]) -> dict[str, Any]:
         rules: dict[str, list[dict[str, Any]]] = {}
@@ -223,5 +256,6 @@ class SecurityGroup(Ec2Resource[SecurityGroupArgs]):
         for direction, _, key in DIRECTIONS if live else ():
             perms = [perm for _, perm in _live_grants(live or {}, key).values()]
             if perms:
-                self._call(f"RevokeSecurityGroup{direction}", GroupId=id, IpPermissions=perms)
+                _, _, revoke = self._rule_calls(direction)
+                revoke(GroupId=id, IpPermissions=perms)
         self.client.delete_security_group(GroupId=id)

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
+from mlform.errors import ProviderError
 from mlform.providers.aws.base import (
-    AwsResource,
+    TaggedResource,
     all_tags,
-    tag_changes,
     tag_dict,
     tag_list,
     tags_all_field,
     tags_field,
     user_tags,
 )
-from mlform.providers.aws.errors import aws_call, error_code, is_not_found, translate
+from mlform.providers.aws.errors import aws_call, is_not_found, translate
 from mlform.providers.base import (
     ArgsModel,
     AttrsModel,
@@ -55,13 +55,14 @@ class EcrRepositoryAttrs(AttrsModel):
     tags_all: dict[str, str] = tags_all_field()
 
 
-class EcrRepository(AwsResource[EcrRepositoryArgs]):
+class EcrRepository(TaggedResource[EcrRepositoryArgs]):
     type_name: ClassVar[str] = "aws_ecr_repository"
     service: ClassVar[str] = "ecr"
     Args = EcrRepositoryArgs
     Attrs = EcrRepositoryAttrs
     name_max_len: ClassVar[int] = 256
     name_lower: ClassVar[bool] = True  # ECR accepts lower-case names only
+    exists_codes: ClassVar[frozenset[str]] = frozenset({"RepositoryAlreadyExistsException"})
 
     def create(self, args: EcrRepositoryArgs, meta: ResourceMeta) -> dict[str, Any]:
         encryption: dict[str, str] = {
@@ -80,21 +81,10 @@ class EcrRepository(AwsResource[EcrRepositoryArgs]):
                 tags=tag_list(all_tags(args.tags, meta)),
             )
         except ClientError as exc:
-            # Called again after NotReady, or after a crash: finish our own repository.
-            existing = (self.read(args.name, {"force_delete": args.force_delete})
-                        if error_code(exc) == "RepositoryAlreadyExistsException" else None)
-            if existing is None or not self.owns(existing, meta):
+            if not self.already_exists(exc):
                 raise translate(exc, "CreateRepository") from exc
-            return self.update(args.name, existing, args, meta)
-        return self._read_or_fail(args.name, args)
-
-    def _read_or_fail(self, name: str, args: EcrRepositoryArgs) -> dict[str, Any]:
-        attrs = self.read(name, {"force_delete": args.force_delete})
-        if attrs is None:  # eventual consistency: created, not yet visible
-            from mlform.errors import NotReady
-
-            raise NotReady(f"repository {name} is not visible yet", retry_after=1.0)
-        return attrs
+            return self.adopt(args, meta, "CreateRepository", exc)
+        return self.read_back(args.name, {"force_delete": args.force_delete})
 
     def read(self, id: str, prior: Mapping[str, Any]) -> dict[str, Any] | None:
         from botocore.exceptions import ClientError
@@ -132,24 +122,29 @@ class EcrRepository(AwsResource[EcrRepositoryArgs]):
 
     def update(self, id: str, prior: Mapping[str, Any], args: EcrRepositoryArgs,
                meta: ResourceMeta) -> dict[str, Any]:
-        if prior.get("image_tag_mutability") != args.image_tag_mutability:
+        # From the live repository: it may have changed outside mlform since `prior`.
+        have = self.read(id, prior)
+        if have is None:
+            raise ProviderError(f"repository {id} no longer exists; refresh and plan again")
+        if have["image_tag_mutability"] != args.image_tag_mutability:
             with aws_call("ecr", "PutImageTagMutability"):
                 self.client.put_image_tag_mutability(
                     repositoryName=id, imageTagMutability=args.image_tag_mutability)
         scan = args.image_scanning_configuration.scan_on_push
-        if (prior.get("image_scanning_configuration") or {}).get("scan_on_push") != scan:
+        if have["image_scanning_configuration"]["scan_on_push"] != scan:
             with aws_call("ecr", "PutImageScanningConfiguration"):
                 self.client.put_image_scanning_configuration(
                     repositoryName=id, imageScanningConfiguration={"scanOnPush": scan})
-        to_set, to_remove = tag_changes(prior.get("tags_all") or {}, all_tags(args.tags, meta))
-        arn = prior["arn"]
-        if to_set:
-            with aws_call("ecr", "TagResource"):
-                self.client.tag_resource(resourceArn=arn, tags=tag_list(to_set))
-        if to_remove:
-            with aws_call("ecr", "UntagResource"):
-                self.client.untag_resource(resourceArn=arn, tagKeys=to_remove)
-        return self._read_or_fail(id, args)
+        self.sync_tags(have["arn"], have["tags_all"], args.tags, meta)
+        return self.read_back(id, {"force_delete": args.force_delete})
+
+    def _tag(self, ref: str, tags: Mapping[str, str]) -> None:
+        with aws_call("ecr", "TagResource"):
+            self.client.tag_resource(resourceArn=ref, tags=tag_list(tags))
+
+    def _untag(self, ref: str, keys: Sequence[str]) -> None:
+        with aws_call("ecr", "UntagResource"):
+            self.client.untag_resource(resourceArn=ref, tagKeys=list(keys))
 
     def delete(self, id: str, prior: Mapping[str, Any]) -> None:
         from botocore.exceptions import ClientError

@@ -7,16 +7,15 @@ have ARNs for ids, as in Terraform; they are looked up by name where no id is kn
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Annotated, Any, ClassVar, Literal
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import AfterValidator, Field
 
 from mlform.errors import NotReady, ProviderError
 from mlform.providers.aws.base import (
-    AwsResource,
+    TaggedResource,
     all_tags,
-    tag_changes,
     tag_dict,
     tag_list,
     tags_all_field,
@@ -36,6 +35,7 @@ from mlform.providers.base import (
 
 NAME = r"^[a-zA-Z0-9_-]+$"
 NOT_FOUND = ("ClusterNotFoundException", "ServiceNotFoundException")
+A = TypeVar("A", bound=ArgsModel)
 
 
 def _string_set(value: list[str]) -> list[str]:
@@ -49,14 +49,18 @@ def ecs_tags(items: list[dict[str, str]] | None) -> dict[str, str]:
     return tag_dict(items, "key", "value")
 
 
-def retag(client: Any, arn: str, have: Mapping[str, str], want: Mapping[str, str]) -> None:
-    to_set, to_remove = tag_changes(have, want)
-    if to_set:
+class EcsResource(TaggedResource[A]):
+    """What clusters, services and task definitions share: ECS tags anything by ARN alike."""
+
+    service: ClassVar[str] = "ecs"
+
+    def _tag(self, ref: str, tags: Mapping[str, str]) -> None:
         with aws_call("ecs", "TagResource"):
-            client.tag_resource(resourceArn=arn, tags=tag_list(to_set, "key", "value"))
-    if to_remove:
+            self.client.tag_resource(resourceArn=ref, tags=tag_list(tags, "key", "value"))
+
+    def _untag(self, ref: str, keys: Sequence[str]) -> None:
         with aws_call("ecs", "UntagResource"):
-            client.untag_resource(resourceArn=arn, tagKeys=to_remove)
+            self.client.untag_resource(resourceArn=ref, tagKeys=list(keys))
 
 
 def last_segment(arn: str) -> str:
@@ -93,9 +97,8 @@ class EcsArnAttrs(AttrsModel):
     tags_all: dict[str, str] = tags_all_field()
 
 
-class EcsCluster(AwsResource[EcsClusterArgs]):
+class EcsCluster(EcsResource[EcsClusterArgs]):
     type_name: ClassVar[str] = "aws_ecs_cluster"
-    service: ClassVar[str] = "ecs"
     Args = EcsClusterArgs
     Attrs = EcsArnAttrs
     name_max_len: ClassVar[int] = 255
@@ -116,8 +119,7 @@ class EcsCluster(AwsResource[EcsClusterArgs]):
         if have is None:
             raise NotReady(f"cluster {args.name} is not visible yet", retry_after=1.0)
         if not self.owns(have, meta):
-            raise ProviderError(f"CreateCluster: a cluster named {args.name} already exists "
-                                "and was not made by mlform for this resource")
+            raise self.taken(have["id"], have["tags_all"], meta, "CreateCluster")
         if have["setting"] == prior["setting"] and have["tags_all"] == all_tags(args.tags, meta):
             return have
         try:
@@ -156,7 +158,7 @@ class EcsCluster(AwsResource[EcsClusterArgs]):
             with aws_call("ecs", "UpdateCluster"):
                 self.client.update_cluster(cluster=id, settings=[
                     {"name": k, "value": v} for k, v in sorted(wanted.items())])
-        retag(self.client, have["arn"], have["tags_all"], all_tags(args.tags, meta))
+        self.sync_tags(have["arn"], have["tags_all"], args.tags, meta)
         attrs = self.read(id, args.model_dump(mode="json"))
         if attrs is None:
             raise ProviderError(f"cluster {args.name} disappeared while it was being updated")
@@ -236,9 +238,8 @@ def _network(config: NetworkConfiguration | None) -> dict[str, Any]:
         "assignPublicIp": "ENABLED" if config.assign_public_ip else "DISABLED"}}
 
 
-class EcsService(AwsResource[EcsServiceArgs], Waitable):
+class EcsService(EcsResource[EcsServiceArgs], Waitable):
     type_name: ClassVar[str] = "aws_ecs_service"
-    service: ClassVar[str] = "ecs"
     Args = EcsServiceArgs
     Attrs = EcsArnAttrs
     name_max_len: ClassVar[int] = 255
@@ -350,7 +351,7 @@ class EcsService(AwsResource[EcsServiceArgs], Waitable):
         if changes:
             with aws_call("ecs", "UpdateService"):
                 self.client.update_service(cluster=args.cluster, service=id, **changes)
-        retag(self.client, have["arn"], have["tags_all"], all_tags(args.tags, meta))
+        self.sync_tags(have["arn"], have["tags_all"], args.tags, meta)
         attrs = self.read(id, want)
         if attrs is None:
             raise ProviderError(f"service {args.name} disappeared while it was being updated")

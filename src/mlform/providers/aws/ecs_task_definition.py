@@ -15,14 +15,13 @@ from pydantic import BeforeValidator, Field
 
 from mlform.errors import ProviderError
 from mlform.providers.aws.base import (
-    AwsResource,
     all_tags,
     tag_list,
     tags_all_field,
     tags_field,
     user_tags,
 )
-from mlform.providers.aws.ecs import NAME, StringSet, ecs_tags, last_segment, retag
+from mlform.providers.aws.ecs import NAME, EcsResource, StringSet, ecs_tags, last_segment
 from mlform.providers.aws.errors import aws_call, error_code, is_not_found, translate
 from mlform.providers.base import (
     ArgsModel,
@@ -135,9 +134,8 @@ def _align_host_ports(live: list[dict[str, Any]], prior: Any) -> None:
                 del port["hostPort"]
 
 
-class EcsTaskDefinition(AwsResource[EcsTaskDefinitionArgs]):
+class EcsTaskDefinition(EcsResource[EcsTaskDefinitionArgs]):
     type_name: ClassVar[str] = "aws_ecs_task_definition"
-    service: ClassVar[str] = "ecs"
     Args = EcsTaskDefinitionArgs
     Attrs = EcsTaskDefinitionAttrs
     name_arg: ClassVar[str] = "family"
@@ -158,9 +156,7 @@ class EcsTaskDefinition(AwsResource[EcsTaskDefinitionArgs]):
         have = self.read(latest, prior) if latest else None
         if have is not None:
             if not self.owns(have, meta):
-                raise ProviderError(f"RegisterTaskDefinition: task definition family "
-                                    f"{args.family} already exists and was not made by mlform "
-                                    "for this resource")
+                raise self.taken(args.family, have["tags_all"], meta, "RegisterTaskDefinition")
             content = {k: v for k, v in prior.items() if k != "tags"}
             if all(have[k] == v for k, v in content.items()):
                 # Registered by an earlier call that did not return: finish that one.
@@ -226,11 +222,11 @@ class EcsTaskDefinition(AwsResource[EcsTaskDefinitionArgs]):
     def update(self, id: str, prior: Mapping[str, Any], args: EcsTaskDefinitionArgs,
                meta: ResourceMeta) -> dict[str, Any]:
         # Everything but the tags forces a new revision.
-        retag(self.client, prior["arn"], prior.get("tags_all") or {}, all_tags(args.tags, meta))
-        attrs = self.read(id, prior)
-        if attrs is None:
+        have = self.read(id, prior)
+        if have is None:
             raise ProviderError(f"task definition {prior['arn']} is no longer active")
-        return attrs
+        self.sync_tags(have["arn"], have["tags_all"], args.tags, meta)
+        return self.read_back(id, prior)
 
     def delete(self, id: str, prior: Mapping[str, Any]) -> None:
         from botocore.exceptions import ClientError

@@ -15,16 +15,16 @@ from __future__ import annotations
 import re
 from abc import abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Annotated, Any, ClassVar, Literal, TypeVar, get_args
 
 from pydantic import AfterValidator, Field, model_validator
 
 from mlform.errors import NotReady, ProviderError
 from mlform.providers.aws.base import (
-    AwsResource,
+    TaggedResource,
     all_tags,
     aws_chosen,
-    tag_changes,
     tags_all_field,
     tags_field,
     user_tags,
@@ -64,11 +64,14 @@ StringSet = Annotated[list[str], AfterValidator(_as_set)]
 A = TypeVar("A", bound=ArgsModel)
 
 
-class _EksResource(AwsResource[A], Waitable):
-    """What clusters and node groups share: EKS names both alike (`Describe<Noun>` ->
-    `<noun>`), and both go through the same states."""
+class _EksResource(TaggedResource[A], Waitable):
+    """What clusters and node groups share: both go through the same states, and EKS refuses
+    a change to either while another is under way."""
 
     service: ClassVar[str] = "eks"
+    # Also the answer to a retry after a lost answer: botocore sends the same client token,
+    # but an object of that name exists by then.
+    exists_codes: ClassVar[frozenset[str]] = frozenset({"ResourceInUseException"})
     noun: ClassVar[str]  # Cluster, Nodegroup
     kind: ClassVar[str]  # how messages name it
     busy: ClassVar[frozenset[str]]  # still converging: wait (any other status but ACTIVE fails)
@@ -94,12 +97,21 @@ class _EksResource(AwsResource[A], Waitable):
     def _ids(self) -> Iterator[str]:
         """The ids of every object of this type."""
 
-    def _call(self, operation: str, **params: Any) -> Any:
-        from botocore import xform_name
+    @abstractmethod
+    def _send_describe(self, key: Mapping[str, str]) -> dict[str, Any]:
+        """Make the Describe call for the object `key` names; the object it returns."""
+
+    @abstractmethod
+    def _send_delete(self, key: Mapping[str, str]) -> None:
+        """Make the Delete call for the object `key` names."""
+
+    @contextmanager
+    def _calling(self, operation: str) -> Iterator[None]:
+        """Botocore errors of `operation` as ProviderError, or NotReady while EKS is busy."""
         from botocore.exceptions import ClientError
 
         try:
-            return getattr(self.client, xform_name(operation))(**params)
+            yield
         except ClientError as exc:
             # Busy with another change: that passes by itself. Except "Cluster has nodegroups
             # attached": the engine deletes a cluster's node groups (its dependants) first and
@@ -112,14 +124,16 @@ class _EksResource(AwsResource[A], Waitable):
 
     def _describe(self, id: str) -> dict[str, Any] | None:
         key = self._key(id)
+        if key is None:
+            return None
         try:
-            found = None if key is None else self._call(f"Describe{self.noun}", **key)
+            with self._calling(f"Describe{self.noun}"):
+                return self._send_describe(key)
         except ProviderError as err:
             # For a node group, also its cluster. EKS sometimes says ClientException.
             if is_not_found(err.__cause__ or err) or "No cluster found" in err.message:
                 return None
             raise
-        return None if found is None else dict(found[self.noun.lower()])
 
     def create(self, args: A, meta: ResourceMeta) -> dict[str, Any]:
         from botocore.exceptions import ClientError
@@ -133,19 +147,9 @@ class _EksResource(AwsResource[A], Waitable):
             # A new IAM role EKS cannot use yet, or a cluster still being created or changed.
             if IAM_NOT_READY.search(message) or "not in ACTIVE status" in message:
                 raise NotReady(f"{operation}: {message}", retry_after=5.0) from exc
-            if error_code(exc) != "ResourceInUseException":
+            if not self.already_exists(exc):
                 raise translate(exc, operation) from exc
-            # Called again after NotReady or a crash: the object is then ours to finish.
-            have = self.read(self.id_for(args), wanted)
-            if have is None:  # not visible yet, or the cluster is busy
-                raise NotReady(f"{operation}: {message}", retry_after=self.poll) from exc
-            if not self.owns(have, meta):
-                raise translate(exc, operation) from exc
-            try:
-                return self.update(have["id"], have, args, meta)
-            except ProviderError as err:
-                err.partial = have
-                raise
+            return self.adopt(args, meta, operation, exc)
 
     def read(self, id: str, prior: Mapping[str, Any]) -> dict[str, Any] | None:
         found = self._describe(id)
@@ -160,15 +164,13 @@ class _EksResource(AwsResource[A], Waitable):
             raise NotReady(f"{self.kind} {id} is {found['status']}", retry_after=self.poll)
         return found
 
-    def _retag(self, arn: str, have: Mapping[str, str], want: Mapping[str, str],
-               meta: ResourceMeta) -> None:
-        to_set, to_remove = tag_changes(have, all_tags(want, meta))
-        if to_set:
-            with aws_call("eks", "TagResource"):
-                self.client.tag_resource(resourceArn=arn, tags=to_set)
-        if to_remove:
-            with aws_call("eks", "UntagResource"):
-                self.client.untag_resource(resourceArn=arn, tagKeys=to_remove)
+    def _tag(self, ref: str, tags: Mapping[str, str]) -> None:
+        with aws_call("eks", "TagResource"):
+            self.client.tag_resource(resourceArn=ref, tags=dict(tags))
+
+    def _untag(self, ref: str, keys: Sequence[str]) -> None:
+        with aws_call("eks", "UntagResource"):
+            self.client.untag_resource(resourceArn=ref, tagKeys=list(keys))
 
     def _converged(self, id: str, args: A) -> dict[str, Any]:
         # Until EKS finishes a change it may report the old values; wait_ready reads them
@@ -201,7 +203,8 @@ class _EksResource(AwsResource[A], Waitable):
             return
         if found["status"] != "DELETING":
             try:
-                self._call(f"Delete{self.noun}", **key)
+                with self._calling(f"Delete{self.noun}"):
+                    self._send_delete(key)
             except ProviderError as err:
                 if not is_not_found(err.__cause__ or err):
                     raise
@@ -291,6 +294,12 @@ class EksCluster(_EksResource[EksClusterArgs]):
     def _key(self, id: str) -> dict[str, str] | None:
         return {"name": id}
 
+    def _send_describe(self, key: Mapping[str, str]) -> dict[str, Any]:
+        return dict(self.client.describe_cluster(**key)["cluster"])
+
+    def _send_delete(self, key: Mapping[str, str]) -> None:
+        self.client.delete_cluster(**key)
+
     def _ids(self) -> Iterator[str]:
         with aws_call("eks", "ListClusters"):
             for page in self.client.get_paginator("list_clusters").paginate():
@@ -349,10 +358,14 @@ class EksCluster(_EksResource[EksClusterArgs]):
             if not todo:
                 break
             what, params = todo[0]
-            self._call("UpdateClusterVersion" if what == "version" else "UpdateClusterConfig",
-                       name=id, **params)
+            if what == "version":
+                with self._calling("UpdateClusterVersion"):
+                    self.client.update_cluster_version(name=id, **params)
+            else:
+                with self._calling("UpdateClusterConfig"):
+                    self.client.update_cluster_config(name=id, **params)
             done.add(what)
-        self._retag(found["arn"], found.get("tags") or {}, args.tags, meta)
+        self.sync_tags(found["arn"], found.get("tags") or {}, args.tags, meta)
         return self._converged(id, args)
 
 
@@ -445,6 +458,12 @@ class EksNodeGroup(_EksResource[EksNodeGroupArgs]):
         cluster, _, group = id.partition(":")
         return {"clusterName": cluster, "nodegroupName": group} if group else None
 
+    def _send_describe(self, key: Mapping[str, str]) -> dict[str, Any]:
+        return dict(self.client.describe_nodegroup(**key)["nodegroup"])
+
+    def _send_delete(self, key: Mapping[str, str]) -> None:
+        self.client.delete_nodegroup(**key)
+
     def _ids(self) -> Iterator[str]:
         with aws_call("eks", "ListNodegroups"):
             for page in self.client.get_paginator("list_clusters").paginate():
@@ -492,6 +511,7 @@ class EksNodeGroup(_EksResource[EksNodeGroupArgs]):
         if have["scaling_config"] != args.scaling_config.model_dump():
             changes["scalingConfig"] = args.scaling_config.request()
         if changes:  # one change for EKS: labels, taints and scaling go in the same call
-            self._call("UpdateNodegroupConfig", **self._key(id) or {}, **changes)
-        self._retag(found["nodegroupArn"], found.get("tags") or {}, args.tags, meta)
+            with self._calling("UpdateNodegroupConfig"):
+                self.client.update_nodegroup_config(**self._key(id) or {}, **changes)
+        self.sync_tags(found["nodegroupArn"], found.get("tags") or {}, args.tags, meta)
         return self._converged(id, args)

@@ -43,6 +43,47 @@ def is_not_found(exc: BaseException, *codes: str) -> bool:
     return bool(status == 404)
 
 
+# botocore's own list of the codes that mean "slow down" (the request was refused, not done).
+THROTTLING_CODES = frozenset({
+    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
+    "TooManyRequestsException", "ProvisionedThroughputExceededException",
+    "TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
+    "LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
+    "EC2ThrottledException"})
+
+
+def _status(exc: BaseException) -> int:
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return 0
+    return int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+
+
+def is_throttled(exc: BaseException) -> bool:
+    """True if AWS refused the call to slow the caller down: it did nothing, and the same call
+    may be made again after a wait."""
+    return error_code(exc) in THROTTLING_CODES or _status(exc) == 429
+
+
+def outcome_unknown(exc: BaseException) -> bool:
+    """True if the call that raised `exc` may have taken effect although it failed: the request
+    may have reached AWS, and no answer says what happened (a 5xx answer, a connection closed
+    or timed out after sending). Errors AWS answered with, a throttle, a request that never
+    left (invalid parameters, no connection) are definite."""
+    from botocore.exceptions import (
+        ClientError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        ParamValidationError,
+    )
+
+    if isinstance(exc, ClientError):
+        return _status(exc) >= 500 and not is_throttled(exc)
+    return not isinstance(exc, (ParamValidationError, EndpointConnectionError,
+                                ConnectTimeoutError, NoCredentialsError))
+
+
 def _shorten(message: str) -> str:
     if len(message) <= MAX_MESSAGE:
         return message
@@ -50,18 +91,13 @@ def _shorten(message: str) -> str:
 
 
 def translate(exc: BaseException, operation: str) -> ProviderError:
-    """A botocore error as ProviderError('Operation: Code: message'); raise it `from exc`.
-
-    An error response from AWS is definitive (the call did not happen). Anything else, such as
-    a connection dropped after the request was sent, leaves the outcome unknown."""
-    from botocore.exceptions import ClientError, ParamValidationError
-
+    """A botocore error as ProviderError('Operation: Code: message'); raise it `from exc`,
+    marked `outcome_unknown` when the call may have taken effect (see `outcome_unknown`)."""
     code = error_code(exc)
     message = error_message(exc)
     log.debug("%s failed: %s", operation, message)
     text = f"{operation}: {code}: {_shorten(message)}" if code else f"{operation}: {message}"
-    return ProviderError(
-        text, outcome_unknown=not isinstance(exc, (ClientError, ParamValidationError)))
+    return ProviderError(text, outcome_unknown=outcome_unknown(exc))
 
 
 @contextmanager

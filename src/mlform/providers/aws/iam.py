@@ -12,9 +12,8 @@ from pydantic import Field, field_validator
 
 from mlform.errors import NotReady, ProviderError
 from mlform.providers.aws.base import (
-    AwsResource,
+    TaggedResource,
     all_tags,
-    tag_changes,
     tag_dict,
     tag_list,
     tags_all_field,
@@ -123,13 +122,14 @@ class IamRoleAttrs(AttrsModel):
     tags_all: dict[str, str] = tags_all_field()
 
 
-class IamRole(AwsResource[IamRoleArgs], Prefetching):
+class IamRole(TaggedResource[IamRoleArgs], Prefetching):
     type_name: ClassVar[str] = "aws_iam_role"
     service: ClassVar[str] = "iam"
     Args = IamRoleArgs
     Attrs = IamRoleAttrs
 
     name_max_len: ClassVar[int] = 64
+    exists_codes: ClassVar[frozenset[str]] = frozenset({"EntityAlreadyExists"})
 
     def create(self, args: IamRoleArgs, meta: ResourceMeta) -> dict[str, Any]:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -146,10 +146,9 @@ class IamRole(AwsResource[IamRoleArgs], Prefetching):
         try:
             role = self.client.create_role(**params)["Role"]
         except (ClientError, BotoCoreError) as exc:
-            if error_code(exc) != "EntityAlreadyExists":
+            if not self.already_exists(exc):
                 raise translate(exc, "CreateRole") from exc
-            # The engine calls create again after NotReady: the role is then ours to finish.
-            have = self._own_role(args, meta, exc)
+            have = self.claim(args, meta, "CreateRole", exc)
         else:
             # Made from `args` just now, without policies: no read, which could still miss it.
             bare = args.model_copy(update={"managed_policy_arns": [], "inline_policy": []})
@@ -162,16 +161,7 @@ class IamRole(AwsResource[IamRoleArgs], Prefetching):
                 raise NotReady(f"role {args.name} is not visible to IAM yet") from None
             exc.partial = have  # the role exists: the engine records it (tainted)
             raise
-        return self._read_or_fail(args.name, args)
-
-    def _own_role(self, args: IamRoleArgs, meta: ResourceMeta,
-                  exc: BaseException) -> dict[str, Any]:
-        have = self.read(args.name, {"force_detach_policies": args.force_detach_policies})
-        if have is None:
-            raise NotReady(f"role {args.name} exists but is not visible to IAM yet")
-        if not self.owns(have, meta):
-            raise translate(exc, "CreateRole") from exc  # someone else's role
-        return have
+        return self.read_back(args.name, {"force_detach_policies": args.force_detach_policies})
 
     def _visible(self, name: str) -> bool:
         from botocore.exceptions import ClientError
@@ -181,12 +171,6 @@ class IamRole(AwsResource[IamRoleArgs], Prefetching):
         except ClientError as exc:
             return not is_not_found(exc)
         return True
-
-    def _read_or_fail(self, name: str, args: IamRoleArgs) -> dict[str, Any]:
-        attrs = self.read(name, {"force_detach_policies": args.force_detach_policies})
-        if attrs is None:  # eventual consistency: created, not yet visible
-            raise NotReady(f"role {name} is not visible yet", retry_after=1.0)
-        return attrs
 
     prefetch_min: ClassVar[int] = 3
 
@@ -271,7 +255,7 @@ class IamRole(AwsResource[IamRoleArgs], Prefetching):
         if have is None:
             raise ProviderError(f"role {id} no longer exists; refresh and plan again")
         self._converge(id, have, args, meta)
-        return self._read_or_fail(id, args)
+        return self.read_back(id, {"force_detach_policies": args.force_detach_policies})
 
     def _converge(self, name: str, have: Mapping[str, Any], args: IamRoleArgs,
                   meta: ResourceMeta) -> None:
@@ -295,13 +279,15 @@ class IamRole(AwsResource[IamRoleArgs], Prefetching):
                 with aws_call("iam", "DeleteRolePermissionsBoundary"):
                     client.delete_role_permissions_boundary(RoleName=name)
         self._converge_policies(name, have, args)
-        to_set, to_remove = tag_changes(have["tags_all"], all_tags(args.tags, meta))
-        if to_set:
-            with aws_call("iam", "TagRole"):
-                client.tag_role(RoleName=name, Tags=tag_list(to_set))
-        if to_remove:
-            with aws_call("iam", "UntagRole"):
-                client.untag_role(RoleName=name, TagKeys=to_remove)
+        self.sync_tags(name, have["tags_all"], args.tags, meta)
+
+    def _tag(self, ref: str, tags: Mapping[str, str]) -> None:
+        with aws_call("iam", "TagRole"):
+            self.client.tag_role(RoleName=ref, Tags=tag_list(tags))
+
+    def _untag(self, ref: str, keys: Sequence[str]) -> None:
+        with aws_call("iam", "UntagRole"):
+            self.client.untag_role(RoleName=ref, TagKeys=list(keys))
 
     def _converge_policies(self, name: str, have: Mapping[str, Any], args: IamRoleArgs) -> None:
         client = self.client

@@ -7,17 +7,16 @@ passes through mlform's config, plans or state.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Annotated, Any, ClassVar, Literal
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, Field
 
 from mlform.errors import NotReady, ProviderError
 from mlform.providers.aws.base import (
-    AwsResource,
+    TaggedResource,
     all_tags,
     aws_chosen,
-    tag_changes,
     tag_dict,
     tag_list,
     tags_all_field,
@@ -36,6 +35,7 @@ from mlform.providers.base import (
 )
 
 NOT_FOUND = ("DBSubnetGroupNotFoundFault", "DBInstanceNotFound")
+A = TypeVar("A", bound=ArgsModel)
 # Terraform's waiter: an instance optimising storage after a resize is usable.
 READY = frozenset({"available", "storage-optimization"})
 BUSY = frozenset({
@@ -77,14 +77,18 @@ def _rds_tags(client: Any, arn: str) -> dict[str, str]:
         return tag_dict(client.list_tags_for_resource(ResourceName=arn).get("TagList"))
 
 
-def _retag(client: Any, arn: str, have: Mapping[str, str], want: Mapping[str, str]) -> None:
-    to_set, to_remove = tag_changes(have, want)
-    if to_set:
+class _RdsResource(TaggedResource[A]):
+    """What subnet groups and instances share: RDS tags anything by ARN the same way."""
+
+    service: ClassVar[str] = "rds"
+
+    def _tag(self, ref: str, tags: Mapping[str, str]) -> None:
         with aws_call("rds", "AddTagsToResource"):
-            client.add_tags_to_resource(ResourceName=arn, Tags=tag_list(to_set))
-    if to_remove:
+            self.client.add_tags_to_resource(ResourceName=ref, Tags=tag_list(tags))
+
+    def _untag(self, ref: str, keys: Sequence[str]) -> None:
         with aws_call("rds", "RemoveTagsFromResource"):
-            client.remove_tags_from_resource(ResourceName=arn, TagKeys=to_remove)
+            self.client.remove_tags_from_resource(ResourceName=ref, TagKeys=list(keys))
 
 
 # -- aws_db_subnet_group ------------------------------------------------------------------------
@@ -107,9 +111,9 @@ class DbSubnetGroupAttrs(AttrsModel):
     tags_all: dict[str, str] = tags_all_field()
 
 
-class DbSubnetGroup(AwsResource[DbSubnetGroupArgs]):
+class DbSubnetGroup(_RdsResource[DbSubnetGroupArgs]):
     type_name: ClassVar[str] = "aws_db_subnet_group"
-    service: ClassVar[str] = "rds"
+    exists_codes: ClassVar[frozenset[str]] = frozenset({"DBSubnetGroupAlreadyExists"})
     Args = DbSubnetGroupArgs
     Attrs = DbSubnetGroupAttrs
     name_max_len: ClassVar[int] = 255
@@ -123,24 +127,10 @@ class DbSubnetGroup(AwsResource[DbSubnetGroupArgs]):
                 DBSubnetGroupName=args.name, DBSubnetGroupDescription=args.description,
                 SubnetIds=args.subnet_ids, Tags=tag_list(all_tags(args.tags, meta)))
         except (ClientError, BotoCoreError) as exc:
-            if error_code(exc) != "DBSubnetGroupAlreadyExists":
+            if not self.already_exists(exc):
                 raise translate(exc, "CreateDBSubnetGroup") from exc
-            # Called again after NotReady or a crash: the group is ours to finish.
-            have = self.read(args.name, {})
-            if have is None or not self.owns(have, meta):
-                raise translate(exc, "CreateDBSubnetGroup") from exc
-            try:
-                return self.update(args.name, have, args, meta)
-            except ProviderError as err:
-                err.partial = have
-                raise
-        return self._read_or_fail(args.name)
-
-    def _read_or_fail(self, name: str) -> dict[str, Any]:
-        attrs = self.read(name, {})
-        if attrs is None:  # eventual consistency: created, not yet visible
-            raise NotReady(f"DB subnet group {name} is not visible yet", retry_after=1.0)
-        return attrs
+            return self.adopt(args, meta, "CreateDBSubnetGroup", exc)
+        return self.read_back(args.name, {})
 
     def read(self, id: str, prior: Mapping[str, Any]) -> dict[str, Any] | None:
         from botocore.exceptions import ClientError
@@ -173,8 +163,8 @@ class DbSubnetGroup(AwsResource[DbSubnetGroupArgs]):
                 self.client.modify_db_subnet_group(
                     DBSubnetGroupName=id, DBSubnetGroupDescription=args.description,
                     SubnetIds=args.subnet_ids)
-        _retag(self.client, have["arn"], have["tags_all"], all_tags(args.tags, meta))
-        return self._read_or_fail(id)
+        self.sync_tags(have["arn"], have["tags_all"], args.tags, meta)
+        return self.read_back(id, {})
 
     def delete(self, id: str, prior: Mapping[str, Any]) -> None:
         from botocore.exceptions import ClientError
@@ -277,9 +267,9 @@ def _requested(wanted: Any, live: str | None) -> str | None:
     return live
 
 
-class DbInstance(AwsResource[DbInstanceArgs], Waitable):
+class DbInstance(_RdsResource[DbInstanceArgs], Waitable):
     type_name: ClassVar[str] = "aws_db_instance"
-    service: ClassVar[str] = "rds"
+    exists_codes: ClassVar[frozenset[str]] = frozenset({"DBInstanceAlreadyExists"})
     Args = DbInstanceArgs
     Attrs = DbInstanceAttrs
     name_arg: ClassVar[str] = "identifier"
@@ -313,17 +303,9 @@ class DbInstance(AwsResource[DbInstanceArgs], Waitable):
         try:
             created = self.client.create_db_instance(**params)["DBInstance"]
         except (ClientError, BotoCoreError) as exc:
-            if error_code(exc) != "DBInstanceAlreadyExists":
+            if not self.already_exists(exc):
                 raise translate(exc, "CreateDBInstance") from exc
-            # Called again after NotReady or a crash: the instance is ours to finish.
-            have = self.read(args.identifier, prior)
-            if have is None or not self.owns(have, meta):
-                raise translate(exc, "CreateDBInstance") from exc
-            try:
-                return self.update(args.identifier, have, args, meta)
-            except ProviderError as err:
-                err.partial = have
-                raise
+            return self.adopt(args, meta, "CreateDBInstance", exc)
         try:
             # Not visible yet: what CreateDBInstance answered, rather than NotReady, which
             # would only find the instance "already existing".
@@ -416,7 +398,7 @@ class DbInstance(AwsResource[DbInstanceArgs], Waitable):
                     raise NotReady(f"DB instance {id}: {error_message(exc)}",
                                    retry_after=self.poll) from None
                 raise translate(exc, "ModifyDBInstance") from exc
-        _retag(self.client, have["arn"], have["tags_all"], all_tags(args.tags, meta))
+        self.sync_tags(have["arn"], have["tags_all"], args.tags, meta)
         attrs = self.read(id, want)
         if attrs is None:
             raise ProviderError(f"DB instance {id} disappeared while it was being modified")

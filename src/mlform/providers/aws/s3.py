@@ -22,8 +22,6 @@ from mlform.providers.aws.base import (
 )
 from mlform.providers.aws.errors import aws_call, error_code, translate
 from mlform.providers.base import (
-    TAG_ADDRESS,
-    TAG_STACK,
     ArgsModel,
     AttrsModel,
     Discovered,
@@ -196,7 +194,7 @@ class S3Bucket(AwsResource[S3BucketArgs]):
         try:
             self._put_tags(name, tags)
             tagged = tags
-            attrs = self._read_or_fail(name, args)
+            attrs = self.read_back(name, {"force_destroy": args.force_destroy})
         except ProviderError as exc:
             # The bucket exists: let the engine record it (tainted) rather than lose track of it.
             self._creating.discard(name)
@@ -219,13 +217,8 @@ class S3Bucket(AwsResource[S3BucketArgs]):
             if error_code(exc) != "NoSuchTagSet":
                 return  # no such bucket, or not ours to read: CreateBucket says which
             live = {}
-        if self.owns({"tags_all": live}, meta):
-            return
-        owner = (live.get(TAG_STACK), live.get(TAG_ADDRESS))
-        whose = (f"{owner[1]} in stack {owner[0]}" if owner[0]
-                 else "no mlform stack (it has no mlform tags)")
-        raise ProviderError(f"CreateBucket: bucket {name} already exists in this account and "
-                            f"belongs to {whose}; choose another bucket name")
+        if not self.owns({"tags_all": live}, meta):
+            raise self.taken(name, live, meta, "CreateBucket")
 
     def _create_bucket(self, args: S3BucketArgs) -> None:
         from botocore.exceptions import ClientError
@@ -251,12 +244,6 @@ class S3Bucket(AwsResource[S3BucketArgs]):
             if error_code(exc) == "NoSuchBucket":  # created a moment ago, not visible yet
                 raise NotReady(f"bucket {name} is not visible yet", retry_after=1.0) from exc
             raise translate(exc, "PutBucketTagging") from exc
-
-    def _read_or_fail(self, name: str, args: S3BucketArgs) -> dict[str, Any]:
-        attrs = self.read(name, {"force_destroy": args.force_destroy})
-        if attrs is None:  # eventual consistency: created, not yet visible
-            raise NotReady(f"bucket {name} is not visible yet", retry_after=1.0)
-        return attrs
 
     def _computed(self, name: str, region: str, tags: Mapping[str, str]) -> dict[str, Any]:
         suffix = "amazonaws.com.cn" if self.aws.partition == "aws-cn" else "amazonaws.com"
@@ -292,10 +279,15 @@ class S3Bucket(AwsResource[S3BucketArgs]):
 
     def update(self, id: str, prior: Mapping[str, Any], args: S3BucketArgs,
                meta: ResourceMeta) -> dict[str, Any]:
+        # S3 has no tag and untag calls (see TaggedResource): PutBucketTagging replaces the
+        # whole set, so it is compared with the live set, as every type's tags are.
+        have = self.read(id, prior)
+        if have is None:
+            raise ProviderError(f"bucket {id} no longer exists; refresh and plan again")
         wanted = all_tags(args.tags, meta)
-        if wanted != prior.get("tags_all"):
-            self._put_tags(id, wanted)  # PutBucketTagging replaces the whole set
-        return self._read_or_fail(id, args)
+        if wanted != have["tags_all"]:
+            self._put_tags(id, wanted)
+        return self.read_back(id, {"force_destroy": args.force_destroy})
 
     def delete(self, id: str, prior: Mapping[str, Any]) -> None:
         from botocore.exceptions import ClientError

@@ -18,9 +18,8 @@ from pydantic import Field, ValidationError, model_validator
 
 from mlform.errors import NotReady, ProviderError
 from mlform.providers.aws.base import (
-    AwsResource,
+    TaggedResource,
     all_tags,
-    tag_changes,
     tag_dict,
     tag_list,
     tags_all_field,
@@ -89,29 +88,40 @@ A = TypeVar("A", bound=ArgsModel)
 N = TypeVar("N", bound=ContentNamedArgs)
 
 
-class _SagemakerResource(AwsResource[A], Prefetching):
-    """SageMaker's API names everything alike: `Describe<Noun>(<Noun>Name=)` -> `<Noun>Arn`."""
+class _SagemakerResource(TaggedResource[A], Prefetching):
+    """SageMaker's types describe, delete and tag alike: `Describe<Noun>(<Noun>Name=)` ->
+    `<Noun>Arn`, and any object's tags through AddTags and DeleteTags by ARN."""
 
     service: ClassVar[str] = "sagemaker"
-    noun: ClassVar[str]  # Model, EndpointConfig, Endpoint
+    noun: ClassVar[str]  # Model, EndpointConfig, Endpoint: how the API's fields name it
     kind: ClassVar[str]  # how SageMaker's messages name it
+    summaries: ClassVar[str] = ""  # the items' key in List<Noun>s answers, if not "<Noun>s"
 
-    def _call(self, operation: str, **kwargs: Any) -> Any:
-        from botocore import xform_name
+    @abstractmethod
+    def _send_describe(self, name: str) -> dict[str, Any]:
+        """The Describe<Noun> call."""
 
-        return getattr(self.client, xform_name(operation))(**kwargs)
+    @abstractmethod
+    def _send_delete(self, name: str) -> None:
+        """The Delete<Noun> call."""
+
+    @abstractmethod
+    def _list_paginator(self) -> Any:
+        """The paginator of the List<Noun>s call."""
+
+    def _missing(self, exc: BaseException) -> bool:
+        """True if `exc` says the object does not exist (each type says it its own way)."""
+        return _not_found(exc, self.kind)
 
     def _describe(self, name: str) -> dict[str, Any] | None:
         from botocore.exceptions import ClientError
 
-        operation = f"Describe{self.noun}"
         try:
-            found: dict[str, Any] = self._call(operation, **{f"{self.noun}Name": name})
+            return self._send_describe(name)
         except ClientError as exc:
-            if _not_found(exc, self.kind):
+            if self._missing(exc):
                 return None
-            raise translate(exc, operation) from exc
-        return found
+            raise translate(exc, f"Describe{self.noun}") from exc
 
     def prefetch(self, items: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
         arns = [str(prior["arn"]) for _, prior in items if prior.get("arn")]
@@ -141,11 +151,21 @@ class _SagemakerResource(AwsResource[A], Prefetching):
         found = self._describe(id)
         return None if found is None else self._attributes(found, prior)
 
-    def _ensure_free(self, name: str) -> None:
-        # AWS refuses a duplicate name, but the sandbox (moto) silently overwrites the object,
-        # and deleting the old one by name afterwards would then delete the new one.
-        if self._describe(name) is not None:
-            raise ProviderError(f"Create{self.noun}: a {self.kind} named '{name}' already exists")
+    def already_exists(self, exc: BaseException) -> bool:
+        # "Cannot create already existing model", or (pipelines) ResourceInUse.
+        return error_code(exc) == "ResourceInUse" or (
+            error_code(exc) == "ValidationException" and "already exist" in error_message(exc))
+
+    def _mine(self, args: A, meta: ResourceMeta) -> dict[str, Any] | None:
+        """Our own object of the name `args` give (a create called again after a wait or a
+        crash), None if the name is free; anyone else's is refused (`taken`). Looked up
+        before the create call: AWS refuses a duplicate name, but the sandbox (moto) silently
+        overwrites the object, and deleting the old one by name would then delete the new."""
+        have = self.existing(args)
+        if have is not None and not self.owns(have, meta):
+            raise self.taken(str(have["id"]), have.get("tags_all") or {}, meta,
+                             f"Create{self.noun}")
+        return have
 
     def _created(self, name: str, arn: str, args: A, tags: Mapping[str, str],
                  meta: ResourceMeta) -> dict[str, Any]:
@@ -153,19 +173,21 @@ class _SagemakerResource(AwsResource[A], Prefetching):
         return self.read(name, args.model_dump(mode="json")) or self.attributes(
             args, name=name, id=name, arn=arn, tags_all=all_tags(tags, meta))
 
-    def _retag(self, arn: str, prior: Mapping[str, Any], tags: Mapping[str, str],
-               meta: ResourceMeta) -> None:
-        to_set, to_remove = tag_changes(prior.get("tags_all") or {}, all_tags(tags, meta))
-        if to_set:
-            with aws_call("sagemaker", "AddTags"):
-                self.client.add_tags(ResourceArn=arn, Tags=tag_list(to_set))
-        if to_remove:
-            with aws_call("sagemaker", "DeleteTags"):
-                self.client.delete_tags(ResourceArn=arn, TagKeys=to_remove)
+    def _tag(self, ref: str, tags: Mapping[str, str]) -> None:
+        with aws_call("sagemaker", "AddTags"):
+            self.client.add_tags(ResourceArn=ref, Tags=tag_list(tags))
+
+    def _untag(self, ref: str, keys: Sequence[str]) -> None:
+        with aws_call("sagemaker", "DeleteTags"):
+            self.client.delete_tags(ResourceArn=ref, TagKeys=list(keys))
 
     def _update_tags(self, id: str, prior: Mapping[str, Any], args: A,
                      tags: Mapping[str, str], meta: ResourceMeta) -> dict[str, Any]:
-        self._retag(prior["arn"], prior, tags, meta)
+        """The update of a type whose only argument that changes in place is its tags."""
+        have = self.read(id, prior)
+        if have is None:
+            raise ProviderError(f"{self.kind} {id} no longer exists; refresh and plan again")
+        self.sync_tags(have["arn"], have["tags_all"], tags, meta)
         attrs = self.read(id, args.model_dump(mode="json"))
         if attrs is None:
             raise ProviderError(f"{self.kind} {id} disappeared while its tags were changed")
@@ -174,23 +196,19 @@ class _SagemakerResource(AwsResource[A], Prefetching):
     def delete(self, id: str, prior: Mapping[str, Any]) -> None:
         from botocore.exceptions import ClientError
 
-        operation = f"Delete{self.noun}"
         try:
-            self._call(operation, **{f"{self.noun}Name": id})
+            self._send_delete(id)
         except ClientError as exc:
-            if _not_found(exc, self.kind):
-                return
-            raise translate(exc, operation) from exc
+            if not self._missing(exc):
+                raise translate(exc, f"Delete{self.noun}") from exc
 
     def list(self) -> Iterator[Discovered]:
-        from botocore import xform_name
-
-        operation = f"List{self.noun}s"
-        with aws_call("sagemaker", operation):
-            for page in self.client.get_paginator(xform_name(operation)).paginate():
-                for item in page[f"{self.noun}s"]:
+        with aws_call("sagemaker", f"List{self.noun}s"):
+            for page in self._list_paginator().paginate():
+                for item in page[self.summaries or f"{self.noun}s"]:
+                    arn = item[f"{self.noun}Arn"]
                     yield Discovered(id=item[f"{self.noun}Name"],
-                                     tags=self._tags(item[f"{self.noun}Arn"]))
+                                     tags=self._tags(arn) if self.tagged_at_create else {})
 
 
 class _ContentNamed(_SagemakerResource[N]):
@@ -248,11 +266,22 @@ class SagemakerModel(_ContentNamed[SagemakerModelArgs]):
     # Only an IAM role that is still propagating is retried; two minutes is plenty for that.
     timeouts: ClassVar[Timeouts] = Timeouts(create=120.0)
 
+    def _send_describe(self, name: str) -> dict[str, Any]:
+        return dict(self.client.describe_model(ModelName=name))
+
+    def _send_delete(self, name: str) -> None:
+        self.client.delete_model(ModelName=name)
+
+    def _list_paginator(self) -> Any:
+        return self.client.get_paginator("list_models")
+
     def create(self, args: SagemakerModelArgs, meta: ResourceMeta) -> dict[str, Any]:
         from botocore.exceptions import ClientError
 
         name = self.id_for(args)
-        self._ensure_free(name)
+        have = self._mine(args, meta)
+        if have is not None:
+            return self.update(name, have, args, meta)
         pc = args.primary_container
         container: dict[str, Any] = {"Image": pc.image, "Mode": pc.mode}
         if pc.environment:
@@ -272,6 +301,8 @@ class SagemakerModel(_ContentNamed[SagemakerModelArgs]):
                     and ASSUME_ROLE.search(error_message(exc))):
                 raise NotReady(f"waiting for IAM: {error_message(exc)}", retry_after=5.0
                                ) from exc
+            if self.already_exists(exc):  # a botocore retry after a lost answer
+                return self.adopt(args, meta, "CreateModel", exc)
             raise translate(exc, "CreateModel") from exc
         return self._created(name, created["ModelArn"], args, args.tags, meta)
 
@@ -322,10 +353,23 @@ class SagemakerEndpointConfiguration(_ContentNamed[SagemakerEndpointConfiguratio
     # The endpoint must move to the new configuration before the old one goes.
     create_before_destroy: ClassVar[bool] = True
 
+    def _send_describe(self, name: str) -> dict[str, Any]:
+        return dict(self.client.describe_endpoint_config(EndpointConfigName=name))
+
+    def _send_delete(self, name: str) -> None:
+        self.client.delete_endpoint_config(EndpointConfigName=name)
+
+    def _list_paginator(self) -> Any:
+        return self.client.get_paginator("list_endpoint_configs")
+
     def create(self, args: SagemakerEndpointConfigurationArgs,
                meta: ResourceMeta) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
         name = self.id_for(args)
-        self._ensure_free(name)
+        have = self._mine(args, meta)
+        if have is not None:
+            return self.update(name, have, args, meta)
         request: dict[str, Any] = {
             "EndpointConfigName": name,
             "ProductionVariants": [
@@ -338,8 +382,12 @@ class SagemakerEndpointConfiguration(_ContentNamed[SagemakerEndpointConfiguratio
         }
         if args.kms_key_arn:
             request["KmsKeyId"] = args.kms_key_arn
-        with aws_call("sagemaker", "CreateEndpointConfig"):
+        try:
             created = self.client.create_endpoint_config(**request)
+        except ClientError as exc:
+            if self.already_exists(exc):  # a botocore retry after a lost answer
+                return self.adopt(args, meta, "CreateEndpointConfig", exc)
+            raise translate(exc, "CreateEndpointConfig") from exc
         return self._created(name, created["EndpointConfigArn"], args, args.tags, meta)
 
     def update(self, id: str, prior: Mapping[str, Any], args: SagemakerEndpointConfigurationArgs,
@@ -387,17 +435,34 @@ class SagemakerEndpoint(_SagemakerResource[SagemakerEndpointArgs], Waitable):
 
     name_max_len: ClassVar[int] = MAX_NAME
 
+    def _send_describe(self, name: str) -> dict[str, Any]:
+        return dict(self.client.describe_endpoint(EndpointName=name))
+
+    def _send_delete(self, name: str) -> None:
+        self.client.delete_endpoint(EndpointName=name)
+
+    def _list_paginator(self) -> Any:
+        return self.client.get_paginator("list_endpoints")
+
     @property
     def poll(self) -> float:
         """Seconds between status checks (the sandbox is InService at once)."""
         return 0.2 if self.aws.is_sandbox else 10.0
 
     def create(self, args: SagemakerEndpointArgs, meta: ResourceMeta) -> dict[str, Any]:
-        self._ensure_free(args.name)
-        with aws_call("sagemaker", "CreateEndpoint"):
+        from botocore.exceptions import ClientError
+
+        have = self._mine(args, meta)
+        if have is not None:
+            return self.update(args.name, have, args, meta)
+        try:
             created = self.client.create_endpoint(
                 EndpointName=args.name, EndpointConfigName=args.endpoint_config_name,
                 Tags=tag_list(all_tags(args.tags, meta)))
+        except ClientError as exc:
+            if self.already_exists(exc):  # a botocore retry after a lost answer
+                return self.adopt(args, meta, "CreateEndpoint", exc)
+            raise translate(exc, "CreateEndpoint") from exc
         return self._created(args.name, created["EndpointArn"], args, args.tags, meta)
 
     def _args_from(self, found: Mapping[str, Any], prior: Mapping[str, Any]) -> dict[str, Any]:
@@ -443,7 +508,7 @@ class SagemakerEndpoint(_SagemakerResource[SagemakerEndpointArgs], Waitable):
                                             EndpointConfigName=args.endpoint_config_name)
         elif args.instance_counts is not None:
             self._scale(id, found, args.instance_counts)
-        self._retag(found["EndpointArn"], prior, args.tags, meta)
+        self.sync_tags(found["EndpointArn"], self._tags(found["EndpointArn"]), args.tags, meta)
         attrs = self._attributes(found, prior)
         # Until the deployment finishes AWS still reports the old configuration; wait_ready
         # compares the live one with this to tell a finished update from a rolled-back one.

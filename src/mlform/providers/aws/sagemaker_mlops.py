@@ -12,7 +12,7 @@ from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
 from mlform.errors import NotReady, ProviderError
 from mlform.providers.aws.base import all_tags, tag_list, tags_field
-from mlform.providers.aws.errors import error_code, error_message, is_not_found
+from mlform.providers.aws.errors import aws_call, error_code, error_message, is_not_found
 from mlform.providers.aws.sagemaker import SagemakerAttrs
 from mlform.providers.aws.sagemaker_platform import NAME, PlatformResource
 from mlform.providers.base import ArgsModel, ForceNew, ResourceMeta, Timeouts, Waitable
@@ -64,6 +64,15 @@ class SagemakerPipeline(PlatformResource[SagemakerPipelineArgs]):
     name_max_len: ClassVar[int] = 256
     summaries: ClassVar[str] = "PipelineSummaries"
 
+    def _send_describe(self, name: str) -> dict[str, Any]:
+        return dict(self.client.describe_pipeline(PipelineName=name))
+
+    def _send_delete(self, name: str) -> None:
+        self.client.delete_pipeline(PipelineName=name)
+
+    def _list_paginator(self) -> Any:
+        return self.client.get_paginator("list_pipelines")
+
     @classmethod
     def complete_args(cls, args: dict[str, Any]) -> dict[str, Any]:
         if args.get("pipeline_display_name") is None and "pipeline_name" in args:
@@ -78,7 +87,7 @@ class SagemakerPipeline(PlatformResource[SagemakerPipelineArgs]):
 
     def create(self, args: SagemakerPipelineArgs, meta: ResourceMeta) -> dict[str, Any]:
         name = args.pipeline_name
-        have = self._existing(name, args, meta)
+        have = self._mine(args, meta)
         if have is not None:
             return self.update(name, have, args, meta)
         request: dict[str, Any] = {
@@ -87,7 +96,7 @@ class SagemakerPipeline(PlatformResource[SagemakerPipelineArgs]):
             "Tags": tag_list(all_tags(args.tags, meta))}
         if args.pipeline_description:
             request["PipelineDescription"] = args.pipeline_description
-        created = self._create(name, **request)
+        created = self._create(name, lambda: self.client.create_pipeline(**request))
         return self._created(name, created["PipelineArn"], args, args.tags, meta)
 
     def _args_from(self, found: Mapping[str, Any], prior: Mapping[str, Any]) -> dict[str, Any]:
@@ -115,7 +124,8 @@ class SagemakerPipeline(PlatformResource[SagemakerPipelineArgs]):
         if live["pipeline_definition"] != args.pipeline_definition:
             changes["PipelineDefinition"] = args.pipeline_definition
         if changes:
-            self._do("UpdatePipeline", PipelineName=id, **changes)
+            with aws_call("sagemaker", "UpdatePipeline"):
+                self.client.update_pipeline(PipelineName=id, **changes)
         return self._update_tags(id, prior, args, args.tags, meta)
 
 
@@ -182,6 +192,15 @@ class SagemakerFeatureGroup(PlatformResource[SagemakerFeatureGroupArgs], Waitabl
     name_arg: ClassVar[str] = "feature_group_name"
     name_max_len: ClassVar[int] = 64
     summaries: ClassVar[str] = "FeatureGroupSummaries"
+
+    def _send_describe(self, name: str) -> dict[str, Any]:
+        return dict(self.client.describe_feature_group(FeatureGroupName=name))
+
+    def _send_delete(self, name: str) -> None:
+        self.client.delete_feature_group(FeatureGroupName=name)
+
+    def _list_paginator(self) -> Any:
+        return self.client.get_paginator("list_feature_groups")
     timeouts: ClassVar[Timeouts] = Timeouts(create=1200.0, delete=600.0)  # Terraform's waits
 
     def _missing(self, exc: BaseException) -> bool:
@@ -189,7 +208,7 @@ class SagemakerFeatureGroup(PlatformResource[SagemakerFeatureGroupArgs], Waitabl
 
     def create(self, args: SagemakerFeatureGroupArgs, meta: ResourceMeta) -> dict[str, Any]:
         name = args.feature_group_name
-        have = self._existing(name, args, meta)
+        have = self._mine(args, meta)
         if have is not None:
             return self.update(name, have, args, meta)
         request: dict[str, Any] = {
@@ -212,7 +231,7 @@ class SagemakerFeatureGroup(PlatformResource[SagemakerFeatureGroupArgs], Waitabl
                 "EnableOnlineStore": args.online_store_config.enable_online_store}
         if args.description:
             request["Description"] = args.description
-        created = self._create(name, **request)
+        created = self._create(name, lambda: self.client.create_feature_group(**request))
         return self._created(name, created["FeatureGroupArn"], args, args.tags, meta)
 
     def _args_from(self, found: Mapping[str, Any], prior: Mapping[str, Any]) -> dict[str, Any]:

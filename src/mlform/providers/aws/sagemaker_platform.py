@@ -11,7 +11,7 @@ import base64
 import binascii
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, ClassVar, Literal, NoReturn, TypeVar
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
@@ -23,13 +23,11 @@ from mlform.providers.aws.sagemaker import (
     ASSUME_ROLE,
     MAX_NAME,
     SagemakerAttrs,
-    _not_found,
     _SagemakerResource,
 )
 from mlform.providers.base import (
     ArgsModel,
     AttrsModel,
-    Discovered,
     ForceNew,
     ResourceMeta,
     Timeouts,
@@ -49,8 +47,6 @@ A = TypeVar("A", bound=ArgsModel)
 class PlatformResource(_SagemakerResource[A]):
     """What the notebook, pipeline and feature group types add to the hosting types' base."""
 
-    summaries: ClassVar[str] = ""  # the items' key in List<Noun>s answers, if not "<Noun>s"
-
     def __init__(self, session: Any) -> None:
         super().__init__(session)
         self._first_refused: dict[str, float] = {}
@@ -60,62 +56,13 @@ class PlatformResource(_SagemakerResource[A]):
         """Seconds between status checks (the sandbox changes state at once)."""
         return 0.2 if self.aws.is_sandbox else 10.0
 
-    def _missing(self, exc: BaseException) -> bool:
-        return _not_found(exc, self.kind)
-
-    def _do(self, operation: str, **request: Any) -> None:
-        with aws_call("sagemaker", operation):
-            self._call(operation, **request)
-
-    def _describe(self, name: str) -> dict[str, Any] | None:
-        from botocore.exceptions import ClientError
-
-        try:
-            found: dict[str, Any] = self._call(f"Describe{self.noun}",
-                                               **{f"{self.noun}Name": name})
-        except ClientError as exc:
-            if self._missing(exc):
-                return None
-            raise translate(exc, f"Describe{self.noun}") from exc
-        return found
-
-    def delete(self, id: str, prior: Mapping[str, Any]) -> None:
-        from botocore.exceptions import ClientError
-
-        try:
-            self._call(f"Delete{self.noun}", **{f"{self.noun}Name": id})
-        except ClientError as exc:
-            if not self._missing(exc):
-                raise translate(exc, f"Delete{self.noun}") from exc
-
-    def list(self) -> Iterator[Discovered]:
-        from botocore import xform_name
-
-        operation = f"List{self.noun}s"
-        with aws_call("sagemaker", operation):
-            for page in self.client.get_paginator(xform_name(operation)).paginate():
-                for item in page[self.summaries or f"{self.noun}s"]:
-                    arn = item[f"{self.noun}Arn"]
-                    yield Discovered(id=item[f"{self.noun}Name"],
-                                     tags=self._tags(arn) if self.tagged_at_create else {})
-
-    def _existing(self, name: str, args: A, meta: ResourceMeta) -> dict[str, Any] | None:
-        """Our own object of that name (a create called again after a crash or a wait), None
-        if the name is free; someone else's is refused, as AWS refuses a duplicate name."""
-        found = self._describe(name)
-        if found is None:
-            return None
-        attrs = self._attributes(found, args.model_dump(mode="json"))
-        if not self.owns(attrs, meta):
-            raise ProviderError(f"Create{self.noun}: a {self.kind} named '{name}' already exists")
-        return attrs
-
-    def _create(self, name: str, **request: Any) -> dict[str, Any]:
+    def _create(self, name: str, send: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """What `send` (the Create<Noun> call) answers; NotReady while IAM or S3 propagate."""
         from botocore.exceptions import ClientError
 
         operation = f"Create{self.noun}"
         try:
-            created: dict[str, Any] = self._call(operation, **request)
+            created = send()
         except ClientError as exc:
             message = error_message(exc)
             if error_code(exc) != "ValidationException" or not PROPAGATING.search(message):
@@ -186,11 +133,24 @@ class SagemakerNotebookInstanceLifecycleConfiguration(
         return error_code(exc) == "ValidationException" and "does not exist" in error_message(
             exc)
 
+    def _send_describe(self, name: str) -> dict[str, Any]:
+        return dict(self.client.describe_notebook_instance_lifecycle_config(
+            NotebookInstanceLifecycleConfigName=name))
+
+    def _send_delete(self, name: str) -> None:
+        self.client.delete_notebook_instance_lifecycle_config(
+            NotebookInstanceLifecycleConfigName=name)
+
+    def _list_paginator(self) -> Any:
+        return self.client.get_paginator("list_notebook_instance_lifecycle_configs")
+
     def create(self, args: SagemakerNotebookInstanceLifecycleConfigurationArgs,
                meta: ResourceMeta) -> dict[str, Any]:
         # Nothing marks the object as ours: a taken name is refused by SageMaker itself.
-        created = self._create(args.name, NotebookInstanceLifecycleConfigName=args.name,
-                               OnCreate=_hooks(args.on_create), OnStart=_hooks(args.on_start))
+        create = self.client.create_notebook_instance_lifecycle_config
+        created = self._create(args.name, lambda: create(
+            NotebookInstanceLifecycleConfigName=args.name, OnCreate=_hooks(args.on_create),
+            OnStart=_hooks(args.on_start)))
         return self._created(args.name, created[f"{self.noun}Arn"], args, {}, meta)
 
     def _args_from(self, found: Mapping[str, Any], prior: Mapping[str, Any]) -> dict[str, Any]:
@@ -208,9 +168,10 @@ class SagemakerNotebookInstanceLifecycleConfiguration(
                args: SagemakerNotebookInstanceLifecycleConfigurationArgs,
                meta: ResourceMeta) -> dict[str, Any]:
         # Both hooks are always sent: an omitted one would be kept, an empty one is removed.
-        self._do("UpdateNotebookInstanceLifecycleConfig",
-                 NotebookInstanceLifecycleConfigName=id,
-                 OnCreate=_hooks(args.on_create), OnStart=_hooks(args.on_start))
+        with aws_call("sagemaker", "UpdateNotebookInstanceLifecycleConfig"):
+            self.client.update_notebook_instance_lifecycle_config(
+                NotebookInstanceLifecycleConfigName=id,
+                OnCreate=_hooks(args.on_create), OnStart=_hooks(args.on_start))
         attrs = self.read(id, prior)
         if attrs is None:
             raise ProviderError(f"{self.kind} {id} disappeared while it was updated")
@@ -301,8 +262,25 @@ class SagemakerNotebookInstance(PlatformResource[SagemakerNotebookInstanceArgs],
         return error_code(exc) == "ValidationException" and "RecordNotFound" in error_message(
             exc)
 
+    def _send_describe(self, name: str) -> dict[str, Any]:
+        return dict(self.client.describe_notebook_instance(NotebookInstanceName=name))
+
+    def _send_delete(self, name: str) -> None:
+        self.client.delete_notebook_instance(NotebookInstanceName=name)
+
+    def _list_paginator(self) -> Any:
+        return self.client.get_paginator("list_notebook_instances")
+
+    def _start(self, id: str) -> None:
+        with aws_call("sagemaker", "StartNotebookInstance"):
+            self.client.start_notebook_instance(NotebookInstanceName=id)
+
+    def _stop(self, id: str) -> None:
+        with aws_call("sagemaker", "StopNotebookInstance"):
+            self.client.stop_notebook_instance(NotebookInstanceName=id)
+
     def create(self, args: SagemakerNotebookInstanceArgs, meta: ResourceMeta) -> dict[str, Any]:
-        have = self._existing(args.name, args, meta)
+        have = self._mine(args, meta)
         if have is not None:
             return self.update(args.name, have, args, meta)
         request: dict[str, Any] = {
@@ -315,7 +293,7 @@ class SagemakerNotebookInstance(PlatformResource[SagemakerNotebookInstanceArgs],
                     "SubnetId": args.subnet_id, "SecurityGroupIds": args.security_groups,
                     "KmsKeyId": args.kms_key_id}
         request.update({k: v for k, v in optional.items() if v is not None})
-        created = self._create(args.name, **request)
+        created = self._create(args.name, lambda: self.client.create_notebook_instance(**request))
         return self._created(args.name, created["NotebookInstanceArn"], args, args.tags, meta,
                              url="", network_interface_id=None)
 
@@ -376,13 +354,14 @@ class SagemakerNotebookInstance(PlatformResource[SagemakerNotebookInstanceArgs],
             self._step(id, status, changes, found.get("FailureReason"))
         if id in self._restart:
             if status == "Stopped":  # sent again until it takes, as Terraform does
-                self._do("StartNotebookInstance", NotebookInstanceName=id)
+                self._start(id)
                 raise NotReady(f"notebook instance {id} updated; starting it again",
                                retry_after=self.poll)
             if status in NOTEBOOK_BUSY:
                 raise NotReady(f"notebook instance {id} is {status}", retry_after=self.poll)
             self._restart.discard(id)
-        self._retag(found["NotebookInstanceArn"], prior, args.tags, meta)
+        arn = found["NotebookInstanceArn"]
+        self.sync_tags(arn, self._tags(arn), args.tags, meta)
         attrs = self.read(id, args.model_dump(mode="json"))
         if attrs is None:
             raise ProviderError(f"notebook instance {id} disappeared while it was updated")
@@ -393,12 +372,13 @@ class SagemakerNotebookInstance(PlatformResource[SagemakerNotebookInstanceArgs],
         """The next step of a change that needs the instance stopped; always waits after it."""
         if status == "InService":
             fields = ", ".join(sorted({NOTEBOOK_FIELDS[k] for k in changes}))
-            self._do("StopNotebookInstance", NotebookInstanceName=id)
+            self._stop(id)
             self._restart.add(id)
             raise NotReady(f"notebook instance {id}: stopping it to change {fields}; it is "
                            "started again afterwards", retry_after=self.poll)
         if status == "Stopped":
-            self._do("UpdateNotebookInstance", NotebookInstanceName=id, **changes)
+            with aws_call("sagemaker", "UpdateNotebookInstance"):
+                self.client.update_notebook_instance(NotebookInstanceName=id, **changes)
             raise NotReady(f"notebook instance {id}: updating", retry_after=self.poll)
         if status in NOTEBOOK_BUSY:
             raise NotReady(f"notebook instance {id} is {status}", retry_after=self.poll)
@@ -424,7 +404,7 @@ class SagemakerNotebookInstance(PlatformResource[SagemakerNotebookInstanceArgs],
         found = self._describe(id)
         if found is not None and found["NotebookInstanceStatus"] == "InService":
             # SageMaker deletes stopped instances only.
-            self._do("StopNotebookInstance", NotebookInstanceName=id)
+            self._stop(id)
             found = self._describe(id)
         if found is not None and found["NotebookInstanceStatus"] in ("Stopped", "Failed"):
             super().delete(id, prior)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, field_validator
 
-from mlform.errors import NotReady, ProviderError
+from mlform.errors import ProviderError
 from mlform.providers.aws.base import (
-    AwsResource,
+    TaggedResource,
     all_tags,
-    tag_changes,
     tag_dict,
     tag_list,
     tags_all_field,
@@ -58,12 +57,13 @@ class SecretsmanagerSecretAttrs(AttrsModel):
     tags_all: dict[str, str] = tags_all_field()
 
 
-class SecretsmanagerSecret(AwsResource[SecretsmanagerSecretArgs]):
+class SecretsmanagerSecret(TaggedResource[SecretsmanagerSecretArgs]):
     type_name: ClassVar[str] = "aws_secretsmanager_secret"
     service: ClassVar[str] = "secretsmanager"
     Args = SecretsmanagerSecretArgs
     Attrs = SecretsmanagerSecretAttrs
     name_max_len: ClassVar[int] = 256  # and the id is the ARN: DescribeSecret takes either
+    exists_codes: ClassVar[frozenset[str]] = frozenset({"ResourceExistsException"})
 
     def create(self, args: SecretsmanagerSecretArgs, meta: ResourceMeta) -> dict[str, Any]:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -76,28 +76,25 @@ class SecretsmanagerSecret(AwsResource[SecretsmanagerSecretArgs]):
         try:
             arn = self.client.create_secret(**params)["ARN"]
         except (ClientError, BotoCoreError) as exc:
-            if error_code(exc) != "ResourceExistsException":
+            # Also a botocore retry after a lost answer: CreateSecret with no value makes no
+            # version, so its client token does not make the retry succeed.
+            if not self.already_exists(exc):
                 raise translate(exc, "CreateSecret") from exc
-            # The engine calls create again after NotReady: the secret is then ours to finish.
-            have = self.read(args.name, {"recovery_window_in_days": args.recovery_window_in_days})
-            if have is None or not self.owns(have, meta):
-                raise translate(exc, "CreateSecret") from exc
-            try:
-                return self.update(have["id"], have, args, meta)
-            except ProviderError as err:
-                err.partial = have
-                raise
+            return self.adopt(args, meta, "CreateSecret", exc)
         try:
-            return self._read_or_fail(arn, args)
+            return self.read_back(arn, {"recovery_window_in_days": args.recovery_window_in_days})
         except ProviderError as err:
             err.partial = self.attributes(args, id=arn, arn=arn, tags_all=tags)
             raise
 
-    def _read_or_fail(self, id: str, args: SecretsmanagerSecretArgs) -> dict[str, Any]:
-        attrs = self.read(id, {"recovery_window_in_days": args.recovery_window_in_days})
-        if attrs is None:  # eventual consistency: created, not yet visible
-            raise NotReady(f"secret {args.name} is not visible yet", retry_after=1.0)
-        return attrs
+    def existing(self, args: SecretsmanagerSecretArgs) -> dict[str, Any] | None:
+        have = self.read(args.name, args.model_dump(mode="json"))
+        if have is None:  # read hides a secret scheduled for deletion, whose name is taken
+            raise ProviderError(
+                f"CreateSecret: secret {args.name} is scheduled for deletion, and its name is "
+                "taken until it is deleted: restore it (aws secretsmanager restore-secret) "
+                "and import it, or give this resource another name")
+        return have
 
     def read(self, id: str, prior: Mapping[str, Any]) -> dict[str, Any] | None:
         from botocore.exceptions import ClientError
@@ -136,14 +133,16 @@ class SecretsmanagerSecret(AwsResource[SecretsmanagerSecretArgs]):
         if changes:
             with aws_call("secretsmanager", "UpdateSecret"):
                 self.client.update_secret(SecretId=id, **changes)
-        to_set, to_remove = tag_changes(have["tags_all"], all_tags(args.tags, meta))
-        if to_set:
-            with aws_call("secretsmanager", "TagResource"):
-                self.client.tag_resource(SecretId=id, Tags=tag_list(to_set))
-        if to_remove:
-            with aws_call("secretsmanager", "UntagResource"):
-                self.client.untag_resource(SecretId=id, TagKeys=to_remove)
-        return self._read_or_fail(id, args)
+        self.sync_tags(id, have["tags_all"], args.tags, meta)
+        return self.read_back(id, {"recovery_window_in_days": args.recovery_window_in_days})
+
+    def _tag(self, ref: str, tags: Mapping[str, str]) -> None:
+        with aws_call("secretsmanager", "TagResource"):
+            self.client.tag_resource(SecretId=ref, Tags=tag_list(tags))
+
+    def _untag(self, ref: str, keys: Sequence[str]) -> None:
+        with aws_call("secretsmanager", "UntagResource"):
+            self.client.untag_resource(SecretId=ref, TagKeys=list(keys))
 
     def delete(self, id: str, prior: Mapping[str, Any]) -> None:
         from botocore.exceptions import ClientError

@@ -2,6 +2,8 @@
 
 Every client uses botocore's adaptive retry mode (client-side rate limiting plus exponential
 backoff on throttling and transient errors), so no resource module writes a retry loop for those.
+The exception is the create call of a type whose ids AWS assigns: a retry after a lost answer
+would make a second object, so it goes through a client that makes it once (`retries=False`).
 For `target: sandbox` every client points at the sandbox on loopback with fixed dummy
 credentials: nothing can reach a real AWS endpoint by accident.
 """
@@ -55,6 +57,9 @@ class AwsSession:
             connect_timeout=10, read_timeout=60,
             user_agent_extra=f"mlform/{__version__}",
         )
+        # For calls that must not be retried blindly (see `client`).
+        self._single_shot = self._config.merge(botocore.config.Config(
+            retries={"mode": "adaptive", "total_max_attempts": 1}))
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         # API operations called, per service (retries of one call count once): refresh and
@@ -83,9 +88,14 @@ class AwsSession:
     def is_sandbox(self) -> bool:
         return self.endpoint_url is not None
 
-    def client(self, service: str, region: str | None = None) -> Any:
-        """A client for `service` in the stack's region (or in `region`, for lookups)."""
-        key = f"{service}@{region}" if region else service
+    def client(self, service: str, region: str | None = None, *,
+               retries: bool = True) -> Any:
+        """A client for `service` in the stack's region (or in `region`, for lookups).
+
+        `retries=False`: a client that makes each call once, for a create whose retry after
+        a lost answer would make a second object (AWS assigns the id, and the call takes no
+        client token). Its caller decides what a throttle or a lost answer means."""
+        key = f"{service}@{region}/{retries}"
         found = self._clients.get(key)
         if found is not None:
             return found
@@ -93,8 +103,8 @@ class AwsSession:
             if key not in self._clients:
                 factory: Any = self._session  # the stubs only type literal service names
                 self._clients[key] = factory.client(
-                    service, config=self._config, endpoint_url=self.endpoint_url,
-                    region_name=region or self.region)
+                    service, config=self._config if retries else self._single_shot,
+                    endpoint_url=self.endpoint_url, region_name=region or self.region)
             return self._clients[key]
 
     def check_credentials(self) -> None:
