@@ -104,3 +104,16 @@ def boto(sandbox: Any) -> Any:
                             aws_access_key_id="testing", aws_secret_access_key="testing")
 
     return make
+
+
+@pytest.fixture
+def proxy(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A fault proxy in front of the sandbox (tests/faultproxy.py), and the environment of a
+    real `target: aws` run pointed at it: boto3 reads AWS_ENDPOINT_URL itself, and the
+    credentials are the dummy ones above."""
+    from tests.faultproxy import FaultProxy
+
+    with FaultProxy(sandbox.url) as server:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
+        monkeypatch.setenv("MLFORM_API_RATE", "*=1000")
+        yield server

@@ -17,8 +17,12 @@ requests it matches pass untouched. Faults:
 - `503_after`: forward, let the sandbox act, then answer 503 instead of the real answer.
 - `drop_after`: forward, let the sandbox act, then close the connection without an answer.
 
-The last two are lost answers: the call took effect, but the caller cannot know. `fired`
-records every fault injected, so a test can check its fault really happened.
+- `rewrite`: forward, then answer with the response body rewritten (`sub=(pattern,
+  replacement)`, a regular expression on bytes): an object AWS still reports as pending.
+
+`drop_after` and `503_after` are lost answers: the call took effect, but the caller cannot know.
+`fired` records every fault injected, so a test can check its fault really happened; `clear()`
+drops the rules that have not fired up.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
-Fault = Literal["throttle", "503", "503_after", "drop_after"]
+Fault = Literal["throttle", "503", "503_after", "drop_after", "rewrite"]
 EC2_VERSION = "2016-11-15"
 
 
@@ -42,6 +46,7 @@ class Rule:
     operation: str | tuple[str, str]  # a name, or (HTTP method, path regex)
     fault: Fault
     times: int
+    sub: tuple[bytes, bytes] | None = None  # for `rewrite`
 
     def matches(self, request: Request) -> bool:
         if isinstance(self.operation, str):
@@ -126,18 +131,25 @@ class FaultProxy(ThreadingHTTPServer):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
 
-    def add(self, operation: str | tuple[str, str], fault: Fault, times: int = 1) -> None:
+    def add(self, operation: str | tuple[str, str], fault: Fault, times: int = 1,
+            sub: tuple[bytes, bytes] | None = None) -> None:
+        if (fault == "rewrite") != (sub is not None):
+            raise ValueError("`sub` goes with the rewrite fault, and only with it")
         with self.lock:
-            self.rules.append(Rule(operation, fault, times))
+            self.rules.append(Rule(operation, fault, times, sub))
 
-    def take(self, request: Request) -> Fault | None:
-        """The fault to inject into `request`, if a rule with firings left matches it."""
+    def clear(self) -> None:
+        with self.lock:
+            self.rules.clear()
+
+    def take(self, request: Request) -> Rule | None:
+        """The rule to apply to `request`, if one with firings left matches it."""
         with self.lock:
             for rule in self.rules:
                 if rule.times > 0 and rule.matches(request):
                     rule.times -= 1
                     self.fired.append((rule.fault, request.operation))
-                    return rule.fault
+                    return rule
         return None
 
     def start(self) -> FaultProxy:
@@ -167,7 +179,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         request = Request(self.command, self.path,
                           {k.lower(): v for k, v in self.headers.items()}, body)
-        fault = self.server.take(request)
+        rule = self.server.take(request)
+        fault = rule.fault if rule else None
         if fault == "throttle":
             self._reply(*request.throttled())
             return
@@ -181,6 +194,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "503_after":
             self._reply(*request.error(503, "ServiceUnavailable", "Please retry"))
             return
+        if rule is not None and rule.sub is not None:
+            data = re.sub(rule.sub[0], rule.sub[1], data)
         self._reply(status, headers, data)
 
     def _forward(self, request: Request) -> tuple[int, dict[str, str], bytes]:

@@ -9,7 +9,6 @@ not this resource's must fail the create in one line that says whose it is and w
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +20,6 @@ from mlform.providers.base import TAG_ADDRESS, TAG_STACK
 from tests.faultproxy import Fault, FaultProxy
 
 LOST: list[Fault] = ["503_after", "drop_after"]
-
-
-@pytest.fixture
-def proxy(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
-    """The proxy, and the environment of a real AWS run pointed at it: boto3 reads
-    AWS_ENDPOINT_URL itself (the conftest gives dummy credentials)."""
-    with FaultProxy(sandbox.url) as server:
-        monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
-        monkeypatch.setenv("MLFORM_API_RATE", "*=1000")
-        yield server
 
 
 def _workspace(tmp_path: Path, uid: str, resources: str) -> Workspace:
