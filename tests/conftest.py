@@ -1,11 +1,10 @@
 """Session-wide fixtures: an isolated MLFORM_HOME, a real sandbox (moto server) on loopback,
-and a guard that fails any test trying to reach beyond loopback."""
+and a guard that fails any test, or any Python process a test starts, trying to reach beyond
+loopback."""
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,27 +13,41 @@ from typing import Any
 import pytest
 
 from mlform.providers.base import StackContext
+from tests.loopback import sitecustomize as loopback
 
-_real_connect = socket.socket.connect
+GUARD_DIR = Path(loopback.__file__).resolve().parent
+# Where proxy-aware tools (curl, pip, botocore, urllib) send anything not bound for loopback: a
+# loopback port nothing listens on (9, "discard"), so such a request fails at once, unsent.
+CLOSED_PROXY = "http://127.0.0.1:9"
+LOOPBACK_NAMES = "127.0.0.1,localhost,::1"
 
 
-def _loopback_only(self: socket.socket, address: Any) -> Any:
-    if self.family in (socket.AF_INET, socket.AF_INET6):
-        host = address[0]
-        try:
-            ok = ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            ok = host == "localhost"
-        if not ok:
-            raise OSError(f"test tried to reach {address!r}: tests must stay on loopback")
-    return _real_connect(self, address)
+def guarded_environment() -> dict[str, str]:
+    """The variables that carry the loopback guard into subprocesses."""
+    path = os.environ.get("PYTHONPATH")
+    env = {"PYTHONPATH": str(GUARD_DIR) + (os.pathsep + path if path else "")}
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        env[name] = env[name.lower()] = CLOSED_PROXY
+    env["NO_PROXY"] = env["no_proxy"] = LOOPBACK_NAMES
+    return env
 
 
 @pytest.fixture(scope="session", autouse=True)
 def no_network() -> Iterator[None]:
-    socket.socket.connect = _loopback_only  # type: ignore[method-assign]
+    """Sockets stay on loopback in this process (a patched `socket.connect`) and in every
+    Python subprocess (the same patch, imported as `sitecustomize` from PYTHONPATH); other
+    tools get a proxy that refuses everything but loopback."""
+    env = guarded_environment()
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    loopback.install()
     yield
-    socket.socket.connect = _real_connect  # type: ignore[method-assign]
+    loopback.uninstall()
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -66,8 +79,9 @@ _ENV = ("MLFORM_HOME", "MLFORM_SANDBOX_PORT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_A
 
 
 @pytest.fixture(scope="session")
-def sandbox(mlform_home: Path) -> Iterator[Any]:
-    """The sandbox server, started once for the session as a real background process."""
+def sandbox(mlform_home: Path, no_network: None) -> Iterator[Any]:
+    """The sandbox server, started once for the session as a real background process (under
+    the loopback guard: it inherits the environment)."""
     from mlform.sandbox import lifecycle
 
     info = lifecycle.start(str(mlform_home))

@@ -13,7 +13,7 @@ import glob
 from pathlib import Path
 from typing import Any
 
-from mlform.config.yamlpos import Positions, load_yaml
+from mlform.config.yamlpos import Positions, decode, load_yaml
 from mlform.errors import ConfigError, MlformError
 
 SECTIONS: dict[str, type] = {"components": dict, "resources": dict, "outputs": dict,
@@ -61,12 +61,13 @@ def merge_includes(raw: dict[str, Any], positions: Positions, config_path: Path)
     files = include_files(raw, positions, config_path, problems)
     for path in files:
         try:
-            data, where = load_yaml(path.read_text(encoding="utf-8"), str(path))
+            data, where = load_yaml(decode(path.read_bytes(), str(path)), str(path))
         except ConfigError as exc:
             problems.extend(exc.problems)
             continue
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(MlformError(f"cannot read included file {path}: {exc}"))
+        except OSError as exc:
+            problems.append(MlformError(f"cannot read included file {path}: {exc}",
+                                        pos=positions.of(("include",))))
             continue
         if data is not None:
             _merge(raw, positions, data, where, config_path, problems)

@@ -49,10 +49,11 @@ from mlform.config.models import (
 )
 from mlform.config.resources import OutputSpec, ResourceConfig, check_acyclic
 from mlform.config.validation import suggest, validation_problems
-from mlform.config.yamlpos import Positions, load_yaml
+from mlform.config.yamlpos import Positions, decode, load_yaml
 from mlform.errors import ConfigError, MlformError, SourcePos
 from mlform.providers.base import StackContext
 from mlform.providers.registry import Registry, default_registry
+from mlform.values import contains_unknown
 
 DEFAULT_CONFIG = "mlform.yaml"
 ADDRESS = re.compile(r"^([a-z][a-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_-]*)$")
@@ -105,13 +106,13 @@ def load_stack(
     """
     config_path = Path(path)
     try:
-        text = config_path.read_text(encoding="utf-8")
+        text = decode(config_path.read_bytes(), str(config_path))
     except FileNotFoundError:
         raise ConfigError.single(
             f"config file not found: {config_path} (run mlform in the folder that holds "
             f"{DEFAULT_CONFIG}, or pass --config PATH)"
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise ConfigError.single(f"cannot read config file {config_path}: {exc}") from None
     raw, positions = load_yaml(text, str(config_path))
     if not isinstance(raw, dict):
@@ -185,6 +186,10 @@ def _budget(b: Builder, config: Config, environment: str) -> float | None:
 
 def _pick_environment(b: Builder, config: Config, wanted: str | None) -> str:
     names = list(config.environments)
+    if not names:
+        raise ConfigError.single("environments: name at least one environment (or leave "
+                                 "`environments:` out for one called `default` on the sandbox)",
+                                 b.positions.of(("environments",)))
     for name in names:
         if not ENV_NAME.match(name):
             b.error(
@@ -300,7 +305,7 @@ def _components(b: Builder, config: Config, ctx: StackContext, values: dict[str,
             b.error(f"components.{name}: {why}", at, key=True)
             continue
         kind = body.get("type")
-        if kind not in types:
+        if not isinstance(kind, str) or kind not in types:
             hint = suggest(str(kind), types, "component types")
             b.error(f"{name}.type: " + (f"unknown component type '{kind}'{hint}" if kind
                                         else f"missing; it says what to build{hint}"),
@@ -313,7 +318,8 @@ def _components(b: Builder, config: Config, ctx: StackContext, values: dict[str,
             b.error(f"{name}.{key}: no value for environment '{ctx.environment}' (add one, or "
                     "a `default`)", (*at, key))
         data, refs = fill_static(b, data, at, values, static)
-        if refs is not None and not missing:
+        # (UNKNOWN stands for an unknown variable, reported: there is nothing to expand)
+        if refs is not None and not missing and not contains_unknown(data):
             prepared[name] = (model, data, refs)
     deps = {n: {r.component for _, r in refs if r.kind == "output"}
             for n, (_, _, refs) in prepared.items()}

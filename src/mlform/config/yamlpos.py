@@ -24,6 +24,10 @@ _STR = "tag:yaml.org,2002:str"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 # Plain scalars YAML 1.1 reads as something other than text (`yes`, `off`, `1.10`, `0123`).
 _NOT_TEXT = ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+_NULL = "tag:yaml.org,2002:null"
+# Aliases let a small file stand for a huge document (each alias is built again where it is
+# used, so positions stay right): past this many values, it is refused.
+MAX_VALUES = 1_000_000
 
 
 @dataclass
@@ -79,22 +83,54 @@ class _Builder:
         self.positions = Positions(file)
         self.problems: list[MlformError] = []
         self._scalar = yaml.constructor.SafeConstructor()
+        self._open: set[int] = set()  # the collections being built: an alias to one is a loop
+        self._count = 0
 
     def build(self, node: yaml.Node, path: Path) -> Any:
         mark = node.start_mark
         self.positions.values[path] = (mark.line, mark.column)
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        self._count += 1
+        if self._count > MAX_VALUES:
+            raise ConfigError.single(f"the document expands to more than {MAX_VALUES:,} values "
+                                     "(through aliases); write it out plainly",
+                                     _pos(self.file, mark))
+        if isinstance(node, yaml.CollectionNode):
+            if id(node) in self._open:
+                self.problems.append(MlformError("an alias refers to a mapping or list that "
+                                                 "contains it", pos=_pos(self.file, mark)))
+                return None
+            self._open.add(id(node))
+            try:
+                if isinstance(node, yaml.MappingNode):
+                    return self._mapping(node, path)
+                return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+            finally:
+                self._open.discard(id(node))
         if node.tag in (_STR, _TIMESTAMP):  # dates stay the text the user wrote
             return node.value
+        if node.tag not in (*_NOT_TEXT, _NULL):
+            self.problems.append(MlformError(
+                f"the tag {node.tag.replace('tag:yaml.org,2002:', '!!')} is not supported "
+                "here; write a plain value", pos=_pos(self.file, mark)))
+            return None
         if node.tag in _NOT_TEXT:
             self.positions.texts[path] = node.value
-        return self._scalar.construct_object(node)
+        try:
+            return self._scalar.construct_object(node)
+        except (yaml.YAMLError, ValueError):  # `!!int x`
+            kind = node.tag.rsplit(":", 1)[-1]
+            self.problems.append(MlformError(f"cannot read {node.value!r} as {kind}",
+                                             pos=_pos(self.file, mark)))
+            return None
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
-        self._scalar.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
+        try:
+            self._scalar.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or node.start_mark
+            self.problems.append(MlformError(f"{exc.problem or 'invalid merge key'}",
+                                             pos=_pos(self.file, mark)))
+            return {}
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             kmark = key_node.start_mark
@@ -125,6 +161,18 @@ def _tab_indent(lines: list[str], near: int | None) -> tuple[int, int] | None:
         if "\t" in indent and line.strip():
             return i, indent.index("\t")
     return None
+
+
+def decode(data: bytes, file: str) -> str:
+    """`data` as UTF-8; ConfigError at the first byte that is not."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError.single(
+            f"the file is not UTF-8 text: byte 0x{data[exc.start]:02x} cannot start a "
+            "character here (save the file as UTF-8)", SourcePos(file, line, column)) from None
 
 
 def load_yaml(text: str, file: str) -> tuple[Any, Positions]:
