@@ -59,15 +59,16 @@ TARGETS = {
     "replace": ("aws_subnet.a", "aws_sagemaker_endpoint_configuration.fraud"),
     "import": ("aws_subnet.a", "aws_security_group.endpoints", "aws_s3_bucket.data"),
 }
-COLUMNS = ("trials", "landed", "mid-change", "pending left", "orphans", "duplicates",
-           "unloadable", "lost", "left after destroy", "finishing failed", "bad exits")
+COLUMNS = ("trials", "landed", "mid-change", "pending left", "made, unrecorded", "orphans",
+           "duplicates", "unloadable", "lost", "left after destroy", "finishing failed",
+           "bad exits")
 
 
 def plan_trials(seed: int, kills: int, ints: int,
                 scenarios: Iterable[str] = SCENARIOS) -> list[TrialSpec]:
     """The trials of a campaign, from the seed alone: scenarios in turn within each signal,
     Ctrl-C alternately once and twice, moments at random. The first SIGKILL of `apply` and
-    of `replace` lands while a VPC's or subnet's create call is under way."""
+    of `replace` lands while the subnet's create call is under way."""
     rng = random.Random(seed)
     names = list(scenarios)
     drafts: list[tuple[str, str]] = [(names[i % len(names)], "KILL") for i in range(kills)]
@@ -78,9 +79,9 @@ def plan_trials(seed: int, kills: int, ints: int,
         via = "import" if scenario == "import" and rng.random() < 0.25 else "apply"
         if sig == "KILL" and scenario in ("apply", "replace") and scenario not in forced:
             forced.add(scenario)
-            address = rng.choice(("aws_vpc.main", "aws_subnet.a") if scenario == "apply"
-                                 else ("aws_subnet.a",))
-            moment = Moment("intent", address=address)
+            # Soon enough after the intent that the create call has reached the sandbox
+            # (CreateSubnet is its first call), and before its reads record the result.
+            moment = Moment("intent", address="aws_subnet.a", lag=rng.uniform(0.005, 0.025))
         else:
             moment = _random_moment(rng, scenario, via)
         specs.append(TrialSpec(0, scenario, sig, moment, via=via,
@@ -99,7 +100,7 @@ def _random_moment(rng: random.Random, scenario: str, via: str) -> Moment:
     address = rng.choice(TARGETS[scenario])
     if draw < 0.85 or scenario == "destroy":
         return Moment("start", address=address, lag=rng.uniform(0.0, 0.03))
-    return Moment("intent", address=address)
+    return Moment("intent", address=address, lag=rng.uniform(0.0, 0.05))
 
 
 def new_account(rng: random.Random) -> str:
@@ -145,6 +146,7 @@ def counts(results: list[TrialResult]) -> dict[str, int]:
         "landed": sum(r.killed.landed for r in results),
         "mid-change": sum(r.killed.mid_change for r in results),
         "pending left": sum(bool(r.pending_left) for r in results),
+        "made, unrecorded": sum(bool(r.unrecorded) for r in results),
         "orphans": sum(len(r.orphans) for r in results),
         "duplicates": sum(len(r.duplicates) for r in results),
         "unloadable": sum(bool(r.unloadable) for r in results),
@@ -189,6 +191,8 @@ def report_line(result: TrialResult) -> str:
              "landed before any change started")
     status = "ok" if not result.problems else f"{len(result.problems)} PROBLEM(S)"
     pending = f"; left pending: {', '.join(result.pending_left)}" if result.pending_left else ""
+    if result.unrecorded:
+        pending += f"; made, unrecorded: {', '.join(result.unrecorded)}"
     return f"{result.spec.describe()}: {where}; exit {k.code}{pending} -> {status}"
 
 

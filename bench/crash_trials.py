@@ -18,12 +18,16 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from crash_stack import ENVIRONMENT, SECOND, Cloud, HandMade, config, duplicates
 
+if TYPE_CHECKING:
+    from mlform.state.models import State
+
 SCENARIOS = ("apply", "destroy", "replace", "import")
 SIGNALS = ("KILL", "INT", "INT2")  # SIGKILL of the process group; one Ctrl-C; two
-COMMAND_TIMEOUT = 180.0
+COMMAND_TIMEOUT = 90.0
 INTENT_GRACE = 0.02
 _START = re.compile(r"^(\S+): (Creating|Modifying|Destroying)\.\.\.$")
 _DONE = re.compile(r"^(\S+): (Creation complete|Modifications complete|Destruction complete|"
@@ -40,9 +44,9 @@ class Moment:
     delay: after `fraction` of the command's unkilled duration;
     line:  right after progress line number 1 + fraction * (lines - 1), then `lag` seconds;
     start: right after `address`'s first progress line ("Creating..."), then `lag` seconds;
-    intent: as soon as the journal records the intent to create `address`: its create call is
-            under way and its result not yet recorded (or, should the journal not say,
-            INTENT_GRACE after its "Creating..." line: the intent follows it at once);
+    intent: `lag` seconds after the journal records the intent to create `address`: its create
+            call is under way and its result not yet recorded (should the journal never say,
+            INTENT_GRACE after its "Creating..." line, which the intent follows at once);
     none:  never (a calibration run).
     """
 
@@ -59,7 +63,8 @@ class Moment:
         if self.kind == "start":
             return f"{self.lag * 1000:.0f} ms after `{self.address}` started"
         if self.kind == "intent":
-            return f"once the intent to create `{self.address}` is journaled"
+            return (f"{self.lag * 1000:.0f} ms after the intent to create `{self.address}` "
+                    "was journaled")
         return "not interrupted"
 
 
@@ -111,6 +116,8 @@ class TrialResult:
     spec: TrialSpec
     killed: Killed = field(default_factory=Killed)
     pending_left: list[str] = field(default_factory=list)  # creates the kill left unsettled
+    # Objects the interruption left made but not recorded: what the next command must adopt.
+    unrecorded: list[str] = field(default_factory=list)
     orphans: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     unloadable: list[str] = field(default_factory=list)
@@ -138,8 +145,20 @@ def _env() -> dict[str, str]:
 
 
 def mlform(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mlform", *args], cwd=cwd, env=_env(),
-                          capture_output=True, text=True, timeout=COMMAND_TIMEOUT, check=False)
+    """`mlform ARGS` in `cwd`; one that runs for more than COMMAND_TIMEOUT seconds (a delete
+    waiting on something that still depends on it) is stopped and reported as failed."""
+    cmd = [sys.executable, "-m", "mlform", *args]
+    try:
+        return subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True,
+                              timeout=COMMAND_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired as exc:
+        return subprocess.CompletedProcess(
+            cmd, -1, _text(exc.stdout), f"{_text(exc.stderr)}\n(still running after "
+            f"{COMMAND_TIMEOUT:.0f}s: stopped)")
+
+
+def _text(output: str | bytes | None) -> str:
+    return output.decode() if isinstance(output, bytes) else output or ""
 
 
 class _Output:
@@ -337,9 +356,16 @@ class _Trial:
     def _load_after_interruption(self) -> None:
         """The state as the interrupted command left it, then as the next command loads it."""
         try:
-            self.result.pending_left = sorted(self.backend.snapshot().pending)
+            state = self.backend.snapshot()
         except Exception as exc:
             self.result.unloadable.append(f"state files after the interruption: {exc}")
+        else:
+            self.result.pending_left = sorted(state.pending)
+            known = _recorded(state) | set(self.hand_made.by_address().values()
+                                           if self.hand_made else ())
+            self.result.unrecorded = [f"{o.type} {o.id}" for o in
+                                      self.cloud.inventory(self.stack, self.prefix)
+                                      if o.id not in known]
         listed = mlform(self.cwd, "state", "list")
         if listed.returncode != 0:
             self.result.unloadable.append(f"`mlform state list` exited {listed.returncode}: "
@@ -358,8 +384,7 @@ class _Trial:
         except Exception as exc:
             self.result.unloadable.append(f"state files after the finishing {finish}: {exc}")
             return
-        recorded = {r.id for r in state.resources.values()} | {
-            r.id for objects in state.deposed.values() for r in objects}
+        recorded = _recorded(state)
         live = self.cloud.inventory(self.stack, self.prefix)
         self.result.orphans = [f"{o.type} {o.id} (tagged {o.address or 'nothing'})"
                                for o in live if o.id not in recorded]
@@ -379,6 +404,12 @@ class _Trial:
             if f"{type_name} {id}" not in left and self.cloud.exists(type_name, id):
                 left.append(f"hand-made {type_name} {id}")
         self.result.left_after_destroy = left
+
+
+def _recorded(state: State) -> set[str]:
+    """The ids of every object `state` records, set-aside ones included."""
+    return {r.id for r in state.resources.values()} | {
+        r.id for objects in state.deposed.values() for r in objects}
 
 
 def _check_exit(result: TrialResult, spec: TrialSpec, killed: Killed) -> None:
