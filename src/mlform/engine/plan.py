@@ -315,6 +315,11 @@ def _plan_resource(
         forced = forced_paths(rtype.Args, prior.attributes, args)
         change.replace_because = [".".join(str(p) for p in path) for path in forced]
         change.action = Action.REPLACE if change.replace_because else Action.UPDATE
+        if change.action is Action.UPDATE:
+            refused = rtype.check_change(prior.attributes, args)
+            if refused:
+                raise ConfigError([MlformError(f"{rc.address}: {why}", pos=rc.pos)
+                                   for why in refused])
     keep = prior.attributes if change.action is Action.UPDATE else None
     change.after = {**args, **rtype.plan_attributes(args, keep)}
     return change

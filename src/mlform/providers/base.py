@@ -162,6 +162,15 @@ class ResourceType(ABC, Generic[A]):
             return dict.fromkeys(names, UNKNOWN)
         return {name: prior.get(name, UNKNOWN) for name in names}
 
+    @classmethod
+    def check_change(cls, before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+        """AWS's rules for changing an existing object in place that a plan must not let
+        through (a volume cannot shrink, a version moves one step at a time): one message per
+        broken rule, saying what to do instead. `before` is the recorded object, `after` the
+        arguments to update it to (values only known after apply are UNKNOWN: skip those).
+        Called at plan time, without cloud access, for updates only."""
+        return []
+
     # -- cloud operations -------------------------------------------------------------------
 
     @abstractmethod
