@@ -178,6 +178,8 @@ def _header(c: ResourceChange) -> str:
     if c.action is Action.REPLACE:
         if c.reason and not c.replace_because:
             return f"# {name} is tainted, so must be replaced"
+        if c.triggered_by and not c.replace_because:
+            return f"# {name} will be replaced due to changes in replace_triggered_by"
         return f"# {name} must be replaced"
     if c.action is Action.FORGET:
         return f"# {name} will no longer be managed by mlform, but will not be destroyed"
@@ -213,6 +215,8 @@ def render_change(c: ResourceChange, registry: Registry, style: Style) -> list[s
         head.append(f"  {style.dim(f'# {adopted}')}")
     if c.action in (Action.DELETE, Action.FORGET) and c.reason and not c.deposed:
         head.append(f"  {style.dim(f'# (because {c.reason})')}")
+    for text in c.triggered_by if c.action is Action.REPLACE else ():
+        head.append(f"  {style.dim(f'# (because {text} changes)')}")
     if c.action is Action.REPLACE:
         symbol = "+/-" if c.create_before_destroy else "-/+"
     else:

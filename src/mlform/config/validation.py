@@ -138,6 +138,8 @@ def _message(err: Any, model: type[BaseModel], loc: tuple[str | int, ...],
         msg = msg[len("Value error, ") :]
     else:
         msg = msg[0].lower() + msg[1:]
+    if kind == "value_error" and isinstance(err.get("input"), dict):
+        return msg  # a check across a mapping's keys: the mapping is the user's own text
     if "input" in err and kind not in ("string_pattern_mismatch",):
         msg += f", got {_describe(err['input'])}"
     elif kind == "string_pattern_mismatch":

@@ -29,7 +29,8 @@ def _change_json(c: ResourceChange) -> dict[str, Any]:
     return {
         "address": c.address, "type": c.type, "action": c.action.value,
         "before": c.before, "after": c.after, "template": c.template, "changed": c.changed,
-        "replace_because": c.replace_because, "dependencies": c.dependencies,
+        "replace_because": c.replace_because, "triggered_by": c.triggered_by,
+        "dependencies": c.dependencies,
         "prior_dependencies": c.prior_dependencies,
         "create_before_destroy": c.create_before_destroy, "deposed": c.deposed,
         "reason": c.reason, "pos": asdict(c.pos) if c.pos else None,

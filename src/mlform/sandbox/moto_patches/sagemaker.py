@@ -1,7 +1,11 @@
 """What the sandbox adds to moto for this service (see the package docstring).
 
 - SageMaker UpdateEndpoint: moto answers HTTP 500. mlform updates an endpoint in place to move
-  it to a new endpoint configuration, so the sandbox needs it.
+  it to a new endpoint configuration, so the sandbox needs it. As on AWS, the variants take the
+  new configuration's initial instance counts and weights unless `RetainAllVariantProperties`
+  keeps the live ones (less those `ExcludeRetainedVariantProperties` names), and the update is
+  refused while a variant whose instance type it changes is registered with Application Auto
+  Scaling (AWS: deregister the scalable target, update, register it again).
 - SageMaker CreateModel EnableNetworkIsolation: moto drops the flag, so it read back as false
   and a model asking for isolation would be replaced on every apply.
 - SageMaker UpdateNotebookInstance, UpdateNotebookInstanceLifecycleConfig and
@@ -27,23 +31,37 @@ def patch_sagemaker() -> None:
     if getattr(SageMakerModelBackend, "_mlform_patched", False):
         return
 
-    def update_endpoint(self: Any, endpoint_name: str, endpoint_config_name: str) -> Any:
+    def update_endpoint(self: Any, endpoint_name: str, endpoint_config_name: str,
+                        retain: bool = False, exclude: frozenset[str] = frozenset()) -> Any:
         endpoint = self.endpoints.get(endpoint_name)
         if endpoint is None:
             arn = FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
             raise ValidationError(message=f"Could not find endpoint '{arn}'.")
         config = self.describe_endpoint_config(endpoint_config_name)  # raises if missing
+        _refuse_autoscaled_instance_type_change(self, endpoint, config)
+        live = {v["VariantName"]: v for v in endpoint.production_variants}
+        variants = endpoint._process_production_variants(config["ProductionVariants"])
+        if retain:
+            kept = {"DesiredInstanceCount": ("DesiredInstanceCount", "CurrentInstanceCount"),
+                    "DesiredWeight": ("DesiredWeight", "CurrentWeight")}
+            for variant in variants:
+                old = live.get(variant["VariantName"])
+                for prop, keys in kept.items():
+                    if old is not None and prop not in exclude:
+                        variant.update({k: old[k] for k in keys if k in old})
         endpoint.endpoint_config_name = endpoint_config_name
-        endpoint.production_variants = endpoint._process_production_variants(
-            config["ProductionVariants"])
+        endpoint.production_variants = variants
         endpoint.data_capture_config = config.get("DataCaptureConfig")
         endpoint.last_modified_time = utcnow()
         return endpoint
 
     def update_endpoint_response(self: Any) -> Any:
+        excluded = self._get_param("ExcludeRetainedVariantProperties") or []
         endpoint = self.sagemaker_backend.update_endpoint(
             endpoint_name=self._get_param("EndpointName"),
             endpoint_config_name=self._get_param("EndpointConfigName"),
+            retain=bool(self._get_param("RetainAllVariantProperties", False)),
+            exclude=frozenset(p["VariantPropertyType"] for p in excluded),
         )
         return ActionResult({"EndpointArn": endpoint.arn})
 
@@ -62,6 +80,34 @@ def patch_sagemaker() -> None:
     setattr(SageMakerResponse, "update_endpoint", update_endpoint_response)  # noqa: B010
     setattr(SageMakerResponse, "create_model", create_model_response)  # noqa: B010
     setattr(SageMakerModelBackend, "_mlform_patched", True)  # noqa: B010
+
+
+def _refuse_autoscaled_instance_type_change(backend: Any, endpoint: Any,
+                                            config: dict[str, Any]) -> None:
+    """AWS refuses an UpdateEndpoint that changes the instance type of a variant registered
+    as an Application Auto Scaling target (the message paraphrases AWS's documentation)."""
+    from moto.applicationautoscaling.models import applicationautoscaling_backends
+    from moto.sagemaker.exceptions import ValidationError
+
+    try:
+        old = backend.describe_endpoint_config(endpoint.endpoint_config_name)
+    except ValidationError:  # deleted under a live endpoint: AWS cannot tell either
+        return
+    before = {v["VariantName"]: v.get("InstanceType") for v in old["ProductionVariants"]}
+    scaling = applicationautoscaling_backends[backend.account_id][backend.region_name]
+    registered = sorted(
+        v["VariantName"] for v in config["ProductionVariants"]
+        if before.get(v["VariantName"]) not in (None, v.get("InstanceType"))
+        and scaling._scalable_target_exists(
+            f"endpoint/{endpoint.endpoint_name}/variant/{v['VariantName']}",
+            "sagemaker:variant:DesiredInstanceCount"))
+    if registered:
+        raise ValidationError(
+            message=f"The variant(s) {registered} of endpoint {endpoint.endpoint_name} are "
+            "registered as scalable targets with Application Auto Scaling, and this update "
+            "changes their instance type. Deregister the scalable target "
+            "(DeregisterScalableTarget) before you update the endpoint, and register it again "
+            "afterwards.")
 
 
 def patch_sagemaker_notebooks() -> None:
