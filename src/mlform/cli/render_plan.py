@@ -209,4 +209,28 @@ def iter_plan_text(plan: Plan, registry: Registry, style: Style) -> Iterator[str
                     yield from block
                     yield ""
         yield style.bold(summary(plan))
+        yield from render_renames(plan, style)
     yield from render_outputs(plan.outputs, style)
+
+
+def render_renames(plan: Plan, style: Style) -> list[str]:
+    """The `moved:` entries that would keep what the plan destroys and creates again; a
+    warning when that loses data (a bucket's objects)."""
+    if not plan.renames:
+        return []
+    if any(r.loses for r in plan.renames):
+        head = style.red(style.bold(
+            "Warning: this plan destroys objects that hold data and creates them again, with the "
+            "same settings, under new addresses:"))
+    else:
+        head = style.bold("Note: this plan destroys objects and creates them again, with the "
+                          "same settings, under new addresses:")
+    lines = ["", head]
+    for r in plan.renames:
+        loss = "; ".join(
+            f"destroying {'it' if address == r.source else address} loses {what}"
+            for address, what in r.loses)
+        lines.append(f"  {r.source} -> {r.target}" + (f": {loss}" if loss else ""))
+    lines += ["If they were renamed, keep them: add to mlform.yaml", "", "moved:"]
+    lines += [f"  - {r.entry}" for r in plan.renames]
+    return lines

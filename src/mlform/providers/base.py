@@ -142,6 +142,9 @@ class ResourceType(ABC, Generic[A]):
     configures: ClassVar[str | None] = None
     # How drift describes an object that reads as gone (some "deletes" leave something).
     gone: ClassVar[str] = "deleted outside mlform"
+    # What destroying the object loses that no config can make again ("the objects it holds"),
+    # or "" if nothing: plans warn loudest before destroying these.
+    destroy_loses: ClassVar[str] = ""
 
     def __init__(self, session: Any) -> None:
         self.session = session

@@ -192,6 +192,7 @@ class SagemakerFeatureGroupArgs(ArgsModel):
 
 class SagemakerFeatureGroup(PlatformResource[SagemakerFeatureGroupArgs], Waitable):
     type_name: ClassVar[str] = "aws_sagemaker_feature_group"
+    destroy_loses: ClassVar[str] = "the records it stores"
     noun: ClassVar[str] = "FeatureGroup"
     kind: ClassVar[str] = "feature group"
     Args = SagemakerFeatureGroupArgs
