@@ -122,3 +122,4 @@ def test_a_component_missing_a_key_is_reported_at_its_name(tmp_path: Path) -> No
             "    features: {id: String}\n    record_identifier: id\n    event_time: id\n")
     assert problems(tmp_path, text) == [
         "mlform.yaml:3:3: fs: missing required key 'offline_store'"]
+

@@ -245,10 +245,12 @@ def _expected(err: Any) -> str:
     return msg[len("Input should be "):] if msg.startswith("Input should be ") else msg
 
 
-def _leading_field(model: type[BaseModel], message: str) -> tuple[tuple[str, ...], bool] | None:
+def _leading_field(model: type[BaseModel], message: str,
+                   given: Any) -> tuple[tuple[str, ...], bool, tuple[str, ...]] | None:
     """The field a model-wide check's message is about, when it starts with it:
-    (`nodes: expected MIN..MAX`) -> ((nodes,), True); (`gpu.count must be`) -> ((gpu, count),
-    False). The bool says whether the path is a label to take off the message."""
+    `nodes: expected MIN..MAX` -> (nodes,) as a label to take off the message;
+    `gpu.count must be ...` -> (gpu, count), part of the sentence. With the part of that path
+    the user wrote (in `given`, the checked mapping), where the message belongs."""
     m = re.match(r"([A-Za-z_]\w*(?:\.\w+)*)(:?) ", message)
     if m is None:
         return None
@@ -256,7 +258,13 @@ def _leading_field(model: type[BaseModel], message: str) -> tuple[tuple[str, ...
     fields = {info.alias or name for name, info in model.model_fields.items()}
     if path[0] not in fields:
         return None
-    return path, bool(m.group(2))
+    written: list[str] = []
+    for part in path:
+        if not isinstance(given, dict) or part not in given:
+            break
+        written.append(part)
+        given = given[part]
+    return path, bool(m.group(2)), tuple(written)
 
 
 def validation_problems(
@@ -285,18 +293,18 @@ def validation_problems(
         if len(err.get("expected", ())) > 1:
             message = f"expected {' or '.join(err['expected'])}{_got(err)}"
         shown = loc[:-1] if kind == "missing" else loc
-        named = _leading_field(model, message) if not loc and kind == "value_error" else None
-        if named is not None:  # a check of the whole model about one field: point at it
-            shown, is_label = named
-            if is_label:
-                message = message[len(".".join(shown)) + 2:]
         full = (*prefix, *shown)
+        named = _leading_field(model, message, err.get("input")) \
+            if not loc and kind == "value_error" else None
+        if named is not None:  # a check of the whole model about one field: point at it
+            path, is_label, written = named
+            full = (*prefix, *written)
+            if is_label:
+                shown, message = path, message[len(".".join(path)) + 2:]
         # A problem with a key, or with a whole mapping (a key missing from it, a check of the
         # whole model), is at the key; a problem with a value at the value.
         at_key = kind in ("extra_forbidden", "missing") or not loc
         pos = positions.key(full) if at_key else positions.of(full)
-        if named is not None and not named[1]:
-            shown = ()
         if label:
             where = f"{label}.{dotted(shown)}" if shown else label
         else:
