@@ -22,6 +22,7 @@ from mlform.config.resources import ResourceConfig
 from mlform.config.stack import Stack
 from mlform.config.validation import validation_problems
 from mlform.engine.drift import keep_ignored
+from mlform.engine.renames import Rename, suggest_moves
 from mlform.errors import ConfigError, MlformError, SourcePos
 from mlform.providers.base import ResourceType, StackContext
 from mlform.providers.registry import Registry
@@ -106,6 +107,8 @@ class Plan:
     choices: list[str] = field(default_factory=list)  # what components chose (a GPU type)
     budget_usd: float | None = None  # the environment's monthly budget (see mlform.cost)
     moved: list[tuple[str, str]] = field(default_factory=list)  # (from, to), to record first
+    # `moved:` entries that would keep what this plan destroys and creates again (see renames)
+    renames: list[Rename] = field(default_factory=list)
     # The (refreshed) state the plan was made against; not saved in plan files.
     prior: State | None = field(default=None, repr=False, compare=False)
 
@@ -269,13 +272,14 @@ def make_plan(
     ordered += [c for a, c in changes.items() if a not in desired]
     if destroy:
         ordered.reverse()
+    renames = [] if destroy else suggest_moves(ordered, stack.context, registry)
     return Plan(
         context=stack.context, lineage=state.lineage, serial=state.serial,
         changes=ordered + deposed, outputs=outputs, config_path=str(stack.config_path),
         destroy=destroy, refreshed=refreshed, abandoned=list(abandoned or []),
         notes=list(notes or []), state_dir=str(stack.state_dir), prior=state,
         components=dict(stack.components), choices=list(stack.notes),
-        budget_usd=stack.budget_usd, moved=list(moved or []),
+        budget_usd=stack.budget_usd, moved=list(moved or []), renames=renames,
     )
 
 

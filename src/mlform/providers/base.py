@@ -2,7 +2,8 @@
 
 A resource type declares its arguments as a pydantic model (`Args`, what users write, in the
 Terraform AWS provider's vocabulary) and its computed attributes as another (`Attrs`). Field
-markers say which arguments force replacement (`ForceNew`). The engine calls the four CRUD methods
+markers say which arguments force replacement (`ForceNew`), are never shown (`Sensitive`)
+or hold JSON documents (`JsonDocument`). The engine calls the four CRUD methods
 below; optional capabilities are mixins that the engine checks with `issubclass`.
 
 Attributes are plain JSON-able dicts: every argument field (normalised as the model dumps it) plus
@@ -39,6 +40,14 @@ class Sensitive:
 
     def __repr__(self) -> str:
         return "Sensitive()"
+
+
+class JsonDocument:
+    """Field marker: the string holds a JSON document (a policy, a pipeline definition);
+    plans show its changes key by key, as Terraform shows `jsonencode(...)` values."""
+
+    def __repr__(self) -> str:
+        return "JsonDocument()"
 
 
 class ArgsModel(BaseModel):
@@ -133,6 +142,9 @@ class ResourceType(ABC, Generic[A]):
     configures: ClassVar[str | None] = None
     # How drift describes an object that reads as gone (some "deletes" leave something).
     gone: ClassVar[str] = "deleted outside mlform"
+    # What destroying the object loses that no config can make again ("the objects it holds"),
+    # or "" if nothing: plans warn loudest before destroying these.
+    destroy_loses: ClassVar[str] = ""
 
     def __init__(self, session: Any) -> None:
         self.session = session

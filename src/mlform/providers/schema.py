@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, TypeAdapter
 from pydantic.fields import FieldInfo
 
-from mlform.providers.base import ForceNew, Sensitive
+from mlform.providers.base import ForceNew, JsonDocument, Sensitive
 from mlform.values import UNKNOWN, contains_unknown
 
 Nesting = Literal["model", "list", "dict"]
@@ -72,6 +73,32 @@ def force_new_fields(model: type[BaseModel]) -> frozenset[str]:
 def sensitive_fields(model: type[BaseModel]) -> frozenset[str]:
     """Top-level arguments never shown in plans, logs or errors."""
     return _marked(model, Sensitive)
+
+
+def map_documents(model: type[BaseModel], data: Any, convert: Callable[[Any], Any]) -> Any:
+    """`data` with `convert` applied to the value of every `JsonDocument` field, at any depth
+    (an inline policy inside a role's `inline_policy` list too)."""
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    for name, info in model.model_fields.items():
+        value = data.get(name)
+        if value is None or value is UNKNOWN:
+            continue
+        if _has_marker(info, JsonDocument):
+            out[name] = convert(value)
+            continue
+        nested = nested_model(info.annotation)
+        if nested is None:
+            continue
+        kind, sub = nested
+        if kind == "model":
+            out[name] = map_documents(sub, value, convert)
+        elif kind == "list" and isinstance(value, list):
+            out[name] = [map_documents(sub, v, convert) for v in value]
+        elif kind == "dict" and isinstance(value, dict):
+            out[name] = {k: map_documents(sub, v, convert) for k, v in value.items()}
+    return out
 
 
 def forced_paths(model: type[BaseModel], before: Any, after: Any,

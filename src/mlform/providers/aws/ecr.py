@@ -57,6 +57,7 @@ class EcrRepositoryAttrs(AttrsModel):
 
 class EcrRepository(TaggedResource[EcrRepositoryArgs]):
     type_name: ClassVar[str] = "aws_ecr_repository"
+    destroy_loses: ClassVar[str] = "the images it holds"
     service: ClassVar[str] = "ecr"
     Args = EcrRepositoryArgs
     Attrs = EcrRepositoryAttrs

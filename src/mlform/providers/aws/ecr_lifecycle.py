@@ -19,6 +19,7 @@ from mlform.providers.base import (
     AttrsModel,
     Discovered,
     ForceNew,
+    JsonDocument,
     ResourceMeta,
     Timeouts,
 )
@@ -68,7 +69,7 @@ class EcrLifecyclePolicyArgs(ArgsModel):
         description="Name of the repository the policy applies to.")
     # On the type, not a field validator: the planner validates fields one by one, and a
     # policy whose other arguments are still unknown must already compare as it will apply.
-    policy: Annotated[str, BeforeValidator(lifecycle_policy_json)] = Field(
+    policy: Annotated[str, BeforeValidator(lifecycle_policy_json), JsonDocument()] = Field(
         description="The lifecycle policy document (`rules`), as a mapping or a JSON string.")
 
 

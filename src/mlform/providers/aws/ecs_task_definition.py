@@ -28,6 +28,7 @@ from mlform.providers.base import (
     AttrsModel,
     Discovered,
     ForceNew,
+    JsonDocument,
     ResourceMeta,
 )
 
@@ -94,7 +95,7 @@ class EcsTaskDefinitionArgs(ArgsModel):
         description="Family of the task definition (default: <project>-<environment>-<resource "
                     "name>).")
     container_definitions: Annotated[
-        str, BeforeValidator(container_definitions_json), ForceNew()] = Field(
+        str, BeforeValidator(container_definitions_json), ForceNew(), JsonDocument()] = Field(
         description="The containers, as in ECS's API: a YAML list or a JSON string.")
     cpu: Annotated[str | None, _task_size("vCPU", 1024), ForceNew()] = Field(
         None, description="CPU units of the task (`256`, or `1 vCPU`); required by Fargate.")

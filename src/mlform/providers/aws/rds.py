@@ -269,6 +269,7 @@ def _requested(wanted: Any, live: str | None) -> str | None:
 
 class DbInstance(_RdsResource[DbInstanceArgs], Waitable):
     type_name: ClassVar[str] = "aws_db_instance"
+    destroy_loses: ClassVar[str] = "its databases"
     exists_codes: ClassVar[frozenset[str]] = frozenset({"DBInstanceAlreadyExists"})
     Args = DbInstanceArgs
     Attrs = DbInstanceAttrs

@@ -15,7 +15,14 @@ from mlform.providers.aws.base import all_tags, tag_list, tags_field
 from mlform.providers.aws.errors import aws_call, error_code, error_message, is_not_found
 from mlform.providers.aws.sagemaker import SagemakerAttrs
 from mlform.providers.aws.sagemaker_platform import NAME, PlatformResource
-from mlform.providers.base import ArgsModel, ForceNew, ResourceMeta, Timeouts, Waitable
+from mlform.providers.base import (
+    ArgsModel,
+    ForceNew,
+    JsonDocument,
+    ResourceMeta,
+    Timeouts,
+    Waitable,
+)
 
 FEATURE_NAME = r"^[a-zA-Z0-9]([-_]*[a-zA-Z0-9])*$"
 
@@ -35,7 +42,7 @@ def _canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-PipelineDefinition = Annotated[str, BeforeValidator(_canonical_json)]
+PipelineDefinition = Annotated[str, BeforeValidator(_canonical_json), JsonDocument()]
 
 
 class SagemakerPipelineArgs(ArgsModel):
@@ -185,6 +192,7 @@ class SagemakerFeatureGroupArgs(ArgsModel):
 
 class SagemakerFeatureGroup(PlatformResource[SagemakerFeatureGroupArgs], Waitable):
     type_name: ClassVar[str] = "aws_sagemaker_feature_group"
+    destroy_loses: ClassVar[str] = "the records it stores"
     noun: ClassVar[str] = "FeatureGroup"
     kind: ClassVar[str] = "feature group"
     Args = SagemakerFeatureGroupArgs
