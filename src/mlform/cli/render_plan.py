@@ -213,6 +213,8 @@ def render_change(c: ResourceChange, registry: Registry, style: Style) -> list[s
         head.append(f"  {style.dim(f'# {adopted}')}")
     if c.action in (Action.DELETE, Action.FORGET) and c.reason and not c.deposed:
         head.append(f"  {style.dim(f'# (because {c.reason})')}")
+    if c.action is Action.REPLACE and c.replace_because and c.reason:
+        head.append(f"  {style.dim(f'# ({c.reason})')}")
     if c.action is Action.REPLACE:
         symbol = "+/-" if c.create_before_destroy else "-/+"
     else:

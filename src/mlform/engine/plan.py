@@ -315,6 +315,8 @@ def _plan_resource(
         forced = forced_paths(rtype.Args, prior.attributes, args)
         change.replace_because = [".".join(str(p) for p in path) for path in forced]
         change.action = Action.REPLACE if change.replace_because else Action.UPDATE
+        if change.replace_because and rtype.replace_note:
+            change.reason = rtype.replace_note
         if change.action is Action.UPDATE:
             refused = rtype.check_change(prior.attributes, args)
             if refused:

@@ -34,6 +34,14 @@ class ForceNew:
         return "ForceNew()"
 
 
+class AddOnly(ForceNew):
+    """Field marker for a list: items added to it are an in-place change; removing or changing
+    an item forces replacement (the features of a feature group)."""
+
+    def __repr__(self) -> str:
+        return "AddOnly()"
+
+
 class Sensitive:
     """Field marker: the value is never shown in plans, logs or errors."""
 
@@ -133,6 +141,9 @@ class ResourceType(ABC, Generic[A]):
     configures: ClassVar[str | None] = None
     # How drift describes an object that reads as gone (some "deletes" leave something).
     gone: ClassVar[str] = "deleted outside mlform"
+    # What replacing an object loses or keeps, shown with a planned replacement (None: the
+    # plain "must be replaced" says it all).
+    replace_note: ClassVar[str | None] = None
 
     def __init__(self, session: Any) -> None:
         self.session = session
