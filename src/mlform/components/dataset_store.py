@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from mlform.components.base import ComponentModel, ExpandContext, Expansion
+from mlform.providers.aws.s3_rules import INFREQUENT, MIN_DAYS
 
 BUCKET = "aws_s3_bucket.this"
 
@@ -44,6 +45,26 @@ class DatasetStore(ComponentModel):
     }
 
     anchor: ClassVar[str | None] = "aws_s3_bucket"
+
+    @field_validator("transition_days")
+    @classmethod
+    def _expire_after_moving(cls, value: int | None, info: ValidationInfo) -> int | None:
+        retention = info.data.get("retention_days")
+        if value is not None and retention is not None and retention <= value:
+            raise ValueError(f"objects would expire (retention_days: {retention}) before they "
+                             f"move; S3 wants the transition first: make it less than "
+                             f"{retention} or drop it")
+        return value
+
+    @field_validator("transition_storage_class")
+    @classmethod
+    def _infrequent_after_30_days(cls, value: str, info: ValidationInfo) -> str:
+        days = info.data.get("transition_days")
+        if value in INFREQUENT and days is not None and days < MIN_DAYS:
+            raise ValueError(f"S3 moves objects to {value} only after {MIN_DAYS} days or more "
+                             f"in Standard: set transition_days to {MIN_DAYS} or more (it is "
+                             f"{days}), or choose INTELLIGENT_TIERING or GLACIER_IR")
+        return value
 
     @classmethod
     def recognize(cls, found: dict[str, dict[str, Any]]) -> dict[str, Any] | None:

@@ -198,7 +198,7 @@ def test_a_volume_cannot_shrink_and_nothing_is_stopped(
     args = SagemakerNotebookInstance.Args.model_validate(_notebook(uid, role_arn,
                                                                    volume_size=50))
     attrs = rt.create(args, meta)
-    with pytest.raises(ProviderError, match=r"cannot shrink its volume \(50 GB to 20 GB\)"):
+    with pytest.raises(ProviderError, match=r"volume_size cannot shrink \(50 GB to 20 GB\)"):
         rt.update(attrs["id"], attrs, args.model_copy(update={"volume_size": 20}), meta)
     live = boto("sagemaker").describe_notebook_instance(NotebookInstanceName=f"nb-{uid}")
     assert live["NotebookInstanceStatus"] == "InService"

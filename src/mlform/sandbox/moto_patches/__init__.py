@@ -10,7 +10,7 @@ from __future__ import annotations
 
 
 def apply_patches() -> None:
-    from mlform.sandbox.moto_patches import appautoscaling, ec2, ecs, eks, rds, sagemaker
+    from mlform.sandbox.moto_patches import appautoscaling, ec2, ecs, eks, rds, s3, sagemaker
 
     sagemaker.patch_sagemaker()
     sagemaker.patch_sagemaker_notebooks()
@@ -20,3 +20,4 @@ def apply_patches() -> None:
     appautoscaling.patch_application_autoscaling()
     rds.patch_rds()
     ecs.patch_ecs()
+    s3.patch_s3()
