@@ -111,13 +111,17 @@ class DatasetStore(ComponentModel):
         default: dict[str, Any] = {"sse_algorithm": "AES256"}
         if self.kms_key_arn:
             default = {"sse_algorithm": "aws:kms", "kms_master_key_id": self.kms_key_arn}
-        out.add("aws_s3_bucket_server_side_encryption_configuration.this", bucket=name, rule=[{
+        encryption = "aws_s3_bucket_server_side_encryption_configuration.this"
+        out.add(encryption, bucket=name, rule=[{
             "apply_server_side_encryption_by_default": default,
             "bucket_key_enabled": bool(self.kms_key_arn)}])
         out.add("aws_s3_bucket_public_access_block.this", bucket=name, block_public_acls=True,
                 block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True)
         out.add("aws_s3_bucket_lifecycle_configuration.this", bucket=name, rule=self._rules())
-        out.outputs = {"uri": "s3://" + name, "arn": ctx.ref(BUCKET, "arn"), "name": name}
+        # With a KMS key the URI names the bucket through its encryption configuration, so
+        # that every role given access under it is given the key too (components/iam.py).
+        uri = "s3://" + (ctx.ref(encryption, "bucket") if self.kms_key_arn else name)
+        out.outputs = {"uri": uri, "arn": ctx.ref(BUCKET, "arn"), "name": name}
         return out
 
     def _rules(self) -> list[dict[str, Any]]:
