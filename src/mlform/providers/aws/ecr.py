@@ -26,7 +26,6 @@ from mlform.providers.base import (
     ResourceMeta,
 )
 
-
 REPOSITORY_NAME = r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$"
 
 

@@ -14,7 +14,6 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from mlform.errors import NotReady, ProviderError
 from mlform.providers.aws.base import AwsResource
 from mlform.providers.aws.errors import error_code, translate
-from mlform.providers.aws.s3_rules import lifecycle_problems
 from mlform.providers.aws.s3 import (
     BucketMissing,
     bucket_names,
@@ -22,6 +21,7 @@ from mlform.providers.aws.s3 import (
     get_config,
     unmodelled,
 )
+from mlform.providers.aws.s3_rules import lifecycle_problems
 from mlform.providers.base import (
     ArgsModel,
     AttrsModel,

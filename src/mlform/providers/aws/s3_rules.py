@@ -9,6 +9,8 @@ passed through in one direction only; objects expire after their last transition
 
 from __future__ import annotations
 
+import itertools
+
 # Storage class -> the classes a later transition of the same rule may move objects to.
 NEXT = {
     "STANDARD_IA": ("INTELLIGENT_TIERING", "ONEZONE_IA", "GLACIER_IR", "GLACIER",
@@ -38,7 +40,7 @@ def lifecycle_problems(transitions: list[tuple[int, str]], expiration: int | Non
     if twice:
         problems.append(f"each storage class can be a transition's target once: "
                         f"{', '.join(twice)} is more than once")
-    for (days, storage), (later, target) in zip(ordered, ordered[1:], strict=False):
+    for (days, storage), (later, target) in itertools.pairwise(ordered):
         if storage == target:
             continue
         if target not in NEXT.get(storage, ()):

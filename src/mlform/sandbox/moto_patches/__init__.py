@@ -15,6 +15,7 @@ def apply_patches() -> None:
     sagemaker.patch_sagemaker()
     sagemaker.patch_sagemaker_notebooks()
     sagemaker.patch_sagemaker_feature_groups()
+    sagemaker.patch_sagemaker_feature_additions()
     eks.patch_eks()
     ec2.patch_ec2()
     appautoscaling.patch_application_autoscaling()

@@ -154,8 +154,7 @@ def patch_sagemaker_notebooks() -> None:
 
 def patch_sagemaker_feature_groups() -> None:
     from moto.core.responses import ActionResult, EmptyResult
-    from moto.core.utils import utcnow
-    from moto.sagemaker.exceptions import ResourceNotFound, ValidationError
+    from moto.sagemaker.exceptions import ResourceNotFound
     from moto.sagemaker.models import FeatureGroup, SageMakerModelBackend
     from moto.sagemaker.responses import SageMakerResponse
     from moto.sagemaker.utils import arn_formatter
@@ -219,26 +218,6 @@ def patch_sagemaker_feature_groups() -> None:
         group.description = self._get_param("Description")
         return result
 
-    def update_feature_group_response(self: Any) -> Any:
-        group = find_group(self.sagemaker_backend, self._get_param("FeatureGroupName"))
-        additions = self._get_param("FeatureAdditions") or []
-        have = {f["FeatureName"] for f in group.feature_definitions}
-        names = [f.get("FeatureName") for f in additions]
-        problem = (
-            "FeatureAdditions may add at most 100 features" if len(additions) > 100 else
-            "a feature group has at most 2500 features"
-            if len(have) + len(additions) > 2500 else next(
-                (f"Feature {n} already exists in the feature group" if n in have else
-                 f"Feature name {n} is reserved" for n in names
-                 if n in have or str(n).lower() in RESERVED_FEATURES
-                 or names.count(n) > 1), None))
-        if problem:
-            raise ValidationError(message=problem)
-        group.feature_definitions = [*group.feature_definitions, *additions]
-        group.last_update_status = {"Status": "Successful"}
-        group.last_modified_time = utcnow()
-        return ActionResult({"FeatureGroupArn": group.arn})
-
     def delete_feature_group_response(self: Any) -> Any:
         self.sagemaker_backend.delete_feature_group(self._get_param("FeatureGroupName"))
         return EmptyResult()
@@ -259,7 +238,45 @@ def patch_sagemaker_feature_groups() -> None:
     setattr(SageMakerModelBackend, "delete_feature_group", delete_feature_group)  # noqa: B010
     setattr(SageMakerModelBackend, "_get_resource_from_arn", resource_from_arn)  # noqa: B010
     setattr(SageMakerResponse, "create_feature_group", create_feature_group_response)  # noqa: B010
-    setattr(SageMakerResponse, "update_feature_group", update_feature_group_response)  # noqa: B010
     setattr(SageMakerResponse, "delete_feature_group", delete_feature_group_response)  # noqa: B010
     setattr(SageMakerResponse, "list_feature_groups", list_feature_groups_response)  # noqa: B010
     setattr(FeatureGroup, "_mlform_patched", True)  # noqa: B010
+
+
+def patch_sagemaker_feature_additions() -> None:
+    """UpdateFeatureGroup's FeatureAdditions (after `patch_sagemaker_feature_groups`)."""
+    from moto.core.responses import ActionResult
+    from moto.core.utils import utcnow
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.responses import SageMakerResponse
+
+    if hasattr(SageMakerResponse, "_mlform_feature_additions"):
+        return
+
+    def find(backend: Any, name: str) -> Any:
+        return backend._get_resource_from_arn(  # ResourceNotFound, as AWS answers
+            f"arn:aws:sagemaker:{backend.region_name}:{backend.account_id}:feature-group/"
+            f"{name}")
+
+    def update_feature_group_response(self: Any) -> Any:
+        group = find(self.sagemaker_backend, self._get_param("FeatureGroupName"))
+        additions = self._get_param("FeatureAdditions") or []
+        have = {f["FeatureName"] for f in group.feature_definitions}
+        names = [f.get("FeatureName") for f in additions]
+        problems = [f"Feature {n} already exists in the feature group" for n in names
+                    if n in have or names.count(n) > 1]
+        problems += [f"Feature name {n} is reserved" for n in names
+                     if str(n).lower() in RESERVED_FEATURES]
+        if len(additions) > 100:
+            problems.append("FeatureAdditions may add at most 100 features")
+        if len(have) + len(additions) > 2500:
+            problems.append("a feature group has at most 2500 features")
+        if problems:
+            raise ValidationError(message=problems[0])
+        group.feature_definitions = [*group.feature_definitions, *additions]
+        group.last_update_status = {"Status": "Successful"}
+        group.last_modified_time = utcnow()
+        return ActionResult({"FeatureGroupArn": group.arn})
+
+    setattr(SageMakerResponse, "update_feature_group", update_feature_group_response)  # noqa: B010
+    setattr(SageMakerResponse, "_mlform_feature_additions", True)  # noqa: B010
