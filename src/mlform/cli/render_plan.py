@@ -91,6 +91,8 @@ def render_change(c: ResourceChange, registry: Registry, style: Style) -> list[s
         head.append(f"  {style.dim(f'# (because {c.reason})')}")
     for text in c.triggered_by if c.action is Action.REPLACE else ():
         head.append(f"  {style.dim(f'# (because {text} changes)')}")
+    if c.action is Action.REPLACE and c.replace_because and c.reason:
+        head.append(f"  {style.dim(f'# ({c.reason})')}")
     if c.action is Action.REPLACE:
         symbol = "+/-" if c.create_before_destroy else "-/+"
     else:

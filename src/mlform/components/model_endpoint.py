@@ -161,9 +161,13 @@ class ModelEndpoint(ComponentModel):
         return f"ml.{chosen}"
 
     def _policy(self) -> str:
-        """Pull the image, read the model artifacts, write logs and metrics: nothing more."""
+        """Pull the image, read the model artifacts (decrypting them when their dataset store
+        has a KMS key), write logs and metrics: nothing more."""
+        from mlform.components.iam import kms_access
+
         statements = [*ecr_pull([self.image]), LOGS]
         if self.model_data and self.model_data.startswith("s3://"):
             statements.append({"Sid": "ReadModel", "Effect": "Allow", "Action": "s3:GetObject",
                                "Resource": "arn:aws:s3:::" + self.model_data[len("s3://"):]})
+            statements += kms_access("Model", [self.model_data], write=False)
         return document(statements)

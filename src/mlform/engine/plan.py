@@ -324,6 +324,8 @@ def _plan_resource(
         change.triggered_by = list(triggered)
         replace = change.replace_because or change.triggered_by
         change.action = Action.REPLACE if replace else Action.UPDATE
+        if change.replace_because and rtype.replace_note:
+            change.reason = rtype.replace_note
         if change.action is Action.UPDATE:
             refused = rtype.check_change(prior.attributes, args)
             if refused:

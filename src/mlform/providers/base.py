@@ -35,6 +35,14 @@ class ForceNew:
         return "ForceNew()"
 
 
+class AddOnly(ForceNew):
+    """Field marker for a list: items added to it are an in-place change; removing or changing
+    an item forces replacement (the features of a feature group)."""
+
+    def __repr__(self) -> str:
+        return "AddOnly()"
+
+
 class Sensitive:
     """Field marker: the value is never shown in plans, logs or errors."""
 
@@ -145,6 +153,9 @@ class ResourceType(ABC, Generic[A]):
     # What destroying the object loses that no config can make again ("the objects it holds"),
     # or "" if nothing: plans warn loudest before destroying these.
     destroy_loses: ClassVar[str] = ""
+    # What replacing an object loses or keeps, shown with a planned replacement (None: the
+    # plain "must be replaced" says it all).
+    replace_note: ClassVar[str | None] = None
 
     def __init__(self, session: Any) -> None:
         self.session = session

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, TypeAdapter
 from pydantic.fields import FieldInfo
 
-from mlform.providers.base import ForceNew, JsonDocument, Sensitive
+from mlform.providers.base import AddOnly, ForceNew, JsonDocument, Sensitive
 from mlform.values import UNKNOWN, contains_unknown
 
 Nesting = Literal["model", "list", "dict"]
@@ -113,7 +113,8 @@ def forced_paths(model: type[BaseModel], before: Any, after: Any,
             continue
         path = (*prefix, name)
         if _has_marker(info, ForceNew):
-            out.append(path)
+            if not (_has_marker(info, AddOnly) and _only_added(b, a)):
+                out.append(path)
             continue
         nested = nested_model(info.annotation)
         if nested is None:
@@ -133,6 +134,13 @@ def forced_paths(model: type[BaseModel], before: Any, after: Any,
             for i, (bi, ai) in enumerate(zip(bs, as_, strict=False)):
                 out.extend(forced_paths(sub, bi, ai, (*path, i)))
     return out
+
+
+def _only_added(before: Any, after: Any) -> bool:
+    """Every item of `before` is still in `after`, unchanged (items were added, or reordered)."""
+    if not isinstance(before, list) or not isinstance(after, list) or contains_unknown(after):
+        return False
+    return all(item in after for item in before)
 
 
 def _any_forced(model: type[BaseModel]) -> bool:

@@ -14,11 +14,17 @@
 - SageMaker feature groups: moto has no DeleteFeatureGroup or ListFeatureGroups (HTTP 500), no
   tags for them, answers HTTP 500 rather than ResourceNotFound for a missing one, fails on one
   without an offline store, and drops OnlineStoreConfig and Description.
+- SageMaker UpdateFeatureGroup: moto answers HTTP 500. mlform adds features to a group in
+  place with it, as AWS allows (features can be added, never removed or changed); the sandbox
+  applies the addition at once and reports it in LastUpdateStatus, refusing a feature that
+  exists, a reserved name, more than 100 additions a call or 2,500 features in all, as AWS does.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+RESERVED_FEATURES = frozenset({"is_deleted", "write_time", "api_invocation_time"})
 
 
 def patch_sagemaker() -> None:
@@ -219,6 +225,8 @@ def patch_sagemaker_feature_groups() -> None:
         # Statuses and failures are attributes, so that tests can set them.
         found["FeatureGroupStatus"] = getattr(self, "feature_group_status", "Created")
         kept = {"OnlineStoreConfig": getattr(self, "online_store_config", None),
+                "LastUpdateStatus": getattr(self, "last_update_status", None),
+                "LastModifiedTime": getattr(self, "last_modified_time", None),
                 "Description": getattr(self, "description", None),
                 "FailureReason": getattr(self, "failure_reason", None)}
         found.update({k: v for k, v in kept.items() if v is not None})
@@ -279,3 +287,42 @@ def patch_sagemaker_feature_groups() -> None:
     setattr(SageMakerResponse, "delete_feature_group", delete_feature_group_response)  # noqa: B010
     setattr(SageMakerResponse, "list_feature_groups", list_feature_groups_response)  # noqa: B010
     setattr(FeatureGroup, "_mlform_patched", True)  # noqa: B010
+
+
+def patch_sagemaker_feature_additions() -> None:
+    """UpdateFeatureGroup's FeatureAdditions (after `patch_sagemaker_feature_groups`)."""
+    from moto.core.responses import ActionResult
+    from moto.core.utils import utcnow
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.responses import SageMakerResponse
+
+    if hasattr(SageMakerResponse, "_mlform_feature_additions"):
+        return
+
+    def find(backend: Any, name: str) -> Any:
+        return backend._get_resource_from_arn(  # ResourceNotFound, as AWS answers
+            f"arn:aws:sagemaker:{backend.region_name}:{backend.account_id}:feature-group/"
+            f"{name}")
+
+    def update_feature_group_response(self: Any) -> Any:
+        group = find(self.sagemaker_backend, self._get_param("FeatureGroupName"))
+        additions = self._get_param("FeatureAdditions") or []
+        have = {f["FeatureName"] for f in group.feature_definitions}
+        names = [f.get("FeatureName") for f in additions]
+        problems = [f"Feature {n} already exists in the feature group" for n in names
+                    if n in have or names.count(n) > 1]
+        problems += [f"Feature name {n} is reserved" for n in names
+                     if str(n).lower() in RESERVED_FEATURES]
+        if len(additions) > 100:
+            problems.append("FeatureAdditions may add at most 100 features")
+        if len(have) + len(additions) > 2500:
+            problems.append("a feature group has at most 2500 features")
+        if problems:
+            raise ValidationError(message=problems[0])
+        group.feature_definitions = [*group.feature_definitions, *additions]
+        group.last_update_status = {"Status": "Successful"}
+        group.last_modified_time = utcnow()
+        return ActionResult({"FeatureGroupArn": group.arn})
+
+    setattr(SageMakerResponse, "update_feature_group", update_feature_group_response)  # noqa: B010
+    setattr(SageMakerResponse, "_mlform_feature_additions", True)  # noqa: B010
