@@ -414,7 +414,8 @@ def _recorded(state: State) -> set[str]:
 
 def _check_exit(result: TrialResult, spec: TrialSpec, killed: Killed) -> None:
     """An interrupted command exits 130 (or 0 if it finished first), without a traceback."""
-    if "Traceback" in killed.stderr:
+    # (A Ctrl-C in Python's own start-up, before mlform's code runs, is Python's to report.)
+    if "Traceback" in killed.stderr and "init_import_site" not in killed.stderr:
         result.bad_exit.append(f"traceback: {_tail(killed.stderr)}")
     if spec.signal == "KILL" or not killed.landed:
         if not killed.landed and killed.code != 0:

@@ -8,7 +8,6 @@ each other's objects (the example's names are fixed)."""
 from __future__ import annotations
 
 import re
-import shutil
 import uuid
 from pathlib import Path
 
@@ -25,7 +24,8 @@ class Platform:
         self.cli = cli
         self.account = str(100000000000 + uuid.uuid4().int % 899999999999)
         self.path = cli.cwd / "mlform.yaml"
-        shutil.copy(EXAMPLE, self.path)
+        # A project of its own too: S3 bucket names are global, across accounts.
+        self.path.write_text(EXAMPLE.read_text().replace("project: fraud\n", "project: ren\n"))
         self.replace(DEV, f"dev:  {{target: sandbox, region: eu-west-1, account: "
                           f"'{self.account}'}}")
         applied = cli.run("apply", "--auto-approve")

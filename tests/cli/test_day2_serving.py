@@ -6,7 +6,6 @@ of AWS calls around a new instance type, seen through a fault proxy on `target: 
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ MODEL = f"{API}.aws_sagemaker_model.this"
 TARGET = f"{API}.aws_appautoscaling_target.this"
 POLICY = f"{API}.aws_appautoscaling_policy.this"
 AUTOSCALE = "autoscale: {min: 1, max: 4, invocations_per_instance: 200}"
-NAME = "fraud-dev-fraud-api"
+NAME = "srv-dev-fraud-api"
 
 
 def edit(cli: Cli, old: str, new: str) -> None:
@@ -69,7 +68,8 @@ def scale(sm: Any, count: int) -> None:
 
 
 def test_day2_changes_to_the_example_endpoint(cli: Cli, sandbox: Any, boto: Any) -> None:
-    shutil.copy(EXAMPLE, cli.cwd / "mlform.yaml")
+    # A project of its own: the sandbox is shared, and S3 bucket names are global.
+    cli.write(EXAMPLE.read_text().replace("project: fraud\n", "project: srv\n"))
     r = cli.run("apply", "--auto-approve")
     assert r.code == 0, r.err
     sm = boto("sagemaker", "eu-west-1")

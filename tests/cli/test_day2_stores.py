@@ -5,7 +5,6 @@ AWS would refuse), applied, and planned again clean. One apply of the platform s
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -59,17 +58,18 @@ UPDATE, REPLACE = "will be updated in-place", "must be replaced"
 
 
 def test_day_two_changes_to_the_stores(cli: Cli, sandbox: Any, boto: Any) -> None:
-    shutil.copy(EXAMPLE, cli.cwd / "mlform.yaml")
+    # A project of its own: the sandbox is shared, and S3 bucket names are global.
+    cli.write(EXAMPLE.read_text().replace("project: fraud\n", "project: sto\n"))
     r = cli.run("apply", "--auto-approve")
     assert r.code == 0, r.err
     sm, rds = boto("sagemaker", REGION), boto("rds", REGION)
-    group = sm.describe_feature_group(FeatureGroupName="fraud-dev-transactions")
+    group = sm.describe_feature_group(FeatureGroupName="sto-dev-transactions")
 
     # A new feature is added to the group, which keeps its data; nothing is replaced.
     _step(cli, {"module.transactions.aws_sagemaker_feature_group.this": UPDATE},
           ("      card_country: String\n",
            "      card_country: String\n      device_id: String\n"))
-    now = sm.describe_feature_group(FeatureGroupName="fraud-dev-transactions")
+    now = sm.describe_feature_group(FeatureGroupName="sto-dev-transactions")
     assert now["CreationTime"] == group["CreationTime"]
     assert now["FeatureDefinitions"][-1] == {"FeatureName": "device_id", "FeatureType": "String"}
 
@@ -77,7 +77,7 @@ def test_day_two_changes_to_the_stores(cli: Cli, sandbox: Any, boto: Any) -> Non
     _step(cli, {"module.features.aws_s3_bucket_lifecycle_configuration.this": UPDATE,
                 "module.features.aws_s3_bucket_versioning.this": UPDATE},
           ("    retention_days: 730\n", "    retention_days: 365\n    versioning: false\n"))
-    bucket = "fraud-dev-features"
+    bucket = "sto-dev-features"
     assert boto("s3", REGION).get_bucket_versioning(Bucket=bucket)["Status"] == "Suspended"
 
     # The tracker's database: a bigger class and more storage, in place.
@@ -86,7 +86,7 @@ def test_day_two_changes_to_the_stores(cli: Cli, sandbox: Any, boto: Any) -> Non
           ("db_instance_class: {dev: db.t4g.micro, prod: db.t4g.medium}",
            "db_instance_class: {dev: db.t4g.small, prod: db.t4g.medium}\n"
            "    db_storage_gb: 30"))
-    live = rds.describe_db_instances(DBInstanceIdentifier="fraud-dev-tracking")["DBInstances"][0]
+    live = rds.describe_db_instances(DBInstanceIdentifier="sto-dev-tracking")["DBInstances"][0]
     pending = live.get("PendingModifiedValues") or {}
     assert pending.get("AllocatedStorage", live["AllocatedStorage"]) == 30
     assert pending.get("DBInstanceClass", live["DBInstanceClass"]) == "db.t4g.small"
@@ -106,7 +106,7 @@ def test_day_two_changes_to_the_stores(cli: Cli, sandbox: Any, boto: Any) -> Non
     _step(cli, {"module.lab.aws_sagemaker_notebook_instance.this": UPDATE},
           ("    volume_size: 20\n", "    volume_size: 30\n"))
     assert sm.describe_notebook_instance(
-        NotebookInstanceName="fraud-dev-lab")["VolumeSizeInGB"] == 30
+        NotebookInstanceName="sto-dev-lab")["VolumeSizeInGB"] == 30
     _refused(cli, "module.lab.aws_sagemaker_notebook_instance.this: volume_size cannot shrink "
                   "(30 GB to 10 GB)", ("    volume_size: 30\n", "    volume_size: 10\n"))
 
@@ -115,12 +115,12 @@ def test_day_two_changes_to_the_stores(cli: Cli, sandbox: Any, boto: Any) -> Non
                 "module.registry.aws_ecr_repository.this": UPDATE},
           ("    keep_last: 30\n    immutable_tags: true\n",
            "    keep_last: 10\n    immutable_tags: false\n"))
-    repo = boto("ecr", REGION).describe_repositories(repositoryNames=["fraud-dev-registry"])
+    repo = boto("ecr", REGION).describe_repositories(repositoryNames=["sto-dev-registry"])
     assert repo["repositories"][0]["imageTagMutability"] == "MUTABLE"
 
     # A pipeline step changes: the pipeline is updated in place.
     _step(cli, {"module.train.aws_sagemaker_pipeline.this": UPDATE},
           ("StoppingCondition: {MaxRuntimeInSeconds: 14400}",
            "StoppingCondition: {MaxRuntimeInSeconds: 7200}"))
-    definition = sm.describe_pipeline(PipelineName="fraud-dev-train")["PipelineDefinition"]
+    definition = sm.describe_pipeline(PipelineName="sto-dev-train")["PipelineDefinition"]
     assert '"MaxRuntimeInSeconds": 7200' in definition.replace(":7200", ": 7200")

@@ -171,6 +171,8 @@ def test_ctrl_c_while_the_cli_is_still_starting_is_one_line_and_130(cli: Cli) ->
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
+        if "Fatal Python error: init_import_site" in err:
+            continue  # Python's own start-up, before any code of mlform's can run
         assert "Traceback" not in err, (delay, err[-2000:])
         assert proc.returncode in (0, 130, -signal.SIGINT), (delay, proc.returncode, err)
         exits.append(proc.returncode)

@@ -156,7 +156,8 @@ def test_a_pipeline_step_change_names_the_step(cli: Cli, sandbox: Any, uid: str)
     # A list of blocks: the changed feature is named (it was `~  = {`, or the whole list as
     # one line when its length changed).
     features = _body(r.out, "aws_sagemaker_feature_group.features").splitlines()
-    assert features[3:10] == [
+    start = features.index('      ~ feature_definition = [ # forces replacement')
+    assert features[start:start + 7] == [
         '      ~ feature_definition = [ # forces replacement',
         '          ~ "amount" = {',
         '              ~ feature_type = "Integral" -> "Fractional"',
