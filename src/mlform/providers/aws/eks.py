@@ -4,10 +4,20 @@ Both take minutes to create, change and delete, and EKS refuses a change while a
 way, so `update` raises NotReady while the object is busy and, called again, carries on from what
 the live object still lacks. `wait_ready` waits for ACTIVE, `delete` until the object is gone.
 
-Arguments AWS chooses a value for when unset (a cluster's `version`, a node group's `ami_type`
-and `disk_size`) are managed only when set, as in Terraform: `read` reports the live value only
-if the prior attributes hold one, else None. So an unset one never shows as a change against
-what AWS picked, a set one still shows drift; but `${aws_eks_cluster.x.version}` is then null.
+Arguments AWS chooses a value for when unset are of two kinds. The Kubernetes `version` of a
+cluster or a node group is `Computed`: the state records the live one, an unset `version` plans
+as "keep it", and `${aws_eks_cluster.x.version}` is the version the cluster runs (a node group
+follows its cluster by that reference). A node group's `ami_type` and `disk_size` are managed
+only when set: `read` reports the live value only if the prior attributes hold one, else None.
+
+EKS upgrades a control plane one minor version at a time and never downgrades, and a node
+group's kubelet may be older than its control plane (by at most three minor versions), never
+newer: `check_change` and `check_related` refuse such plans before anything is called.
+
+A node group's default name is `node_group_name_prefix` followed by a digest of the arguments
+that force its replacement, so a replacement has a new name and can be created before the old
+group is deleted (`lifecycle.create_before_destroy`, which `gpu_cluster` sets): the cluster is
+never left without nodes for CoreDNS and the workloads.
 """
 
 from __future__ import annotations
@@ -18,7 +28,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Annotated, Any, ClassVar, Literal, TypeVar, get_args
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from mlform.errors import NotReady, ProviderError
 from mlform.providers.aws.base import (
@@ -33,12 +43,17 @@ from mlform.providers.aws.errors import aws_call, error_code, error_message, is_
 from mlform.providers.base import (
     ArgsModel,
     AttrsModel,
+    Computed,
     Discovered,
     ForceNew,
     ResourceMeta,
+    StackContext,
     Timeouts,
     Waitable,
+    stable_hash,
 )
+from mlform.providers.schema import computed_fields, force_new_fields
+from mlform.values import UNKNOWN, contains_unknown
 
 # A role created seconds ago is not yet usable by EKS (IAM is eventually consistent).
 IAM_NOT_READY = re.compile(r"could not be assumed|doesn't have the Amazon EKS Managed Policies|"
@@ -52,6 +67,39 @@ AmiType = Literal[
     "WINDOWS_CORE_2022_x86_64", "WINDOWS_FULL_2022_x86_64", "WINDOWS_CORE_2025_x86_64",
     "WINDOWS_FULL_2025_x86_64", "AL2023_x86_64_STANDARD", "AL2023_ARM_64_STANDARD",
     "AL2023_x86_64_NEURON", "AL2023_x86_64_NVIDIA", "AL2023_ARM_64_NVIDIA"]
+
+
+VERSION = r"^\d+\.\d+$"
+# Kubernetes' version skew policy: a kubelet may be up to three minor versions older than its
+# API server (two before 1.28), never newer.
+KUBELET_SKEW = 3
+NAME_MAX = 63  # a node group's name
+DIGEST = 8
+
+
+def _minor(version: Any) -> tuple[int, int] | None:
+    """`"1.31"` -> (1, 31); None for anything unset, unknown or unparsable."""
+    if not isinstance(version, str):
+        return None
+    major, _, minor = version.partition(".")
+    return (int(major), int(minor)) if major.isdigit() and minor.isdigit() else None
+
+
+def version_steps(before: Any, after: Any, what: str) -> list[str]:
+    """Why EKS cannot move `what` from version `before` to `after` in one update (empty: it
+    can): it never downgrades, and a control plane moves one minor version at a time."""
+    have, want = _minor(before), _minor(after)
+    if have is None or want is None or want == have:
+        return []
+    if want < have:
+        return [f"EKS cannot downgrade a {what}: version is {before}, the configuration asks "
+                f"for {after}. Put version back to {before} (to go back, make a new {what})"]
+    if what == "cluster" and (want[0] != have[0] or want[1] > have[1] + 1):
+        path = [f"{want[0]}.{m}" for m in range(have[1] + 1, want[1] + 1)] \
+            if want[0] == have[0] else [str(after)]
+        return [f"EKS upgrades one minor version at a time: {before} -> {after} cannot be "
+                f"done in one apply; apply {', then '.join(path)}"]
+    return []
 
 
 def _as_set(value: list[Any]) -> list[Any]:
@@ -179,7 +227,9 @@ class _EksResource(TaggedResource[A], Waitable):
         attrs = self.read(id, wanted)
         if attrs is None:
             raise ProviderError(f"{self.kind} {id} disappeared while it was being changed")
-        return {**attrs, **wanted}
+        left_to_aws = computed_fields(type(args))  # unset: what EKS picked, as read
+        return {**attrs, **{k: v for k, v in wanted.items()
+                            if not (v is None and k in left_to_aws)}}
 
     def wait_ready(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
         id = str(attributes["id"])
@@ -240,9 +290,10 @@ class EksClusterArgs(ArgsModel):
         description="Cluster name (default: <project>-<environment>-<resource name>).")
     role_arn: Annotated[str, ForceNew()] = Field(
         description="IAM role the Kubernetes control plane uses to call AWS on your behalf.")
-    version: str | None = Field(
-        None, description="Kubernetes version, such as `1.31` (default: the latest EKS offers "
-        "at creation). Raise it one minor version at a time to upgrade; EKS cannot downgrade.")
+    version: Annotated[str | None, Computed()] = Field(
+        None, pattern=VERSION, description="Kubernetes version, such as `1.31` (default: the "
+        "latest EKS offers at creation, then kept). Raise it one minor version at a time to "
+        "upgrade; EKS cannot downgrade.")
     vpc_config: VpcConfig = Field(description="Where the cluster's network interfaces live and "
                                   "who can reach its API server.")
     enabled_cluster_log_types: Annotated[list[LogType], AfterValidator(_as_set)] = Field(
@@ -274,6 +325,10 @@ class EksCluster(_EksResource[EksClusterArgs]):
     noun: ClassVar[str] = "Cluster"
     name_max_len: ClassVar[int] = 100
     timeouts: ClassVar[Timeouts] = Timeouts(create=1800.0, update=3600.0, delete=900.0)
+
+    @classmethod
+    def check_change(cls, before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+        return version_steps(before.get("version"), after.get("version"), "cluster")
 
     def _send_create(self, args: EksClusterArgs, meta: ResourceMeta) -> dict[str, Any]:
         vpc = args.vpc_config
@@ -311,8 +366,7 @@ class EksCluster(_EksResource[EksClusterArgs]):
         tags = dict(found.get("tags") or {})
         args = EksClusterArgs.model_validate({
             "name": found["name"], "role_arn": found["roleArn"],
-            # Unset, it is AWS's choice, not a change (see the module docstring).
-            "version": aws_chosen(prior, "version", found.get("version")),
+            "version": found.get("version"),  # Computed: the live one, always
             "vpc_config": {  # AWS's defaults where a response leaves a field out
                 "subnet_ids": vpc.get("subnetIds") or [],
                 "security_group_ids": vpc.get("securityGroupIds") or [],
@@ -330,7 +384,7 @@ class EksCluster(_EksResource[EksClusterArgs]):
     def _pending(self, found: Mapping[str, Any], args: EksClusterArgs) -> dict[str, Any]:
         """UpdateClusterConfig parameters still to send, by what they change, in order (EKS
         takes one kind of change at a time); "version" is for UpdateClusterVersion."""
-        have = self._attributes(found, {"version": found.get("version")})
+        have = self._attributes(found, {})
         hv, wv = have["vpc_config"], args.vpc_config
         steps: dict[str, Any] = {}
         if args.version is not None and have["version"] != args.version:
@@ -401,8 +455,16 @@ def _taint_set(value: list[Taint]) -> list[Taint]:
 
 class EksNodeGroupArgs(ArgsModel):
     cluster_name: Annotated[str, ForceNew()] = Field(description="The cluster the nodes join.")
-    node_group_name: Annotated[str, ForceNew()] = Field(max_length=63, description=(
-        "Node group name (default: <project>-<environment>-<resource name>)."))
+    node_group_name: Annotated[str | None, ForceNew()] = Field(
+        None, max_length=NAME_MAX, description="Node group name. Leave it unset: it is then "
+        "`node_group_name_prefix` followed by a digest of the arguments that force a "
+        "replacement, so a replacement can be created before the old group is deleted.")
+    node_group_name_prefix: Annotated[str | None, ForceNew()] = Field(
+        None, max_length=NAME_MAX - DIGEST, description="Start of the name when "
+        "`node_group_name` is unset (default: <project>-<environment>-<resource name>-).")
+    version: Annotated[str | None, Computed()] = Field(
+        None, pattern=VERSION, description="Kubernetes version of the nodes (default: the "
+        "cluster's at creation, then kept). Changed in place, never ahead of the cluster's.")
     node_role_arn: Annotated[str, ForceNew()] = Field(description="IAM role of the nodes.")
     subnet_ids: Annotated[StringSet, ForceNew()] = Field(
         min_length=1, description="Subnets the nodes are launched in.")
@@ -422,6 +484,25 @@ class EksNodeGroupArgs(ArgsModel):
         "`{key: nvidia.com/gpu, value: 'true', effect: NO_SCHEDULE}`.")
     tags: dict[str, str] = tags_field("node group")
 
+    @model_validator(mode="after")
+    def _has_a_name(self) -> EksNodeGroupArgs:
+        if self.node_group_name is None and self.node_group_name_prefix is None:
+            raise ValueError("set `node_group_name` or `node_group_name_prefix`")
+        return self
+
+    def derived_name(self) -> str:
+        content = self.model_dump(mode="json", include=set(_NAMED_BY))
+        return f"{self.node_group_name_prefix}{stable_hash(content, DIGEST)}"
+
+    @property
+    def name(self) -> str:
+        return self.node_group_name or self.derived_name()
+
+
+# What a derived name is a digest of: what forces a new group.
+_NAMED_BY = sorted(force_new_fields(EksNodeGroupArgs)
+                   - {"node_group_name", "node_group_name_prefix"})
+
 
 class EksNodeGroupAttrs(AttrsModel):
     arn: str
@@ -439,16 +520,60 @@ class EksNodeGroup(_EksResource[EksNodeGroupArgs]):
     name_max_len: ClassVar[int] = 63
     timeouts: ClassVar[Timeouts] = Timeouts(create=3600.0, update=3600.0, delete=3600.0)
 
+    @classmethod
+    def default_args(cls, ctx: StackContext, name: str) -> dict[str, Any]:
+        prefix = ctx.default_name(name, max_len=NAME_MAX - DIGEST - 1)
+        return {"node_group_name_prefix": prefix + "-"}
+
+    @classmethod
+    def complete_args(cls, args: dict[str, Any]) -> dict[str, Any]:
+        if args.get("node_group_name") is not None:
+            return args
+        content = {k: v for k, v in args.items() if k in _NAMED_BY}
+        if contains_unknown(content):
+            return {**args, "node_group_name": UNKNOWN}
+        try:
+            parsed = EksNodeGroupArgs.model_validate({**args, "node_group_name": "placeholder"})
+        except ValidationError:
+            return args  # resolve_args validates again and reports the problem
+        return {**args, "node_group_name": parsed.derived_name()}
+
+    @classmethod
+    def check_change(cls, before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+        return version_steps(before.get("version"), after.get("version"), "node group")
+
+    @classmethod
+    def check_related(cls, after: Mapping[str, Any],
+                      planned: Mapping[str, Mapping[str, Any]]) -> list[str]:
+        nodes = _minor(after.get("version"))
+        cluster = next((attrs for address, attrs in planned.items()
+                        if address.split(".")[-2] == EksCluster.type_name
+                        and attrs.get("name") == after.get("cluster_name")), None)
+        ours = _minor(cluster.get("version")) if cluster else None
+        if nodes is None or ours is None or nodes[0] != ours[0]:
+            return []
+        if nodes > ours:
+            return [f"version {after['version']} is ahead of its cluster's "
+                    f"({cluster['version']}): nodes cannot run a newer Kubernetes than their "
+                    "control plane. Upgrade the cluster first, one minor version per apply"]
+        if ours[1] - nodes[1] > KUBELET_SKEW:
+            return [f"version {after['version']} is more than {KUBELET_SKEW} minor versions "
+                    f"behind its cluster's ({cluster['version']}), which Kubernetes does not "
+                    f"support: set it to {cluster['version']} (or at least "
+                    f"{ours[0]}.{ours[1] - KUBELET_SKEW})"]
+        return []
+
     def id_for(self, args: EksNodeGroupArgs) -> str:
-        return f"{args.cluster_name}:{args.node_group_name}"  # Terraform's import id
+        return f"{args.cluster_name}:{args.name}"  # Terraform's import id
 
     def _send_create(self, args: EksNodeGroupArgs, meta: ResourceMeta) -> dict[str, Any]:
         params: dict[str, Any] = {
-            "clusterName": args.cluster_name, "nodegroupName": args.node_group_name,
+            "clusterName": args.cluster_name, "nodegroupName": args.name,
             "nodeRole": args.node_role_arn, "subnets": args.subnet_ids,
             "instanceTypes": args.instance_types, "capacityType": args.capacity_type,
             "scalingConfig": args.scaling_config.request(), "tags": all_tags(args.tags, meta)}
         optional = {"amiType": args.ami_type, "diskSize": args.disk_size, "labels": args.labels,
+                    "version": args.version,
                     "taints": [t.model_dump(exclude_none=True) for t in args.taint]}
         params.update({k: v for k, v in optional.items() if v})
         group: dict[str, Any] = self.client.create_nodegroup(**params)["nodegroup"]
@@ -477,6 +602,8 @@ class EksNodeGroup(_EksResource[EksNodeGroupArgs]):
         tags = dict(found.get("tags") or {})
         args = EksNodeGroupArgs.model_validate({
             "cluster_name": found["clusterName"], "node_group_name": found["nodegroupName"],
+            "node_group_name_prefix": prior.get("node_group_name_prefix"),  # not AWS's
+            "version": found.get("version"),  # Computed: the live one, always
             "node_role_arn": found["nodeRole"], "subnet_ids": found.get("subnets") or [],
             "instance_types": found.get("instanceTypes") or ["t3.medium"],
             "capacity_type": found.get("capacityType", "ON_DEMAND"),
@@ -494,6 +621,13 @@ class EksNodeGroup(_EksResource[EksNodeGroupArgs]):
     def update(self, id: str, prior: Mapping[str, Any], args: EksNodeGroupArgs,
                meta: ResourceMeta) -> dict[str, Any]:
         found = self._idle(id)
+        if args.version is not None and found.get("version") != args.version:
+            # A rolling replacement of the nodes: the group is UPDATING until it is done,
+            # and the calls below wait (NotReady) until it takes changes again.
+            with self._calling("UpdateNodegroupVersion"):
+                self.client.update_nodegroup_version(**self._key(id) or {},
+                                                     version=args.version)
+            found = self._idle(id)
         have = self._attributes(found, {})
         changes: dict[str, Any] = {}
         add = {k: v for k, v in args.labels.items() if have["labels"].get(k) != v}
