@@ -143,8 +143,9 @@ def test_trainer_day_two(cli: Cli, sandbox: Any, boto: Any) -> None:
     r = cli.run("plan")
     assert r.code == 1
     assert r.err == (
-        f"Error: mlform.yaml:{_trainer_line(cli)}:3: {CONTROL_PLANE}: EKS upgrades one minor version "
-        "at a time: 1.36 -> 1.38 cannot be done in one apply; apply 1.37, then 1.38\n"), r.err
+        f"Error: mlform.yaml:{_trainer_line(cli)}:3: {CONTROL_PLANE}: EKS upgrades one minor "
+        "version at a time: 1.36 -> 1.38 cannot be done in one apply; apply 1.37, then 1.38\n"
+    ), r.err
     r = cli.run("apply", "--auto-approve")
     assert r.code == 1 and "apply 1.37, then 1.38" in r.err
     _trainer(cli, gpu='"A10G:4"', nodes='"0..3"', spot="false", kubernetes_version='"1.35"')

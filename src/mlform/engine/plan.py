@@ -230,7 +230,7 @@ def make_plan(
             continue
         changes[address] = change
         values[address] = change.after or {}
-    for address, change in changes.items():
+    for address in changes:
         rc = desired[address]
         problems.extend(MlformError(f"{address}: {why}", pos=rc.pos) for why in
                         registry.get(rc.type).check_related(values[address], values))

@@ -60,7 +60,8 @@ def check_contract(
         new_args = rtype.Args.model_validate(rtype.complete_args(dict(update)))
         updated = rt.update(attrs["id"], attrs, new_args, meta)
         wanted = _echoed(rtype, new_args)
-        assert {k: updated[k] for k in wanted} == wanted, "update must converge to the new arguments"
+        assert {k: updated[k] for k in wanted} == wanted, (
+            "update must converge to the new arguments")
         assert rt.read(updated["id"], updated) == updated
         attrs = updated
     rt.delete(attrs["id"], attrs)

@@ -545,22 +545,20 @@ class EksNodeGroup(_EksResource[EksNodeGroupArgs]):
     @classmethod
     def check_related(cls, after: Mapping[str, Any],
                       planned: Mapping[str, Mapping[str, Any]]) -> list[str]:
-        nodes = _minor(after.get("version"))
-        cluster = next((attrs for address, attrs in planned.items()
-                        if address.split(".")[-2] == EksCluster.type_name
-                        and attrs.get("name") == after.get("cluster_name")), None)
-        ours = _minor(cluster.get("version")) if cluster else None
+        theirs = next((attrs.get("version") for address, attrs in planned.items()
+                       if address.split(".")[-2] == EksCluster.type_name
+                       and attrs.get("name") == after.get("cluster_name")), None)
+        mine, nodes, ours = after.get("version"), _minor(after.get("version")), _minor(theirs)
         if nodes is None or ours is None or nodes[0] != ours[0]:
-            return []
+            return []  # unknown until apply, or left to EKS (then the cluster's)
         if nodes > ours:
-            return [f"version {after['version']} is ahead of its cluster's "
-                    f"({cluster['version']}): nodes cannot run a newer Kubernetes than their "
-                    "control plane. Upgrade the cluster first, one minor version per apply"]
+            return [f"version {mine} is ahead of its cluster's ({theirs}): nodes cannot run a "
+                    "newer Kubernetes than their control plane. Upgrade the cluster first, "
+                    "one minor version per apply"]
         if ours[1] - nodes[1] > KUBELET_SKEW:
-            return [f"version {after['version']} is more than {KUBELET_SKEW} minor versions "
-                    f"behind its cluster's ({cluster['version']}), which Kubernetes does not "
-                    f"support: set it to {cluster['version']} (or at least "
-                    f"{ours[0]}.{ours[1] - KUBELET_SKEW})"]
+            return [f"version {mine} is more than {KUBELET_SKEW} minor versions behind its "
+                    f"cluster's ({theirs}), which Kubernetes does not support: set it to "
+                    f"{theirs} (or at least {ours[0]}.{ours[1] - KUBELET_SKEW})"]
         return []
 
     def id_for(self, args: EksNodeGroupArgs) -> str:

@@ -25,7 +25,6 @@ DEFAULT_VERSION = "1.35"
 def patch_eks() -> None:
     from moto.core.responses import ActionResult
     from moto.core.utils import utcnow
-    from moto.eks import models as eks_models
     from moto.eks import urls
     from moto.eks.exceptions import InvalidParameterException
     from moto.eks.models import EKSBackend
@@ -34,17 +33,7 @@ def patch_eks() -> None:
 
     if getattr(EKSBackend, "_mlform_patched", False):
         return
-    eks_models.DEFAULT_KUBERNETES_VERSION = DEFAULT_VERSION
-
-    def minor(version: str | None) -> tuple[int, ...]:
-        try:
-            return tuple(int(p) for p in (version or "").split("."))
-        except ValueError:
-            return ()
-
-    def refuse(cluster: str, group: str | None, message: str) -> Exception:
-        return InvalidParameterException(clusterName=cluster, nodegroupName=group,
-                                         addonName=None, message=message)
+    _patch_versions()
 
     def update_cluster_version(self: Any, name: str, version: str) -> dict[str, Any]:
         cluster = self.describe_cluster(name)  # raises if missing
@@ -103,6 +92,42 @@ def patch_eks() -> None:
         group = nodegroup(self, resource_arn)
         return original_list_tags(self, resource_arn) if group is None else dict(group.tags)
 
+    # Routes are read when the EKS app is first built, which is after this runs.
+    urls.url_paths["{0}/clusters/(?P<name>[^/]+)/updates$"] = urls.response.dispatch
+    setattr(EKSBackend, "update_cluster_version", update_cluster_version)  # noqa: B010
+    setattr(EKSResponse, "update_cluster_version", update_cluster_version_response)  # noqa: B010
+    setattr(EKSBackend, "update_cluster_config", update_cluster_config)  # noqa: B010
+    setattr(EKSBackend, "tag_resource", tag_resource)  # noqa: B010
+    setattr(EKSBackend, "untag_resource", untag_resource)  # noqa: B010
+    setattr(EKSBackend, "list_tags_for_resource", list_tags_for_resource)  # noqa: B010
+    setattr(EKSBackend, "_mlform_patched", True)  # noqa: B010
+
+
+def _minor(version: str | None) -> tuple[int, ...]:
+    try:
+        return tuple(int(p) for p in (version or "").split("."))
+    except ValueError:
+        return ()
+
+
+def _patch_versions() -> None:
+    """Kubernetes versions: the default, node groups at their cluster's, UpdateNodegroupVersion."""
+    from moto.core.responses import ActionResult
+    from moto.core.utils import utcnow
+    from moto.eks import models as eks_models
+    from moto.eks import urls
+    from moto.eks.exceptions import InvalidParameterException
+    from moto.eks.models import EKSBackend
+    from moto.eks.responses import EKSResponse
+    from moto.moto_api._internal import mock_random
+
+    eks_models.DEFAULT_KUBERNETES_VERSION = DEFAULT_VERSION
+    minor = _minor
+
+    def refuse(cluster: str, group: str | None, message: str) -> Exception:
+        return InvalidParameterException(clusterName=cluster, nodegroupName=group,
+                                         addonName=None, message=message)
+
     original_create_nodegroup = EKSBackend.create_nodegroup
 
     def create_nodegroup(self: Any, **kwargs: Any) -> Any:
@@ -139,18 +164,9 @@ def patch_eks() -> None:
             nodegroup_name=self._get_param("nodegroupName"),
             version=self._get_param("version"))})
 
-    # Routes are read when the EKS app is first built, which is after this runs.
     urls.url_paths["{0}/clusters/(?P<name>[^/]+)/node-groups/(?P<nodegroupName>[^/]+)"
                    "/update-version$"] = urls.response.dispatch
     setattr(EKSBackend, "create_nodegroup", create_nodegroup)  # noqa: B010
     setattr(EKSBackend, "update_nodegroup_version", update_nodegroup_version)  # noqa: B010
     setattr(EKSResponse, "update_nodegroup_version",  # noqa: B010
             update_nodegroup_version_response)
-    urls.url_paths["{0}/clusters/(?P<name>[^/]+)/updates$"] = urls.response.dispatch
-    setattr(EKSBackend, "update_cluster_version", update_cluster_version)  # noqa: B010
-    setattr(EKSResponse, "update_cluster_version", update_cluster_version_response)  # noqa: B010
-    setattr(EKSBackend, "update_cluster_config", update_cluster_config)  # noqa: B010
-    setattr(EKSBackend, "tag_resource", tag_resource)  # noqa: B010
-    setattr(EKSBackend, "untag_resource", untag_resource)  # noqa: B010
-    setattr(EKSBackend, "list_tags_for_resource", list_tags_for_resource)  # noqa: B010
-    setattr(EKSBackend, "_mlform_patched", True)  # noqa: B010
