@@ -6,7 +6,6 @@ capacity: the new node group exists before the old one is deleted."""
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,8 @@ TRAINER = """  trainer:
     nodes: {dev: "0..2", prod: "0..8"}
     spot: true
 """
-CLUSTER = "fraud-dev-trainer"
+PROJECT = "kube2"  # not the example's: test_ml_platform applies that in the same sandbox
+CLUSTER = f"{PROJECT}-dev-trainer"
 GPU = "module.trainer.aws_eks_node_group.gpu"
 SYSTEM = "module.trainer.aws_eks_node_group.system"
 CONTROL_PLANE = "module.trainer.aws_eks_cluster.this"
@@ -69,8 +69,10 @@ def _line(r: Result, address: str, what: str) -> int:
 
 
 def test_trainer_day_two(cli: Cli, sandbox: Any, boto: Any) -> None:
-    shutil.copy(EXAMPLE, cli.cwd / "mlform.yaml")
-    assert TRAINER in (cli.cwd / "mlform.yaml").read_text()
+    example = EXAMPLE.read_text()
+    assert TRAINER in example and example.count("project: fraud\n") == 1
+    (cli.cwd / "mlform.yaml").write_text(example.replace("project: fraud\n",
+                                                         f"project: {PROJECT}\n"))
     _apply(cli)
     eks = boto("eks", "eu-west-1")
     first = _groups(eks)
@@ -110,8 +112,8 @@ def test_trainer_day_two(cli: Cli, sandbox: Any, boto: Any) -> None:
     assert _headers(r) == [f"# {GPU} must be replaced"]
     assert re.search(r'~ instance_types\s+= \[ # forces replacement\n\s+- "g5.xlarge",\n'
                      r'\s+\+ "g5.12xlarge",', r.out), r.out
-    assert re.search(r'~ node_group_name = "fraud-dev-trainer-gpu-\w{8}" -> '
-                     r'"fraud-dev-trainer-gpu-\w{8}" # forces replacement', r.out), r.out
+    assert re.search(rf'~ node_group_name = "{CLUSTER}-gpu-\w{{8}}" -> '
+                     rf'"{CLUSTER}-gpu-\w{{8}}" # forces replacement', r.out), r.out
     r = _apply(cli)
     assert _line(r, GPU, "Creation complete") < _line(r, GPU, "Destroying...")
     four = _groups(eks)

@@ -15,7 +15,8 @@ import pytest
 from pydantic import ValidationError
 
 from mlform.errors import NotReady, ProviderError
-from mlform.providers.aws.eks import EksCluster, EksNodeGroup
+from mlform.providers.aws.eks import EksCluster
+from mlform.providers.aws.eks_node_group import EksNodeGroup
 from mlform.providers.base import ResourceMeta, StackContext
 from tests.providers.aws.contract import check_contract
 
