@@ -22,7 +22,8 @@ requests it matches pass untouched. Faults:
 
 `drop_after` and `503_after` are lost answers: the call took effect, but the caller cannot know.
 `fired` records every fault injected, so a test can check its fault really happened; `clear()`
-drops the rules that have not fired up.
+drops the rules that have not fired up. `seen` lists every request's operation in the order the
+requests arrived, for tests of the order of calls.
 """
 
 from __future__ import annotations
@@ -124,6 +125,7 @@ class FaultProxy(ThreadingHTTPServer):
         self.upstream = urlsplit(upstream)
         self.rules: list[Rule] = []
         self.fired: list[tuple[Fault, str]] = []
+        self.seen: list[str] = []
         self.lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -145,6 +147,7 @@ class FaultProxy(ThreadingHTTPServer):
     def take(self, request: Request) -> Rule | None:
         """The rule to apply to `request`, if one with firings left matches it."""
         with self.lock:
+            self.seen.append(request.operation)
             for rule in self.rules:
                 if rule.times > 0 and rule.matches(request):
                     rule.times -= 1

@@ -1,5 +1,5 @@
 """`python -m mlform` runs the CLI."""
 
-from mlform.cli.main import main
+from mlform.cli.entry import main
 
 main()

@@ -159,3 +159,19 @@ def test_ctrl_c_at_the_confirmation_prompt_changes_nothing(cli: Cli) -> None:
     assert proc.returncode == 130, err
     assert err.endswith("Interrupted.\n") and "Traceback" not in err
     assert cli.run("state", "list").out == ""
+
+
+def test_ctrl_c_while_the_cli_is_still_starting_is_one_line_and_130(cli: Cli) -> None:
+    """Ctrl-C at moments spread over start-up (imports, config, state): never a traceback."""
+    cli.write("project: early\nenvironments: {dev: {}}\nresources:\n"
+              "  mlform_data.a: {input: 1}\n")
+    exits = []
+    for delay in [i * 0.03 for i in range(12)]:
+        proc = cli.popen("plan")
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert "Traceback" not in err, (delay, err[-2000:])
+        assert proc.returncode in (0, 130, -signal.SIGINT), (delay, proc.returncode, err)
+        exits.append(proc.returncode)
+    assert 130 in exits  # some landed while it ran (the rest after it ended)

@@ -83,3 +83,43 @@ def test_secret_values_are_not_supported_yet(tmp_path: Path) -> None:
         "mlform.yaml:3:34: db.value_from: secret values are not supported yet: create the "
         "secret here and put its value in with the AWS console or CLI for now, got a string "
         "('env:PW')"]
+
+
+def test_a_check_of_the_whole_component_points_at_the_key_it_names(tmp_path: Path) -> None:
+    # Such checks used to end in ", got a mapping" (the whole component) and point at the
+    # component's `type:` line.
+    text = ("project: demo\ncomponents:\n"
+            "  trainer:\n    type: gpu_cluster\n    gpu: A100\n    nodes: 5..2\n"
+            "  api:\n    type: model_endpoint\n    image: x\n"
+            "  fs:\n    type: feature_store\n    offline_store: s3://b/fs\n"
+            "    features: {id: String, at: String}\n    record_identifier: user\n"
+            "    event_time: at\n"
+            "  api2:\n    type: model_endpoint\n    image: x\n    gpu: {type: T4, count: x}\n")
+    assert problems(tmp_path, text) == [
+        "mlform.yaml:6:5: trainer.nodes: expected MIN..MAX with MIN <= MAX and MAX >= 1 (such "
+        "as 0..4) or a number, got '5..2'",
+        "mlform.yaml:7:3: api: give either instance_type or gpu",
+        "mlform.yaml:14:5: fs.record_identifier: 'user' must be one of the features (id, at)",
+        "mlform.yaml:19:21: api2: gpu.count must be a positive integer",
+    ]
+
+
+def test_a_value_that_fits_no_member_of_a_union_is_one_message(tmp_path: Path) -> None:
+    # pydantic reports it once per member, under the member's name (`gpu.dict[str,any]`).
+    text = ("project: demo\ncomponents:\n"
+            "  trainer:\n    type: gpu_cluster\n    gpu: [A100]\n    nodes: [1]\n"
+            "  api:\n    type: model_endpoint\n    image: x\n    gpu: {type: T4, count: x}\n"
+            "    autoscale: 5\n")
+    assert problems(tmp_path, text) == [
+        "mlform.yaml:5:10: trainer.gpu: expected a string or a mapping, got a list",
+        "mlform.yaml:6:12: trainer.nodes: expected a string or an integer, got a list",
+        "mlform.yaml:11:16: api.autoscale: expected a mapping, got an integer (5)",
+    ]
+
+
+def test_a_component_missing_a_key_is_reported_at_its_name(tmp_path: Path) -> None:
+    text = ("project: demo\ncomponents:\n  fs:\n    type: feature_store\n"
+            "    features: {id: String}\n    record_identifier: id\n    event_time: id\n")
+    assert problems(tmp_path, text) == [
+        "mlform.yaml:3:3: fs: missing required key 'offline_store'"]
+

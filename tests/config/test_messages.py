@@ -90,3 +90,25 @@ def test_tab_after_spaces_in_indentation_is_named(tmp_path: Path) -> None:
     assert problems(tmp_path, "project: demo\nresources:\n  aws_s3_bucket.b:\n"
                               "    bucket: x\n  \tforce_destroy: true\n") == [
         "mlform.yaml:5:3: a tab character is used for indentation; YAML allows only spaces"]
+
+
+TRIGGERS = """\
+project: demo
+resources:
+  mlform_data.a: {input: 1}
+  mlform_data.b:
+    lifecycle:
+      replace_triggered_by: [mlform_data.z.input, "${mlform_data.a.input}", mlform_data.b]
+"""
+
+
+def test_replace_triggered_by_names_resources_of_the_config(tmp_path: Path) -> None:
+    assert problems(tmp_path, TRIGGERS) == [
+        "mlform.yaml:6:30: mlform_data.b.lifecycle.replace_triggered_by[0]: "
+        "${mlform_data.z.input} refers to no resource 'mlform_data.z'; resources: "
+        "mlform_data.a, mlform_data.b",
+        "mlform.yaml:6:51: mlform_data.b.lifecycle.replace_triggered_by[1]: "
+        "'${mlform_data.a.input}' is not a resource address or a resource's attribute (write "
+        "it as `aws_x.name` or `aws_x.name.attribute`, without ${})",
+        "mlform.yaml:6:77: mlform_data.b.lifecycle.replace_triggered_by[2]: 'mlform_data.b' "
+        "refers to the resource itself"]

@@ -62,3 +62,30 @@ def test_mixed_create_before_destroy_chain_has_no_cycle() -> None:
     changes = [change("x.a", Action.REPLACE, cbd=True),
                change("x.b", Action.REPLACE, ("x.a",), ("x.a",), cbd=True)]
     assert len(order(changes)) == 4
+
+
+def test_an_update_waits_for_dependants_replaced_destroy_first() -> None:
+    # A scaling policy on a target on an endpoint: the endpoint's update comes after both
+    # are gone, and both come back after it (rule 6, then rules 1 to 3).
+    seq = order([change("x.endpoint", Action.UPDATE),
+                 change("x.target", Action.REPLACE, ("x.endpoint",), ("x.endpoint",)),
+                 change("x.policy", Action.REPLACE, ("x.target",), ("x.target",))])
+    assert seq == [("x.policy", DELETE), ("x.target", DELETE), ("x.endpoint", APPLY),
+                   ("x.target", APPLY), ("x.policy", APPLY)]
+
+
+def test_an_update_waits_for_removed_dependants() -> None:
+    seq = order([change("x.endpoint", Action.UPDATE),
+                 change("x.target", Action.DELETE, prior=("x.endpoint",))])
+    assert seq == [("x.target", DELETE), ("x.endpoint", APPLY)]
+
+
+def test_the_update_rule_gives_way_to_an_order_already_required() -> None:
+    # x.old is removed after x.user moved off it (rule 5); x.user now reads x.shared, which
+    # x.old also read: x.old's delete cannot also come before x.shared's update.
+    changes = [change("x.shared", Action.UPDATE),
+               change("x.old", Action.DELETE, prior=("x.shared",)),
+               change("x.user", Action.UPDATE, ("x.shared",), ("x.old",))]
+    seq = order(changes)
+    assert seq.index(("x.shared", APPLY)) < seq.index(("x.user", APPLY))
+    assert seq.index(("x.user", APPLY)) < seq.index(("x.old", DELETE))

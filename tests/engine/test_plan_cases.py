@@ -71,7 +71,7 @@ def test_nested_force_new_fields_force_replacement() -> None:
     from mlform.providers.aws.ecr import EcrRepositoryArgs
     from mlform.providers.schema import forced_paths
 
-    before = EcrRepositoryArgs.model_validate({"name": "r"}).model_dump(mode="json")
+    before = EcrRepositoryArgs.model_validate({"name": "repo"}).model_dump(mode="json")
     kms = {**before, "encryption_configuration": {"encryption_type": "KMS", "kms_key": "k"}}
     assert forced_paths(EcrRepositoryArgs, before, kms) == [("encryption_configuration",)]
     scan = {**before, "image_scanning_configuration": {"scan_on_push": True}}

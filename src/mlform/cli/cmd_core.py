@@ -31,7 +31,7 @@ def _workspace(config: str, environment: str | None, variables: tuple[str, ...],
 
 
 def fmt(value: Any) -> str:
-    from mlform.cli.render_plan import fmt as render
+    from mlform.cli.render_diff import fmt as render
 
     return render(value)
 

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
+from mlform.cli.render_diff import Lines, documents, fmt, lines_sym
 from mlform.cli.style import SENSITIVE, Style
 from mlform.engine.plan import Action, OutputChange, Plan, ResourceChange
 from mlform.providers.registry import Registry
 from mlform.providers.schema import sensitive_fields
 from mlform.values import UNKNOWN
-
-_SYMBOL = {"create": "+", "update": "~", "delete": "-", "same": " "}
-_COLOR = {"+": "green", "~": "yellow", "-": "red", "-/+": "red", "+/-": "green"}
 
 LEGEND = {
     Action.CREATE: ("+", "create"),
@@ -23,145 +20,22 @@ LEGEND = {
 }
 
 
-def fmt(value: Any) -> str:
-    """One value as it reads in a plan (strings quoted, unknown spelled out)."""
-    if value is UNKNOWN:
-        return "(known after apply)"
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, (dict, list)) and not value:
-        return "{}" if isinstance(value, dict) else "[]"
-    return str(value)
-
-
-class _Lines:
-    """Builds the indented body of one resource block."""
-
-    def __init__(self, style: Style) -> None:
-        self.style = style
-        self.out: list[str] = []
-
-    def sym(self, symbol: str) -> str:
-        color = _COLOR.get(symbol)
-        return self.style.paint(symbol, color) if color else symbol
-
-    def add(self, indent: int, symbol: str, text: str) -> None:
-        self.out.append(" " * indent + self.sym(symbol) + " " + text)
-
-    # whole values (create: all "+", delete: all "-") ------------------------------------
-
-    def value(self, indent: int, symbol: str, key: str, width: int, value: Any,
-              suffix: str = "") -> None:
-        label = key.ljust(width)
-        if isinstance(value, dict) and value:
-            self.add(indent, symbol, f"{label} = {{{suffix}")
-            shown = {k: v for k, v in value.items() if v is not None}
-            inner = max((len(_key(k)) for k in shown), default=0)
-            for k, v in sorted(shown.items()):
-                self.value(indent + 4, symbol, _key(k), inner, v)
-            self.out.append(" " * (indent + 2) + "}")
-        elif isinstance(value, list) and value:
-            self.add(indent, symbol, f"{label} = [{suffix}")
-            for item in value:
-                self.item(indent + 4, symbol, item)
-            self.out.append(" " * (indent + 2) + "]")
-        else:
-            tail = " -> null" if symbol == "-" else ""
-            self.add(indent, symbol, f"{label} = {fmt(value)}{tail}{suffix}")
-
-    def item(self, indent: int, symbol: str, item: Any) -> None:
-        if isinstance(item, dict) and item:
-            self.add(indent, symbol, "{")
-            shown = {k: v for k, v in item.items() if v is not None}
-            inner = max((len(_key(k)) for k in shown), default=0)
-            for k, v in sorted(shown.items()):
-                self.value(indent + 4, symbol, _key(k), inner, v)
-            self.out.append(" " * (indent + 2) + "},")
-        else:
-            self.add(indent, symbol, f"{fmt(item)},")
-
-    # differences (update / replace) ----------------------------------------------------
-
-    def diff(self, indent: int, key: str, width: int, before: Any, after: Any,
-             suffix: str = "") -> None:
-        label = key.ljust(width)
-        if before is None and after is not None:
-            self.value(indent, "+", key, width, after, suffix)
-        elif after is None and before is not None:
-            self.value(indent, "-", key, width, before, suffix)
-        elif isinstance(before, dict) and isinstance(after, dict):
-            self.add(indent, "~", f"{label} = {{{suffix}")
-            keys = sorted(set(before) | set(after))
-            inner = max((len(_key(k)) for k in keys), default=0)
-            hidden = 0
-            for k in keys:
-                b, a = before.get(k), after.get(k)
-                if b == a and a is not UNKNOWN:
-                    hidden += 1
-                    continue
-                self.diff(indent + 4, _key(k), inner, b, a)
-            if hidden:
-                self.out.append(" " * (indent + 6) + self.style.dim(
-                    f"# ({hidden} unchanged element{'s' if hidden != 1 else ''} hidden)"))
-            self.out.append(" " * (indent + 2) + "}")
-        elif (isinstance(before, list) and isinstance(after, list)
-              and len(before) == len(after) and before
-              and all(isinstance(x, dict) for x in before + after)):
-            self.add(indent, "~", f"{label} = [{suffix}")
-            for b, a in zip(before, after, strict=True):
-                if b == a:
-                    self.out.append(" " * (indent + 6) + self.style.dim("# (unchanged element)"))
-                    continue
-                self.diff(indent + 4, "", 0, b, a)
-            self.out.append(" " * (indent + 2) + "]")
-        elif isinstance(before, list) and isinstance(after, list) and not any(
-            isinstance(x, (dict, list)) for x in before + after
-        ):
-            self.add(indent, "~", f"{label} = [{suffix}")
-            for item in before:
-                if item not in after:
-                    self.add(indent + 4, "-", f"{fmt(item)},")
-            for item in after:
-                if item not in before:
-                    self.add(indent + 4, "+", f"{fmt(item)},")
-            kept = sum(1 for item in after if item in before)
-            if kept:
-                self.out.append(" " * (indent + 6) + self.style.dim(
-                    f"# ({kept} unchanged element{'s' if kept != 1 else ''} hidden)"))
-            self.out.append(" " * (indent + 2) + "]")
-        else:
-            prefix = f"{label} = " if key else ""
-            self.add(indent, "~", f"{prefix}{_compact(before)} -> {_compact(after)}{suffix}")
-
-
-def _key(k: Any) -> str:
-    k = str(k)
-    return k if k.isidentifier() else json.dumps(k)
-
-
-def _compact(value: Any) -> str:
-    if isinstance(value, (dict, list)) and value:
-        return json.dumps(value, sort_keys=True)
-    return fmt(value)
-
-
 def _mask(change_type: str, attrs: dict[str, Any] | None, registry: Registry) -> dict[str, Any]:
+    """Attributes as shown: sensitive values masked, JSON documents decoded."""
     if not attrs:
         return {}
     if not registry.knows(change_type):
         return dict(attrs)
-    hidden = sensitive_fields(registry.get(change_type).Args)
-    return {k: (SENSITIVE if k in hidden and v is not None else v) for k, v in attrs.items()}
+    args = registry.get(change_type).Args
+    hidden = sensitive_fields(args)
+    return documents(args, {k: (SENSITIVE if k in hidden and v is not None else v)
+                            for k, v in attrs.items()})
 
 
 def render_resource(type_name: str, name: str, attrs: dict[str, Any], registry: Registry,
                     style: Style) -> list[str]:
     """A recorded resource's attributes, as `terraform show` prints them."""
-    lines = _Lines(style)
+    lines = Lines(style)
     shown = {k: v for k, v in _mask(type_name, attrs, registry).items() if v is not None}
     width = max((len(k) for k in shown), default=0)
     for k in sorted(shown):
@@ -178,6 +52,8 @@ def _header(c: ResourceChange) -> str:
     if c.action is Action.REPLACE:
         if c.reason and not c.replace_because:
             return f"# {name} is tainted, so must be replaced"
+        if c.triggered_by and not c.replace_because:
+            return f"# {name} will be replaced due to changes in replace_triggered_by"
         return f"# {name} must be replaced"
     if c.action is Action.FORGET:
         return f"# {name} will no longer be managed by mlform, but will not be destroyed"
@@ -201,18 +77,22 @@ def render_change(c: ResourceChange, registry: Registry, style: Style) -> list[s
             return []
         header = (f"# {c.address} will be imported" if c.importing is not None
                   else f"# {c.previous_address} has moved to {c.address}")
-        lines = _Lines(style)
+        lines = Lines(style)
         _render_diff(c, c.before or {}, c.before or {}, lines)
         return [f"  {style.bold(header)}", f'    resource "{c.type}" "{c.name}" {{',
                 *lines.out, "    }"]
     before = _mask(c.type, c.before, registry)
     after = _mask(c.type, c.after, registry)
-    lines = _Lines(style)
+    lines = Lines(style)
     head = [f"  {style.bold(_header(c))}"]
     if adopted is not None:
         head.append(f"  {style.dim(f'# {adopted}')}")
     if c.action in (Action.DELETE, Action.FORGET) and c.reason and not c.deposed:
         head.append(f"  {style.dim(f'# (because {c.reason})')}")
+    for text in c.triggered_by if c.action is Action.REPLACE else ():
+        head.append(f"  {style.dim(f'# (because {text} changes)')}")
+    if c.action is Action.REPLACE and c.replace_because and c.reason:
+        head.append(f"  {style.dim(f'# ({c.reason})')}")
     if c.action is Action.REPLACE:
         symbol = "+/-" if c.create_before_destroy else "-/+"
     else:
@@ -236,7 +116,7 @@ def render_change(c: ResourceChange, registry: Registry, style: Style) -> list[s
 
 
 def _render_diff(c: ResourceChange, before: dict[str, Any], after: dict[str, Any],
-                 lines: _Lines) -> None:
+                 lines: Lines) -> None:
     keys = sorted(set(before) | set(after))
     changed = [k for k in keys if before.get(k) != after.get(k) or after.get(k) is UNKNOWN]
     show_id = "id" in before and "id" not in changed
@@ -264,7 +144,7 @@ def render_outputs(outputs: dict[str, OutputChange], style: Style) -> list[str]:
     changed = {n: o for n, o in outputs.items() if o.before != o.after or o.after is UNKNOWN}
     if not changed:
         return []
-    lines = _Lines(style)
+    lines = Lines(style)
     width = max(len(n) for n in changed)
     for name in sorted(changed):
         o = changed[name]
@@ -335,8 +215,28 @@ def iter_plan_text(plan: Plan, registry: Registry, style: Style) -> Iterator[str
                     yield from block
                     yield ""
         yield style.bold(summary(plan))
+        yield from render_renames(plan, style)
     yield from render_outputs(plan.outputs, style)
 
 
-def lines_sym(style: Style, symbol: str) -> str:
-    return style.paint(symbol, _COLOR[symbol]) if symbol in _COLOR else symbol
+def render_renames(plan: Plan, style: Style) -> list[str]:
+    """The `moved:` entries that would keep what the plan destroys and creates again; a
+    warning when that loses data (a bucket's objects)."""
+    if not plan.renames:
+        return []
+    if any(r.loses for r in plan.renames):
+        head = style.red(style.bold(
+            "Warning: this plan destroys objects that hold data and creates them again, with the "
+            "same settings, under new addresses:"))
+    else:
+        head = style.bold("Note: this plan destroys objects and creates them again, with the "
+                          "same settings, under new addresses:")
+    lines = ["", head]
+    for r in plan.renames:
+        loss = "; ".join(
+            f"destroying {'it' if address == r.source else address} loses {what}"
+            for address, what in r.loses)
+        lines.append(f"  {r.source} -> {r.target}" + (f": {loss}" if loss else ""))
+    lines += ["If they were renamed, keep them: add to mlform.yaml", "", "moved:"]
+    lines += [f"  - {r.entry}" for r in plan.renames]
+    return lines

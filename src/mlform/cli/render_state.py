@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from mlform.cli.render_plan import fmt, render_resource
+from mlform.cli.render_diff import fmt
+from mlform.cli.render_plan import render_resource
 from mlform.cli.style import SENSITIVE, Style
 from mlform.config.refs import split_address
 from mlform.engine.planjson import COMPATIBLE_TERRAFORM, terraform_values

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from mlform.components.base import ComponentModel, ExpandContext, Expansion
+from mlform.providers.aws.s3_rules import INFREQUENT, MIN_DAYS
 
 BUCKET = "aws_s3_bucket.this"
 
@@ -44,6 +45,26 @@ class DatasetStore(ComponentModel):
     }
 
     anchor: ClassVar[str | None] = "aws_s3_bucket"
+
+    @field_validator("transition_days")
+    @classmethod
+    def _expire_after_moving(cls, value: int | None, info: ValidationInfo) -> int | None:
+        retention = info.data.get("retention_days")
+        if value is not None and retention is not None and retention <= value:
+            raise ValueError(f"objects would expire (retention_days: {retention}) before they "
+                             f"move; S3 wants the transition first: make it less than "
+                             f"{retention} or drop it")
+        return value
+
+    @field_validator("transition_storage_class")
+    @classmethod
+    def _infrequent_after_30_days(cls, value: str, info: ValidationInfo) -> str:
+        days = info.data.get("transition_days")
+        if value in INFREQUENT and days is not None and days < MIN_DAYS:
+            raise ValueError(f"S3 moves objects to {value} only after {MIN_DAYS} days or more "
+                             f"in Standard: set transition_days to {MIN_DAYS} or more (it is "
+                             f"{days}), or choose INTELLIGENT_TIERING or GLACIER_IR")
+        return value
 
     @classmethod
     def recognize(cls, found: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
@@ -90,13 +111,17 @@ class DatasetStore(ComponentModel):
         default: dict[str, Any] = {"sse_algorithm": "AES256"}
         if self.kms_key_arn:
             default = {"sse_algorithm": "aws:kms", "kms_master_key_id": self.kms_key_arn}
-        out.add("aws_s3_bucket_server_side_encryption_configuration.this", bucket=name, rule=[{
+        encryption = "aws_s3_bucket_server_side_encryption_configuration.this"
+        out.add(encryption, bucket=name, rule=[{
             "apply_server_side_encryption_by_default": default,
             "bucket_key_enabled": bool(self.kms_key_arn)}])
         out.add("aws_s3_bucket_public_access_block.this", bucket=name, block_public_acls=True,
                 block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True)
         out.add("aws_s3_bucket_lifecycle_configuration.this", bucket=name, rule=self._rules())
-        out.outputs = {"uri": "s3://" + name, "arn": ctx.ref(BUCKET, "arn"), "name": name}
+        # With a KMS key the URI names the bucket through its encryption configuration, so
+        # that every role given access under it is given the key too (components/iam.py).
+        uri = "s3://" + (ctx.ref(encryption, "bucket") if self.kms_key_arn else name)
+        out.outputs = {"uri": uri, "arn": ctx.ref(BUCKET, "arn"), "name": name}
         return out
 
     def _rules(self) -> list[dict[str, Any]]:

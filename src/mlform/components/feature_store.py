@@ -35,9 +35,10 @@ class FeatureStore(ComponentModel):
 
     @model_validator(mode="after")
     def _keys_are_features(self) -> FeatureStore:
-        for name in (self.record_identifier, self.event_time):
-            if name not in self.features:
-                raise ValueError(f"'{name}' must be one of the features "
+        for key, name in (("record_identifier", self.record_identifier),
+                          ("event_time", self.event_time)):
+            if name not in self.features:  # (`key: ...` places the message at that key)
+                raise ValueError(f"{key}: '{name}' must be one of the features "
                                  f"({', '.join(self.features)})")
         return self
 

@@ -1,7 +1,10 @@
 """Least-privilege IAM documents components give the roles they make.
 
 They work on values that may still be references (`s3://${module.features...id}/models`): S3
-URIs and image names are rewritten as text into the ARNs a policy needs.
+URIs and image names are rewritten as text into the ARNs a policy needs. A dataset store
+encrypted with a KMS key says so in its URI, which names the bucket through its encryption
+configuration (`s3://${module.features.aws_s3_bucket_server_side_encryption_configuration.this
+.bucket}`): whoever reads or writes under it is given that key (`kms_access`).
 """
 
 from __future__ import annotations
@@ -10,6 +13,10 @@ import json
 import re
 from typing import Any
 
+_ENCRYPTED_BUCKET = re.compile(
+    r"^s3://\$\{((?:module\.[a-z0-9-]+\.)?"
+    r"aws_s3_bucket_server_side_encryption_configuration\.[A-Za-z0-9_-]+)\.bucket\}")
+_KEY = "rule[0].apply_server_side_encryption_by_default.kms_master_key_id"
 _REPOSITORY_URL = re.compile(
     r"^\$\{((?:module\.[a-z0-9-]+\.)?aws_ecr_repository\.[A-Za-z0-9_-]+)\.repository_url\}")
 
@@ -33,7 +40,8 @@ def s3_arns(uri: str) -> tuple[str, str]:
 
 
 def s3_access(sid: str, uris: list[str], *, write: bool) -> list[dict[str, Any]]:
-    """Read (and with `write`, write) the objects under each URI, and list their buckets."""
+    """Read (and with `write`, write) the objects under each URI, and list their buckets; and
+    use the KMS keys of the encrypted dataset stores among them (`kms_access`)."""
     if not uris:
         return []
     buckets, objects = zip(*(s3_arns(u) for u in uris), strict=True)
@@ -43,7 +51,26 @@ def s3_access(sid: str, uris: list[str], *, write: bool) -> list[dict[str, Any]]
          "Resource": sorted(set(objects))},
         {"Sid": f"{sid}Buckets", "Effect": "Allow", "Action": "s3:ListBucket",
          "Resource": sorted(set(buckets))},
+        *kms_access(sid, uris, write=write),
     ]
+
+
+def kms_keys(uris: list[str]) -> list[str]:
+    """References to the KMS keys of the encrypted dataset stores `uris` are under."""
+    found = (_ENCRYPTED_BUCKET.match(u) for u in uris)
+    return sorted({"${" + m.group(1) + "." + _KEY + "}" for m in found if m})
+
+
+def kms_access(sid: str, uris: list[str], *, write: bool) -> list[dict[str, Any]]:
+    """Decrypt what is read from the encrypted dataset stores among `uris` (and with `write`,
+    make the data keys S3 encrypts new objects with): S3 uses the caller's permissions on
+    the bucket's KMS key. Nothing for buckets without one."""
+    keys = kms_keys(uris)
+    if not keys:
+        return []
+    actions = ["kms:Decrypt"] + (["kms:GenerateDataKey"] if write else [])
+    return [{"Sid": f"{sid}Key", "Effect": "Allow", "Action": actions,
+             "Resource": keys if len(keys) > 1 else keys[0]}]
 
 
 def repository_arn(image: str) -> str:

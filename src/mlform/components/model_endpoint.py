@@ -5,6 +5,11 @@ the model artifacts and nothing more, a model, an endpoint configuration, the en
 `autoscale`, an Application Auto Scaling target and target-tracking policy. A new model version
 (image or model data) creates a new model and endpoint configuration and moves the endpoint to
 them in place: the endpoint is never deleted and recreated for a model change.
+
+With `autoscale` the autoscaler owns the instance count, and a deploy keeps the live count. AWS
+refuses to change the instance type of a variant registered with Application Auto Scaling, so
+a new instance type replaces the target and its policy around the endpoint's update
+(`replace_triggered_by`): deregistered first, registered again once the endpoint is InService.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from pydantic import Field, model_validator
 from mlform.components.base import ComponentModel, ExpandContext, Expansion
 from mlform.components.gpu import parse_gpu, resolve
 from mlform.components.iam import LOGS, document, ecr_pull, trust
+from mlform.config.refs import module_address
 from mlform.providers.base import ArgsModel
 
 ROLE = "aws_iam_role.this"
@@ -32,6 +38,13 @@ class Autoscale(ArgsModel):
     invocations_per_instance: int = Field(
         ge=1, description="Target invocations per instance per minute; instances are added "
                           "above it and removed below it.")
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> Autoscale:
+        # Checked here, so that it is reported alone: `replicas` cannot be between them.
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        return self
 
 
 class ModelEndpoint(ComponentModel):
@@ -75,8 +88,6 @@ class ModelEndpoint(ComponentModel):
         if a is not None and not a.min <= self.replicas <= a.max:
             raise ValueError(f"replicas ({self.replicas}) must be between autoscale.min "
                              f"({a.min}) and autoscale.max ({a.max})")
-        if a is not None and a.min > a.max:
-            raise ValueError(f"autoscale.min ({a.min}) is above autoscale.max ({a.max})")
         return self
 
     def expand(self, ctx: ExpandContext) -> Expansion:
@@ -107,19 +118,28 @@ class ModelEndpoint(ComponentModel):
         if self.autoscale is not None:
             resource_id = f"endpoint/{endpoint}/variant/{VARIANT}"
             dimension = "sagemaker:variant:DesiredInstanceCount"
-            out.add("aws_appautoscaling_target.this", service_namespace="sagemaker",
-                    resource_id=resource_id, scalable_dimension=dimension,
-                    min_capacity=self.autoscale.min, max_capacity=self.autoscale.max)
-            out.add("aws_appautoscaling_policy.this", name=ctx.default_name("invocations"),
-                    service_namespace="sagemaker",
-                    resource_id=ctx.ref("aws_appautoscaling_target.this", "resource_id"),
-                    scalable_dimension=dimension, policy_type="TargetTrackingScaling",
-                    target_tracking_scaling_policy_configuration={
-                        "target_value": float(self.autoscale.invocations_per_instance),
-                        "predefined_metric_specification": {
-                            "predefined_metric_type": "SageMakerVariantInvocationsPerInstance"},
-                        "scale_in_cooldown": 300, "scale_out_cooldown": 60,
-                    })
+            # AWS refuses a new instance type under a registered target (see the docstring).
+            config_type, config_name = CONFIG.split(".")
+            instance_type = (module_address(ctx.name, config_type, config_name)
+                             + ".production_variants[0].instance_type")
+            retarget = {"replace_triggered_by": [instance_type]}
+            target = out.add("aws_appautoscaling_target.this", service_namespace="sagemaker",
+                             resource_id=resource_id, scalable_dimension=dimension,
+                             min_capacity=self.autoscale.min, max_capacity=self.autoscale.max)
+            target.lifecycle = retarget
+            policy = out.add(
+                "aws_appautoscaling_policy.this", name=ctx.default_name("invocations"),
+                service_namespace="sagemaker",
+                resource_id=ctx.ref("aws_appautoscaling_target.this", "resource_id"),
+                scalable_dimension=dimension, policy_type="TargetTrackingScaling",
+                target_tracking_scaling_policy_configuration={
+                    "target_value": float(self.autoscale.invocations_per_instance),
+                    "predefined_metric_specification": {
+                        "predefined_metric_type": "SageMakerVariantInvocationsPerInstance"},
+                    "scale_in_cooldown": 300, "scale_out_cooldown": 60,
+                })
+            # Deregistering the target deletes its policy: it is put back with the target.
+            policy.lifecycle = retarget
         out.outputs = {
             "name": endpoint, "arn": ctx.ref(ENDPOINT, "arn"),
             "url": f"https://runtime.sagemaker.{ctx.stack.region}.amazonaws.com/endpoints/"
@@ -141,9 +161,13 @@ class ModelEndpoint(ComponentModel):
         return f"ml.{chosen}"
 
     def _policy(self) -> str:
-        """Pull the image, read the model artifacts, write logs and metrics: nothing more."""
+        """Pull the image, read the model artifacts (decrypting them when their dataset store
+        has a KMS key), write logs and metrics: nothing more."""
+        from mlform.components.iam import kms_access
+
         statements = [*ecr_pull([self.image]), LOGS]
         if self.model_data and self.model_data.startswith("s3://"):
             statements.append({"Sid": "ReadModel", "Effect": "Allow", "Action": "s3:GetObject",
                                "Resource": "arn:aws:s3:::" + self.model_data[len("s3://"):]})
+            statements += kms_access("Model", [self.model_data], write=False)
         return document(statements)

@@ -20,6 +20,7 @@ from mlform.config.refs import (
     parse_template,
     render_piece,
     substitute,
+    trigger_ref,
 )
 from mlform.config.validation import dotted, quote_hint, suggest, validation_problems
 from mlform.config.yamlpos import Positions
@@ -182,6 +183,7 @@ def check_resource(
                     (*at, "depends_on", i))
         else:
             deps.append(dep)
+    deps.extend(_replace_triggers(b, res, resources, types, at))
     res.depends_on = tuple(dict.fromkeys(deps))
     _check_ignore_changes(b, res, rtype, at)
     try:
@@ -212,6 +214,32 @@ def _check_ignore_changes(b: Builder, res: ResourceConfig, rtype: type[ResourceT
         if first not in names:
             b.error(f"{res.address}.lifecycle.ignore_changes[{i}]: '{first}' is not an "
                     f"argument of {res.type}{suggest(str(first), names, 'arguments')}", where)
+
+
+def _replace_triggers(b: Builder, res: ResourceConfig, resources: dict[str, ResourceConfig],
+                      types: dict[str, type[ResourceType[Any]]],
+                      at: tuple[str | int, ...]) -> list[str]:
+    """The addresses `lifecycle.replace_triggered_by` names, checked (they are dependencies)."""
+    found: list[str] = []
+    for i, text in enumerate(res.lifecycle.replace_triggered_by):
+        where = (*at, "lifecycle", "replace_triggered_by", i)
+        try:
+            ref = trigger_ref(text)
+        except ValueError as exc:
+            b.error(f"{res.address}.lifecycle.replace_triggered_by[{i}]: {exc}", where)
+            continue
+        if ref.address == res.address:
+            b.error(f"{res.address}.lifecycle.replace_triggered_by[{i}]: '{text}' refers to "
+                    "the resource itself", where)
+        elif ref.attr_path:
+            if check_ref(b, ref, where, resources, types, res.address):
+                found.append(ref.address)
+        elif ref.address not in resources:
+            b.error(f"{res.address}.lifecycle.replace_triggered_by[{i}]: no resource "
+                    f"'{ref.address}'{suggest(ref.address, resources, 'resources')}", where)
+        else:
+            found.append(ref.address)
+    return found
 
 
 def check_ref(

@@ -76,6 +76,13 @@ class LifecycleConfig(Strict):
         "live value is left alone: changes made outside mlform are neither reported as drift "
         "nor undone by apply. The config's value is still used to create the object.",
     )
+    replace_triggered_by: list[str] = Field(
+        default_factory=list,
+        description="Replace this resource when one of these changes, as Terraform's: a "
+        "resource's address (any planned update or replacement of it) or one of its "
+        "attributes (`aws_sagemaker_endpoint_configuration.c.production_variants[0]."
+        "instance_type`: a change of its value). Each is also a dependency.",
+    )
 
 
 class OutputConfig(Strict):

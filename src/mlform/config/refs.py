@@ -143,6 +143,22 @@ def _parse_ref(text: str) -> Ref:
     return ref
 
 
+def trigger_ref(text: str) -> Ref:
+    """A `lifecycle.replace_triggered_by` entry, written as Terraform writes it (without
+    `${}`), as a reference. Raises ValueError if it is not one reference to a resource."""
+    try:
+        parts = parse_path(text.strip())
+    except ValueError:
+        parts = ()
+    ref = Ref(text.strip(), parts)
+    named = 4 if parts[:1] == (MODULE,) else 2  # the parts that name the resource
+    if (len(parts) < named or not all(isinstance(p, str) for p in parts[:named])
+            or ref.kind != "resource"):
+        raise ValueError(f"'{text}' is not a resource address or a resource's attribute "
+                         "(write it as `aws_x.name` or `aws_x.name.attribute`, without ${})")
+    return ref
+
+
 @lru_cache(maxsize=65536)
 def parse_template(text: str) -> tuple[str | Ref, ...]:
     """Split a string into literal pieces and references. Raises RefSyntaxError."""

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import re
+import types
+import typing
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
@@ -119,6 +122,16 @@ def quote_hint(value: Any, text: str | None) -> str | None:
     return f'{what} (YAML reads {text} as {kind}); quote it: "{text}"'
 
 
+# What a type mismatch expected, in the words the config uses (pydantic says "a valid
+# dictionary or instance of Autoscale" where YAML has a mapping).
+_EXPECTED = {
+    "string_type": "a string", "int_type": "an integer", "int_parsing": "an integer",
+    "float_type": "a number", "float_parsing": "a number", "bool_type": "true or false",
+    "bool_parsing": "true or false", "dict_type": "a mapping", "model_type": "a mapping",
+    "model_attributes_type": "a mapping", "list_type": "a list",
+}
+
+
 def _message(err: Any, model: type[BaseModel], loc: tuple[str | int, ...],
              text: str | None = None) -> str:
     kind = err["type"]
@@ -132,17 +145,126 @@ def _message(err: Any, model: type[BaseModel], loc: tuple[str | int, ...],
         if hint:
             return f"expected a string, got {hint}"
     msg: str = err["msg"]
-    if msg.startswith("Input should be "):
+    if kind in ("dict_type", "model_type", "model_attributes_type", "list_type"):
+        msg = f"expected {_EXPECTED[kind]}"
+    elif msg.startswith("Input should be "):
         msg = "expected " + msg[len("Input should be ") :]
     elif msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
     else:
         msg = msg[0].lower() + msg[1:]
-    if "input" in err and kind not in ("string_pattern_mismatch",):
-        msg += f", got {_describe(err['input'])}"
-    elif kind == "string_pattern_mismatch":
-        msg += f", got {err['input']!r}"
-    return msg
+    return msg + _got(err)
+
+
+def _got(err: Any) -> str:
+    """`, got a list` for the end of a message, where saying what was given helps."""
+    kind = err["type"]
+    if "input" not in err:
+        return ""
+    if kind == "string_pattern_mismatch":
+        return f", got {err['input']!r}"
+    # A check of our own on a mapping (a whole component, `gpu: {count: x}`) is about what is
+    # inside it, and its message says what; one that already says what it got needs no more.
+    if kind == "value_error" and (isinstance(err["input"], dict) or "got " in err["msg"]):
+        return ""
+    return f", got {_describe(err['input'])}"
+
+
+def _union_members(model: type[BaseModel], loc: tuple[str | int, ...]) -> set[int]:
+    """The positions in `loc` that name a member of a union (`gpu: str | dict` puts `str` or
+    `dict[str,any]` after `gpu`), which are not part of the config path."""
+    tags: set[int] = set()
+    current: Any = model
+    i = 0
+    while i < len(loc) and isinstance(current, type) and issubclass(current, BaseModel):
+        part = loc[i]
+        fields = {info.alias or name: info for name, info in current.model_fields.items()}
+        if not isinstance(part, str) or part not in fields:
+            break
+        annotation = _strip_annotated(fields[part].annotation)
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        i += 1
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(members) > 1:
+            if i < len(loc):
+                tags.add(i)
+                current = next((m for m in members if getattr(m, "__name__", None) == loc[i]),
+                               None)
+                i += 1
+            continue
+        nested = nested_model(annotation)
+        if nested is None:
+            break
+        kind, current = nested
+        if kind in ("list", "dict"):
+            i += 1  # (past the index or map key)
+    return tags
+
+
+def _strip_annotated(annotation: Any) -> Any:
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation
+
+
+def _merge_unions(model: type[BaseModel], errors: list[Any]) -> list[dict[str, Any]]:
+    """pydantic reports a value that fits no member of a union once per member, under the
+    member's name. One error instead: the deeper problems of a member the value had the shape
+    of (a mapping with a bad key), or else `expected a string or a mapping, got a list`."""
+    stripped: list[tuple[dict[str, Any], tuple[str | int, ...] | None]] = []
+    deeper: set[tuple[str | int, ...]] = set()  # unions with problems inside a member
+    for err in errors:
+        loc = tuple(p for p in err["loc"]
+                    if not (isinstance(p, str) and p.startswith("function-")))
+        tags = _union_members(model, loc)
+        # The config path of the innermost union: what comes before its member's name.
+        union_loc = tuple(p for i, p in enumerate(loc[: max(tags)]) if i not in tags) \
+            if tags else None
+        loc = tuple(p for i, p in enumerate(loc) if i not in tags)
+        stripped.append((dict(err, loc=loc), union_loc))
+        if union_loc is not None and len(loc) > len(union_loc):
+            deeper.add(union_loc)
+    out: list[dict[str, Any]] = []
+    merged: dict[tuple[str | int, ...], dict[str, Any]] = {}
+    for err, union_loc in stripped:
+        if union_loc is None or err["loc"] != union_loc:
+            out.append(err)
+        elif union_loc in deeper:
+            continue
+        elif union_loc in merged:
+            merged[union_loc]["expected"].append(_expected(err))
+        else:
+            merged[union_loc] = dict(err, expected=[_expected(err)])
+            out.append(merged[union_loc])
+    return out
+
+
+def _expected(err: Any) -> str:
+    if err["type"] in _EXPECTED:
+        return _EXPECTED[err["type"]]
+    msg: str = err["msg"]
+    return msg[len("Input should be "):] if msg.startswith("Input should be ") else msg
+
+
+def _leading_field(model: type[BaseModel], message: str,
+                   given: Any) -> tuple[tuple[str, ...], bool, tuple[str, ...]] | None:
+    """The field a model-wide check's message is about, when it starts with it:
+    `nodes: expected MIN..MAX` -> (nodes,) as a label to take off the message;
+    `gpu.count must be ...` -> (gpu, count), part of the sentence. With the part of that path
+    the user wrote (in `given`, the checked mapping), where the message belongs."""
+    m = re.match(r"([A-Za-z_]\w*(?:\.\w+)*)(:?) ", message)
+    if m is None:
+        return None
+    path = tuple(m.group(1).split("."))
+    fields = {info.alias or name for name, info in model.model_fields.items()}
+    if path[0] not in fields:
+        return None
+    written: list[str] = []
+    for part in path:
+        if not isinstance(given, dict) or part not in given:
+            break
+        written.append(part)
+        given = given[part]
+    return path, bool(m.group(2)), tuple(written)
 
 
 def validation_problems(
@@ -160,19 +282,32 @@ def validation_problems(
     reference to another resource's attribute, known only after apply).
     """
     problems: list[MlformError] = []
-    for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    for err in _merge_unions(model, exc.errors()):
+        loc = err["loc"]
         if ignore is not None and ignore(loc):
             continue
         kind = err["type"]
+        text_at = getattr(positions, "text", None)
+        text = text_at((*prefix, *loc)) if text_at is not None else None
+        message = _message(err, model, loc, text)
+        if len(err.get("expected", ())) > 1:
+            message = f"expected {' or '.join(err['expected'])}{_got(err)}"
         shown = loc[:-1] if kind == "missing" else loc
         full = (*prefix, *shown)
-        pos = positions.key(full) if kind == "extra_forbidden" else positions.of(full)
+        named = _leading_field(model, message, err.get("input")) \
+            if not loc and kind == "value_error" else None
+        if named is not None:  # a check of the whole model about one field: point at it
+            path, is_label, written = named
+            full = (*prefix, *written)
+            if is_label:
+                shown, message = path, message[len(".".join(path)) + 2:]
+        # A problem with a key, or with a whole mapping (a key missing from it, a check of the
+        # whole model), is at the key; a problem with a value at the value.
+        at_key = kind in ("extra_forbidden", "missing") or not loc
+        pos = positions.key(full) if at_key else positions.of(full)
         if label:
             where = f"{label}.{dotted(shown)}" if shown else label
         else:
-            where = dotted(full) or "(top level)"
-        text_at = getattr(positions, "text", None)
-        text = text_at(full) if text_at is not None else None
-        problems.append(MlformError(f"{where}: {_message(err, model, loc, text)}", pos=pos))
+            where = dotted((*prefix, *shown)) or "(top level)"
+        problems.append(MlformError(f"{where}: {message}", pos=pos))
     return problems

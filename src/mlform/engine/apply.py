@@ -6,7 +6,11 @@ Each change becomes one or two graph nodes: `apply` (create or update) and `dele
   3. an object is deleted after the objects being deleted that referred to it;
   4. a create-before-destroy replacement deletes its old object last, after everything that
      refers to it has moved to the new one;
-  5. a resource removed from the config is deleted after its former dependants were updated.
+  5. a resource removed from the config is deleted after its former dependants were updated;
+  6. an update waits for the deletes of the objects that referred to it and are removed or
+     replaced destroy-first (as Terraform orders them): a scaling target registered on an
+     endpoint is deregistered before the endpoint changes in a way AWS refuses under it.
+     Skipped where the other rules already order the two the other way.
 A failed node stops only the nodes that depend on it; everything else carries on and is recorded.
 Ctrl-C (`cancel`) stops new calls from starting; calls in flight finish and are recorded.
 """
@@ -101,7 +105,29 @@ def build_graph(changes: list[ResourceChange]) -> dict[Node, set[Node]]:
             preds[(key, DELETE)].update((x, APPLY) for x in new_dependants.get(key, ()))
         elif c.action is Action.DELETE:
             preds[(key, DELETE)].update((x, APPLY) for x in old_dependants.get(key, ()))  # 5
+    for (key, phase), c in nodes.items():
+        goes_first = c.action is Action.DELETE or (
+            c.action is Action.REPLACE and not c.create_before_destroy)
+        if phase != DELETE or c.deposed or not goes_first:
+            continue
+        for d in c.prior_dependencies:
+            updated = (d, APPLY) in nodes and nodes[(d, APPLY)].action is Action.UPDATE
+            if updated and not _reaches(preds, (key, DELETE), (d, APPLY)):
+                preds[(d, APPLY)].add((key, DELETE))  # rule 6
     return preds
+
+
+def _reaches(preds: dict[Node, set[Node]], node: Node, ancestor: Node) -> bool:
+    """True if `ancestor` must finish before `node` already (an edge back would cycle)."""
+    seen, todo = {node}, [node]
+    while todo:
+        for p in preds[todo.pop()]:
+            if p == ancestor:
+                return True
+            if p not in seen:
+                seen.add(p)
+                todo.append(p)
+    return False
 
 
 class Applier:

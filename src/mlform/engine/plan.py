@@ -17,11 +17,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from mlform.config.adopt import Removal
-from mlform.config.refs import Ref, lookup, split_address, substitute
+from mlform.config.refs import Ref, lookup, split_address, substitute, trigger_ref
 from mlform.config.resources import ResourceConfig
 from mlform.config.stack import Stack
 from mlform.config.validation import validation_problems
 from mlform.engine.drift import keep_ignored
+from mlform.engine.renames import Rename, suggest_moves
 from mlform.errors import ConfigError, MlformError, SourcePos
 from mlform.providers.base import ResourceType, StackContext
 from mlform.providers.registry import Registry
@@ -52,6 +53,7 @@ class ResourceChange:
     template: dict[str, Any] | None = None
     changed: list[str] = field(default_factory=list)
     replace_because: list[str] = field(default_factory=list)
+    triggered_by: list[str] = field(default_factory=list)  # lifecycle.replace_triggered_by
     dependencies: list[str] = field(default_factory=list)
     prior_dependencies: list[str] = field(default_factory=list)
     create_before_destroy: bool = False
@@ -105,6 +107,8 @@ class Plan:
     choices: list[str] = field(default_factory=list)  # what components chose (a GPU type)
     budget_usd: float | None = None  # the environment's monthly budget (see mlform.cost)
     moved: list[tuple[str, str]] = field(default_factory=list)  # (from, to), to record first
+    # `moved:` entries that would keep what this plan destroys and creates again (see renames)
+    renames: list[Rename] = field(default_factory=list)
     # The (refreshed) state the plan was made against; not saved in plan files.
     prior: State | None = field(default=None, repr=False, compare=False)
 
@@ -224,7 +228,8 @@ def make_plan(
         rc = desired[address]
         rtype = registry.get(rc.type)
         try:
-            change = _plan_resource(rc, rtype, prior.get(address), values)
+            change = _plan_resource(rc, rtype, prior.get(address), values,
+                                    _triggered(rc, changes))
         except ConfigError as exc:
             problems.extend(exc.problems)
             continue
@@ -271,13 +276,14 @@ def make_plan(
     ordered += [c for a, c in changes.items() if a not in desired]
     if destroy:
         ordered.reverse()
+    renames = [] if destroy else suggest_moves(ordered, stack.context, registry)
     return Plan(
         context=stack.context, lineage=state.lineage, serial=state.serial,
         changes=ordered + deposed, outputs=outputs, config_path=str(stack.config_path),
         destroy=destroy, refreshed=refreshed, abandoned=list(abandoned or []),
         notes=list(notes or []), state_dir=str(stack.state_dir), prior=state,
         components=dict(stack.components), choices=list(stack.notes),
-        budget_usd=stack.budget_usd, moved=list(moved or []),
+        budget_usd=stack.budget_usd, moved=list(moved or []), renames=renames,
     )
 
 
@@ -286,6 +292,7 @@ def _plan_resource(
     rtype: type[ResourceType[Any]],
     prior: ResourceState | None,
     values: Mapping[str, Mapping[str, Any]],
+    triggered: Sequence[str] = (),
 ) -> ResourceChange:
     args = resolve_args(rtype, rc.template, values, rc.address, rc.pos)
     if prior is not None and rc.lifecycle.ignore_changes:
@@ -313,14 +320,18 @@ def _plan_resource(
     if prior.status == "tainted":
         change.action = Action.REPLACE
         change.reason = "tainted: its last create did not finish"
-    elif not changed:
+    elif not changed and not triggered:
         change.action = Action.NOOP
         change.after = prior.attributes
         return change
     else:
         forced = forced_paths(rtype.Args, prior.attributes, args)
         change.replace_because = [".".join(str(p) for p in path) for path in forced]
-        change.action = Action.REPLACE if change.replace_because else Action.UPDATE
+        change.triggered_by = list(triggered)
+        replace = change.replace_because or change.triggered_by
+        change.action = Action.REPLACE if replace else Action.UPDATE
+        if change.replace_because and rtype.replace_note:
+            change.reason = rtype.replace_note
         if change.action is Action.UPDATE:
             refused = rtype.check_change(prior.attributes, args)
             if refused:
@@ -331,6 +342,29 @@ def _plan_resource(
     keep = prior.attributes if change.action is Action.UPDATE else None
     change.after = {**args, **rtype.plan_attributes(args, keep)}
     return change
+
+
+def _triggered(rc: ResourceConfig, changes: Mapping[str, ResourceChange]) -> list[str]:
+    """The entries of `rc`'s `lifecycle.replace_triggered_by` that this plan sets off (they
+    are dependencies, so planned already): a resource updated or replaced, or an attribute
+    whose value changes."""
+    fired = []
+    for text in rc.lifecycle.replace_triggered_by:
+        ref = trigger_ref(text)
+        other = changes.get(ref.address)
+        if other is None or other.action not in (Action.UPDATE, Action.REPLACE):
+            continue
+        path = ref.attr_path
+        if not path or not _same(_at(other.before, path), _at(other.after, path)):
+            fired.append(text)
+    return fired
+
+
+def _at(attrs: Mapping[str, Any] | None, path: tuple[str | int, ...]) -> Any:
+    try:
+        return lookup(attrs or {}, path)
+    except (KeyError, IndexError, TypeError):
+        return None
 
 
 def _valid(rtype: type[ResourceType[Any]], args: dict[str, Any]) -> bool:
@@ -381,8 +415,8 @@ def _check_destroys(
         if rc is None and any(r.destroy and r.matches(address) for r in removals):
             continue  # the config says, in so many words, to destroy it
         if rc is not None and rc.lifecycle.prevent_destroy:
-            because = f" (because {', '.join(c.replace_because)} changed)" \
-                if c.replace_because else ""
+            because = f" (because {', '.join(c.replace_because or c.triggered_by)} changed)" \
+                if c.replace_because or c.triggered_by else ""
             problems.append(MlformError(
                 f"{address}: lifecycle.prevent_destroy is set, but this plan would {verb} it"
                 f"{because}", pos=rc.pos))

@@ -15,6 +15,7 @@ from typing import Any
 
 from mlform import __version__
 from mlform.engine.plan import Action, OutputChange, Plan, ResourceChange
+from mlform.engine.renames import Rename
 from mlform.errors import MlformError, SourcePos
 from mlform.providers.base import StackContext
 from mlform.state.models import ResourceState, now_iso
@@ -29,7 +30,8 @@ def _change_json(c: ResourceChange) -> dict[str, Any]:
     return {
         "address": c.address, "type": c.type, "action": c.action.value,
         "before": c.before, "after": c.after, "template": c.template, "changed": c.changed,
-        "replace_because": c.replace_because, "dependencies": c.dependencies,
+        "replace_because": c.replace_because, "triggered_by": c.triggered_by,
+        "dependencies": c.dependencies,
         "prior_dependencies": c.prior_dependencies,
         "create_before_destroy": c.create_before_destroy, "deposed": c.deposed,
         "reason": c.reason, "pos": asdict(c.pos) if c.pos else None,
@@ -62,6 +64,8 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "choices": plan.choices,
         "budget_usd": plan.budget_usd,
         "moved": plan.moved,
+        "renames": [{"source": r.source, "target": r.target, "loses": r.loses}
+                    for r in plan.renames],
     }
 
 
@@ -93,6 +97,8 @@ def plan_from_json(data: dict[str, Any], source: str) -> Plan:
             state_dir=data["state_dir"], components=dict(data.get("components", {})),
             choices=list(data.get("choices", [])), budget_usd=data.get("budget_usd"),
             moved=[(a, b) for a, b in data.get("moved", [])],
+            renames=[Rename(r["source"], r["target"], [(a, w) for a, w in r["loses"]])
+                     for r in data.get("renames", [])],
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise MlformError(f"{source}: the plan file is damaged ({exc!r})") from None

@@ -115,8 +115,9 @@ def plan_to_terraform_json(plan: Plan, registry: Registry, prior: State | None) 
         if c.action is Action.REPLACE:
             entry["change"]["replace_paths"] = [
                 [int(p) if p.isdigit() else p for p in f.split(".")] for f in c.replace_because]
-            entry["action_reason"] = ("replace_because_tainted" if not c.replace_because
-                                      else "replace_because_cannot_update")
+            entry["action_reason"] = (
+                "replace_because_cannot_update" if c.replace_because
+                else "replace_by_triggers" if c.triggered_by else "replace_because_tainted")
         elif c.action is Action.DELETE and not c.deposed:
             entry["action_reason"] = "delete_because_no_resource_config"
         changes.append(entry)

@@ -2,7 +2,8 @@
 
 A resource type declares its arguments as a pydantic model (`Args`, what users write, in the
 Terraform AWS provider's vocabulary) and its computed attributes as another (`Attrs`). Field
-markers say which arguments force replacement (`ForceNew`). The engine calls the four CRUD methods
+markers say which arguments force replacement (`ForceNew`), are never shown (`Sensitive`)
+or hold JSON documents (`JsonDocument`). The engine calls the four CRUD methods
 below; optional capabilities are mixins that the engine checks with `issubclass`.
 
 Attributes are plain JSON-able dicts: every argument field (normalised as the model dumps it) plus
@@ -34,6 +35,14 @@ class ForceNew:
         return "ForceNew()"
 
 
+class AddOnly(ForceNew):
+    """Field marker for a list: items added to it are an in-place change; removing or changing
+    an item forces replacement (the features of a feature group)."""
+
+    def __repr__(self) -> str:
+        return "AddOnly()"
+
+
 class Sensitive:
     """Field marker: the value is never shown in plans, logs or errors."""
 
@@ -48,6 +57,14 @@ class Computed:
 
     def __repr__(self) -> str:
         return "Computed()"
+
+
+class JsonDocument:
+    """Field marker: the string holds a JSON document (a policy, a pipeline definition);
+    plans show its changes key by key, as Terraform shows `jsonencode(...)` values."""
+
+    def __repr__(self) -> str:
+        return "JsonDocument()"
 
 
 class ArgsModel(BaseModel):
@@ -142,6 +159,12 @@ class ResourceType(ABC, Generic[A]):
     configures: ClassVar[str | None] = None
     # How drift describes an object that reads as gone (some "deletes" leave something).
     gone: ClassVar[str] = "deleted outside mlform"
+    # What destroying the object loses that no config can make again ("the objects it holds"),
+    # or "" if nothing: plans warn loudest before destroying these.
+    destroy_loses: ClassVar[str] = ""
+    # What replacing an object loses or keeps, shown with a planned replacement (None: the
+    # plain "must be replaced" says it all).
+    replace_note: ClassVar[str | None] = None
 
     def __init__(self, session: Any) -> None:
         self.session = session

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, TypeAdapter
 from pydantic.fields import FieldInfo
 
-from mlform.providers.base import Computed, ForceNew, Sensitive
+from mlform.providers.base import AddOnly, Computed, ForceNew, JsonDocument, Sensitive
 from mlform.values import UNKNOWN, contains_unknown
 
 Nesting = Literal["model", "list", "dict"]
@@ -90,6 +90,32 @@ def keep_computed(model: type[BaseModel], args: dict[str, Any],
     return {**args, **{f: UNKNOWN if prior is None else prior.get(f) for f in fields}}
 
 
+def map_documents(model: type[BaseModel], data: Any, convert: Callable[[Any], Any]) -> Any:
+    """`data` with `convert` applied to the value of every `JsonDocument` field, at any depth
+    (an inline policy inside a role's `inline_policy` list too)."""
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    for name, info in model.model_fields.items():
+        value = data.get(name)
+        if value is None or value is UNKNOWN:
+            continue
+        if _has_marker(info, JsonDocument):
+            out[name] = convert(value)
+            continue
+        nested = nested_model(info.annotation)
+        if nested is None:
+            continue
+        kind, sub = nested
+        if kind == "model":
+            out[name] = map_documents(sub, value, convert)
+        elif kind == "list" and isinstance(value, list):
+            out[name] = [map_documents(sub, v, convert) for v in value]
+        elif kind == "dict" and isinstance(value, dict):
+            out[name] = {k: map_documents(sub, v, convert) for k, v in value.items()}
+    return out
+
+
 def forced_paths(model: type[BaseModel], before: Any, after: Any,
                  prefix: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
     """The paths of ForceNew fields, at any depth, whose value differs between `before` and
@@ -102,7 +128,8 @@ def forced_paths(model: type[BaseModel], before: Any, after: Any,
             continue
         path = (*prefix, name)
         if _has_marker(info, ForceNew):
-            out.append(path)
+            if not (_has_marker(info, AddOnly) and _only_added(b, a)):
+                out.append(path)
             continue
         nested = nested_model(info.annotation)
         if nested is None:
@@ -122,6 +149,13 @@ def forced_paths(model: type[BaseModel], before: Any, after: Any,
             for i, (bi, ai) in enumerate(zip(bs, as_, strict=False)):
                 out.extend(forced_paths(sub, bi, ai, (*path, i)))
     return out
+
+
+def _only_added(before: Any, after: Any) -> bool:
+    """Every item of `before` is still in `after`, unchanged (items were added, or reordered)."""
+    if not isinstance(before, list) or not isinstance(after, list) or contains_unknown(after):
+        return False
+    return all(item in after for item in before)
 
 
 def _any_forced(model: type[BaseModel]) -> bool:

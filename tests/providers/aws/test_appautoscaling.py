@@ -201,6 +201,19 @@ def test_unset_role_is_not_compared(
     targets.delete(variant, with_role)
 
 
+def test_deregistering_a_target_deletes_its_policies(
+    targets: AppautoscalingTarget, policies: AppautoscalingPolicy, meta: ResourceMeta,
+    variant: str, uid: str
+) -> None:
+    # As on AWS, so that a target registered again (a new instance type) has no policy until
+    # mlform puts it back.
+    target = targets.create(AppautoscalingTarget.Args.model_validate(target_args(variant)), meta)
+    policy = policies.create(AppautoscalingPolicy.Args.model_validate(
+        policy_args(variant, f"p-{uid}")), meta)
+    targets.delete(variant, target)
+    assert policies.read(f"p-{uid}", policy) is None
+
+
 def test_missing_targets_and_policies_read_as_none_and_delete(
     targets: AppautoscalingTarget, policies: AppautoscalingPolicy, uid: str
 ) -> None:

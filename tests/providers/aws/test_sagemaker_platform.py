@@ -23,7 +23,7 @@ from mlform.providers.aws.sagemaker_platform import (
     SagemakerNotebookInstanceLifecycleConfiguration,
 )
 from mlform.providers.base import ResourceMeta, StackContext
-from mlform.providers.schema import fill_defaults
+from mlform.providers.schema import fill_defaults, forced_paths
 from mlform.values import UNKNOWN
 from tests.providers.aws.contract import check_contract
 
@@ -198,7 +198,7 @@ def test_a_volume_cannot_shrink_and_nothing_is_stopped(
     args = SagemakerNotebookInstance.Args.model_validate(_notebook(uid, role_arn,
                                                                    volume_size=50))
     attrs = rt.create(args, meta)
-    with pytest.raises(ProviderError, match=r"cannot shrink its volume \(50 GB to 20 GB\)"):
+    with pytest.raises(ProviderError, match=r"volume_size cannot shrink \(50 GB to 20 GB\)"):
         rt.update(attrs["id"], attrs, args.model_copy(update={"volume_size": 20}), meta)
     live = boto("sagemaker").describe_notebook_instance(NotebookInstanceName=f"nb-{uid}")
     assert live["NotebookInstanceStatus"] == "InService"
@@ -330,6 +330,65 @@ def test_feature_group_with_an_offline_store_reaches_created(
     assert rt.read(attrs["id"], attrs) is None
 
 
+def test_features_are_added_in_place_and_only_removals_replace(
+        aws_session: Any, stack_context: StackContext, uid: str, role_arn: str,
+        boto: Any) -> None:
+    # Terraform replaces the group to add a feature (terraform-provider-aws#27933), which
+    # loses its online store; AWS adds features in place with UpdateFeatureGroup.
+    rt = SagemakerFeatureGroup(aws_session)
+    meta = ResourceMeta("aws_sagemaker_feature_group.f", stack_context)
+    args = SagemakerFeatureGroup.Args.model_validate(_feature_group(uid, role_arn))
+    attrs, _ = _waits(lambda: rt.wait_ready(rt.create(args, meta)))
+    created = boto("sagemaker").describe_feature_group(FeatureGroupName=f"fg-{uid}")
+    # Added in the middle of the list: AWS appends it, mlform keeps the config's order.
+    wanted = [*FEATURES[:2], {"feature_name": "refunds", "feature_type": "Fractional"},
+              FEATURES[2]]
+    bigger = {**attrs, "feature_definition": wanted}
+    assert forced_paths(SagemakerFeatureGroup.Args, attrs, bigger) == []
+    updated, waits = _waits(lambda: rt.update(attrs["id"], attrs, SagemakerFeatureGroup.Args
+                                              .model_validate(_feature_group(
+                                                  uid, role_arn, feature_definition=wanted)),
+                                              meta))
+    assert waits == [f"feature group fg-{uid}: adding 1 feature"]
+    assert updated["feature_definition"] == wanted
+    assert rt.read(attrs["id"], updated) == updated
+    live = boto("sagemaker").describe_feature_group(FeatureGroupName=f"fg-{uid}")
+    assert live["CreationTime"] == created["CreationTime"]  # the same group
+    assert [f["FeatureName"] for f in live["FeatureDefinitions"]] == [
+        "customer_id", "event_time", "orders", "refunds"]
+    assert live["LastUpdateStatus"] == {"Status": "Successful"}
+    # Removing a feature or changing its type cannot be done in place.
+    assert forced_paths(SagemakerFeatureGroup.Args, updated,
+                        {**updated, "feature_definition": wanted[:3]}) == [
+        ("feature_definition",)]
+    retyped = [*wanted[:3], {"feature_name": "orders", "feature_type": "Fractional"}]
+    assert forced_paths(SagemakerFeatureGroup.Args, updated,
+                        {**updated, "feature_definition": retyped}) == [("feature_definition",)]
+    assert "online store's records are lost" in str(SagemakerFeatureGroup.replace_note)
+
+
+def test_sandbox_adds_features_as_aws_does(boto: Any, uid: str, role_arn: str) -> None:
+    sm = boto("sagemaker")
+    sm.create_feature_group(
+        FeatureGroupName=f"add-{uid}", RecordIdentifierFeatureName="id",
+        EventTimeFeatureName="t", RoleArn=role_arn,
+        FeatureDefinitions=[{"FeatureName": "id", "FeatureType": "String"},
+                            {"FeatureName": "t", "FeatureType": "Fractional"}],
+        OnlineStoreConfig={"EnableOnlineStore": True})
+    for refused in ([{"FeatureName": "t", "FeatureType": "String"}],
+                    [{"FeatureName": "write_time", "FeatureType": "String"}],
+                    [{"FeatureName": f"f{i}", "FeatureType": "String"} for i in range(101)]):
+        with pytest.raises(sm.exceptions.ClientError, match="ValidationException"):
+            sm.update_feature_group(FeatureGroupName=f"add-{uid}", FeatureAdditions=refused)
+    sm.update_feature_group(FeatureGroupName=f"add-{uid}",
+                            FeatureAdditions=[{"FeatureName": "n", "FeatureType": "Integral"}])
+    found = sm.describe_feature_group(FeatureGroupName=f"add-{uid}")
+    assert [f["FeatureName"] for f in found["FeatureDefinitions"]] == ["id", "t", "n"]
+    with pytest.raises(sm.exceptions.ResourceNotFound):
+        sm.update_feature_group(FeatureGroupName=f"gone-{uid}", FeatureAdditions=[
+            {"FeatureName": "n", "FeatureType": "Integral"}])
+
+
 def test_feature_group_arguments_are_checked(role_arn: str, uid: str) -> None:
     parse = SagemakerFeatureGroup.Args.model_validate
     with pytest.raises(ValidationError, match="set offline_store_config or online_store_config"):
@@ -340,6 +399,14 @@ def test_feature_group_arguments_are_checked(role_arn: str, uid: str) -> None:
     with pytest.raises(ValidationError, match="feature_type"):
         parse(_feature_group(uid, role_arn, feature_definition=[
             {"feature_name": "customer_id", "feature_type": "Boolean"}]))
+    with pytest.raises(ValidationError, match="event_time_feature_name 'event_time' must be "
+                                              "one of the features"):
+        parse(_feature_group(uid, role_arn, feature_definition=FEATURES[:1]))
+    with pytest.raises(ValidationError, match="'is_deleted' is reserved by Feature Store"):
+        parse(_feature_group(uid, role_arn, feature_definition=[
+            *FEATURES, {"feature_name": "is_deleted", "feature_type": "String"}]))
+    with pytest.raises(ValidationError, match="features defined twice: orders"):
+        parse(_feature_group(uid, role_arn, feature_definition=[*FEATURES, FEATURES[2]]))
 
 
 def test_the_planner_normalises_fields_one_by_one(uid: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from mlform.errors import ProviderError
 from mlform.providers.aws.base import (
@@ -26,6 +26,8 @@ from mlform.providers.base import (
     ResourceMeta,
 )
 
+REPOSITORY_NAME = r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$"
+
 
 class ImageScanningConfiguration(ArgsModel):
     scan_on_push: bool = Field(False, description="Scan every image for vulnerabilities on push.")
@@ -35,10 +37,19 @@ class EncryptionConfiguration(ArgsModel):
     encryption_type: Literal["AES256", "KMS"] = "AES256"
     kms_key: str | None = Field(None, description="KMS key ARN when encryption_type is KMS.")
 
+    @field_validator("kms_key")
+    @classmethod
+    def _only_with_kms(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("encryption_type") != "KMS":
+            raise ValueError("a kms_key goes only with encryption_type KMS")
+        return value
+
 
 class EcrRepositoryArgs(ArgsModel):
     name: Annotated[str, ForceNew()] = Field(
-        description="Repository name (default: <project>-<environment>-<resource name>).")
+        min_length=2, max_length=256, pattern=REPOSITORY_NAME,
+        description="Repository name: lower-case letters, digits, and `.`, `_`, `-` or `/` "
+                    "between them (default: <project>-<environment>-<resource name>).")
     image_tag_mutability: Literal["MUTABLE", "IMMUTABLE"] = "MUTABLE"
     image_scanning_configuration: ImageScanningConfiguration = Field(
         default_factory=ImageScanningConfiguration)
@@ -57,6 +68,7 @@ class EcrRepositoryAttrs(AttrsModel):
 
 class EcrRepository(TaggedResource[EcrRepositoryArgs]):
     type_name: ClassVar[str] = "aws_ecr_repository"
+    destroy_loses: ClassVar[str] = "the images it holds"
     service: ClassVar[str] = "ecr"
     Args = EcrRepositoryArgs
     Attrs = EcrRepositoryAttrs

@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from mlform.errors import NotReady
 from mlform.providers.aws.base import AwsResource
@@ -19,6 +19,7 @@ from mlform.providers.base import (
     AttrsModel,
     Discovered,
     ForceNew,
+    JsonDocument,
     ResourceMeta,
     Timeouts,
 )
@@ -63,12 +64,66 @@ def _canonical_rule(rule: dict[str, Any]) -> dict[str, Any]:
     return {**rule, "selection": selection}
 
 
+def _rule_problems(rule: Any) -> list[str]:
+    """Why ECR would refuse `rule` (ECR User Guide, "Lifecycle policy properties")."""
+    if not isinstance(rule, dict):
+        return ["a rule is a mapping with rulePriority, selection and action"]
+    at = f"rule {rule.get('rulePriority')}"
+    problems = [] if type(rule.get("rulePriority")) is int and rule["rulePriority"] >= 1 else [
+        f"{at}: rulePriority must be a whole number, 1 or more"]
+    sel = rule.get("selection")
+    if not isinstance(sel, dict):
+        return [*problems, f"{at}: selection is required"]
+    status, count = sel.get("tagStatus"), sel.get("countType")
+    lists = [k for k in ("tagPrefixList", "tagPatternList") if sel.get(k)]
+    if status not in ("tagged", "untagged", "any"):
+        problems.append(f"{at}: tagStatus must be tagged, untagged or any")
+    elif status == "tagged" and len(lists) != 1:
+        problems.append(f"{at}: tagStatus tagged needs tagPrefixList or tagPatternList "
+                        "(one of them)")
+    elif status != "tagged" and lists:
+        problems.append(f"{at}: {lists[0]} goes only with tagStatus tagged")
+    if count == "sinceImagePushed" and sel.get("countUnit") != "days":
+        problems.append(f"{at}: countType sinceImagePushed needs countUnit: days")
+    elif count == "imageCountMoreThan" and "countUnit" in sel:
+        problems.append(f"{at}: countType imageCountMoreThan takes no countUnit")
+    elif count not in ("sinceImagePushed", "imageCountMoreThan"):
+        problems.append(f"{at}: countType must be imageCountMoreThan or sinceImagePushed")
+    number = sel.get("countNumber")
+    if type(number) is not int or number < 1:
+        problems.append(f"{at}: countNumber must be a whole number, 1 or more")
+    return problems
+
+
+def _ecr_accepts(policy: str) -> str:
+    rules = json.loads(policy).get("rules")
+    if not isinstance(rules, list) or not rules:
+        raise ValueError("a lifecycle policy needs at least one rule in `rules`")
+    problems = [p for r in rules for p in _rule_problems(r)]
+    priorities = [r.get("rulePriority") for r in rules if isinstance(r, dict)]
+    twice = sorted({str(p) for p in priorities if priorities.count(p) > 1})
+    if twice:
+        problems.append(f"rulePriority must be unique: {', '.join(twice)} is used twice")
+    anys = [r.get("rulePriority") for r in rules if isinstance(r, dict)
+            and (r.get("selection") or {}).get("tagStatus") == "any"]
+    numbers = [p for p in priorities if type(p) is int]
+    if len(anys) > 1:
+        problems.append("only one rule may have tagStatus any")
+    elif anys and numbers and anys[0] != max(numbers):
+        problems.append("the rule with tagStatus any must have the highest rulePriority "
+                        "(ECR evaluates it last)")
+    if problems:
+        raise ValueError("; ".join(problems))
+    return policy
+
+
 class EcrLifecyclePolicyArgs(ArgsModel):
     repository: Annotated[str, ForceNew()] = Field(
         description="Name of the repository the policy applies to.")
     # On the type, not a field validator: the planner validates fields one by one, and a
     # policy whose other arguments are still unknown must already compare as it will apply.
-    policy: Annotated[str, BeforeValidator(lifecycle_policy_json)] = Field(
+    policy: Annotated[str, BeforeValidator(lifecycle_policy_json),
+                      AfterValidator(_ecr_accepts), JsonDocument()] = Field(
         description="The lifecycle policy document (`rules`), as a mapping or a JSON string.")
 
 

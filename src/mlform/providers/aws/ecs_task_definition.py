@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
 from mlform.errors import ProviderError
 from mlform.providers.aws.base import (
@@ -31,6 +31,7 @@ from mlform.providers.base import (
     AttrsModel,
     Discovered,
     ForceNew,
+    JsonDocument,
     ResourceMeta,
 )
 
@@ -61,6 +62,13 @@ def _container(value: Any) -> dict[str, Any]:
         if isinstance(port, dict) and port.get("protocol") == "tcp":
             del port["protocol"]
     return c
+
+
+# Fargate's task sizes: CPU units -> memory in MiB (least, most, step), from the ECS
+# Developer Guide ("Task CPU and memory"); 256 units also take 512 MiB.
+FARGATE_MEMORY = {256: (1024, 2048, 1024), 512: (1024, 4096, 1024), 1024: (2048, 8192, 1024),
+                  2048: (4096, 16384, 1024), 4096: (8192, 30720, 1024),
+                  8192: (16384, 61440, 4096), 16384: (32768, 122880, 8192)}
 
 
 def container_definitions_json(value: Any) -> str:
@@ -97,7 +105,7 @@ class EcsTaskDefinitionArgs(ArgsModel):
         description="Family of the task definition (default: <project>-<environment>-<resource "
                     "name>).")
     container_definitions: Annotated[
-        str, BeforeValidator(container_definitions_json), ForceNew()] = Field(
+        str, BeforeValidator(container_definitions_json), ForceNew(), JsonDocument()] = Field(
         description="The containers, as in ECS's API: a YAML list or a JSON string.")
     cpu: Annotated[str | None, _task_size("vCPU", 1024), ForceNew()] = Field(
         None, description="CPU units of the task (`256`, or `1 vCPU`); required by Fargate.")
@@ -106,12 +114,34 @@ class EcsTaskDefinitionArgs(ArgsModel):
     network_mode: Annotated[Literal["awsvpc", "bridge", "host", "none"], ForceNew()] = Field(
         "awsvpc", description="Docker networking mode; Fargate needs `awsvpc`.")
     requires_compatibilities: Annotated[StringSet, ForceNew()] = Field(
-        default_factory=lambda: ["FARGATE"], description="Launch types the task must run on.")
+        default_factory=lambda: ["FARGATE"], validate_default=True,
+        description="Launch types the task must run on.")
     execution_role_arn: Annotated[str | None, ForceNew()] = Field(
         None, description="Role ECS assumes to pull images and write logs.")
     task_role_arn: Annotated[str | None, ForceNew()] = Field(
         None, description="Role the containers' code runs as.")
     tags: dict[str, str] = tags_field("task definition")
+
+    @field_validator("requires_compatibilities")
+    @classmethod
+    def _fargate_size(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        cpu, memory = info.data.get("cpu"), info.data.get("memory")
+        if "FARGATE" not in value or not (isinstance(cpu, str) and isinstance(memory, str)):
+            return value
+        if not (cpu.isdigit() and memory.isdigit()):
+            return value
+        allowed = FARGATE_MEMORY.get(int(cpu))
+        if allowed is None:
+            raise ValueError(f"Fargate has no task size of {cpu} CPU units: choose one of "
+                             f"{', '.join(str(c) for c in FARGATE_MEMORY)}")
+        low, high, step = allowed
+        size = int(memory)
+        if not ((low <= size <= high and (size - low) % step == 0)
+                or (int(cpu) == 256 and size == 512)):
+            also = "512 or " if int(cpu) == 256 else ""
+            raise ValueError(f"Fargate gives a task of {cpu} CPU units {also}{low} to {high} "
+                             f"MiB of memory in steps of {step}, not {memory}")
+        return value
 
 
 class EcsTaskDefinitionAttrs(AttrsModel):

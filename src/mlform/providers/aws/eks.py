@@ -309,6 +309,7 @@ def _logging(enabled: Sequence[str]) -> dict[str, Any]:
 
 class EksCluster(EksResource[EksClusterArgs]):
     type_name: ClassVar[str] = "aws_eks_cluster"
+    destroy_loses: ClassVar[str] = "the cluster's workloads and their state"
     Args = EksClusterArgs
     Attrs = EksClusterAttrs
     kind: ClassVar[str] = "cluster"

@@ -26,6 +26,7 @@ from mlform.providers.base import (
     AttrsModel,
     Discovered,
     ForceNew,
+    JsonDocument,
     Prefetching,
     ResourceMeta,
 )
@@ -61,7 +62,8 @@ def _computed(role: Mapping[str, Any], tags: dict[str, str]) -> dict[str, Any]:
 
 class InlinePolicy(ArgsModel):
     name: str = Field(description="Name of the inline policy.")
-    policy: str = Field(description="Policy document, as a mapping or a JSON string.")
+    policy: Annotated[str, JsonDocument()] = Field(
+        description="Policy document, as a mapping or a JSON string.")
 
     @field_validator("policy", mode="before", json_schema_input_type=str | dict[str, Any])
     @classmethod
@@ -75,7 +77,7 @@ class IamRoleArgs(ArgsModel):
         description="Role name (default: <project>-<environment>-<resource name>).")
     path: Annotated[str, ForceNew()] = Field(
         "/", pattern=r"^/(.*/)?$", description="Path of the role, starting and ending with `/`.")
-    assume_role_policy: str = Field(
+    assume_role_policy: Annotated[str, JsonDocument()] = Field(
         description="Trust policy: who may assume the role. A mapping or a JSON string.")
     description: str = Field("", max_length=1000, description="Description of the role.")
     max_session_duration: int = Field(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, field_validator
 
 from mlform.errors import NotReady, ProviderError
 from mlform.providers.aws.base import (
@@ -54,6 +54,17 @@ MODIFIABLE = {**PENDING, "VpcSecurityGroupIds": "vpc_security_group_ids",
               "PubliclyAccessible": "publicly_accessible",
               "DeletionProtection": "deletion_protection",
               "ManageMasterUserPassword": "manage_master_user_password"}
+
+
+# Storage sizes RDS accepts, in GiB, by storage type (SQL Server tops out at 16 TiB).
+STORAGE_RANGE = {"gp2": (20, 65536), "gp3": (20, 65536), "io1": (100, 65536),
+                 "io2": (100, 65536), "standard": (5, 3072)}
+SQLSERVER_MAX = 16384
+
+
+def _version(text: Any) -> tuple[int, ...] | None:
+    parts = str(text).split(".")
+    return tuple(int(p) for p in parts) if all(p.isdigit() for p in parts) else None
 
 
 def _string_set(value: list[str]) -> list[str]:
@@ -200,10 +211,13 @@ class DbInstanceArgs(ArgsModel):
         None, description="Engine version, such as `16.4`, or a major version such as `16`. "
         "Unset: RDS's default for the engine, and no change is planned when RDS upgrades "
         "minor versions. The running version is the `engine_version_actual` attribute.")
-    instance_class: str = Field(description="Instance class, such as `db.t4g.micro`.")
-    allocated_storage: int = Field(ge=5, description="Storage size in GiB.")
+    instance_class: str = Field(pattern=r"^db\.", description="Instance class, such as "
+                                                              "`db.t4g.micro`.")
+    allocated_storage: int = Field(ge=5, description="Storage size in GiB: 20 to 65536 (gp2, "
+        "gp3), 100 to 65536 (io1, io2), 5 to 3072 (standard); SQL Server at most 16384. It "
+        "can grow in place, by 10% or more, never shrink.")
     storage_type: Literal["gp2", "gp3", "io1", "io2", "standard"] = Field(
-        "gp3", description="Storage type.")
+        "gp3", validate_default=True, description="Storage type.")
     storage_encrypted: Annotated[bool, ForceNew()] = Field(
         True, description="Encrypt the storage (and its snapshots) at rest.")
     kms_key_id: Annotated[str | None, ForceNew()] = Field(
@@ -238,6 +252,19 @@ class DbInstanceArgs(ArgsModel):
         False, description="Apply changes now rather than in the next maintenance window.")
     tags: dict[str, str] = tags_field("instance")
 
+    @field_validator("storage_type")
+    @classmethod
+    def _storage_in_range(cls, value: str, info: ValidationInfo) -> str:
+        size, engine = info.data.get("allocated_storage"), info.data.get("engine")
+        low, high = STORAGE_RANGE[value]
+        if isinstance(engine, str) and engine.startswith("sqlserver"):
+            high = min(high, SQLSERVER_MAX)
+        if isinstance(size, int) and not low <= size <= high:
+            raise ValueError(f"allocated_storage {size} GiB is outside what RDS allows for "
+                             f"{value} storage{f' with {engine}' if engine else ''}: "
+                             f"{low} to {high} GiB")
+        return value
+
 
 class MasterUserSecret(BaseModel):
     secret_arn: str
@@ -269,6 +296,7 @@ def _requested(wanted: Any, live: str | None) -> str | None:
 
 class DbInstance(_RdsResource[DbInstanceArgs], Waitable):
     type_name: ClassVar[str] = "aws_db_instance"
+    destroy_loses: ClassVar[str] = "its databases"
     exists_codes: ClassVar[frozenset[str]] = frozenset({"DBInstanceAlreadyExists"})
     Args = DbInstanceArgs
     Attrs = DbInstanceAttrs
@@ -281,6 +309,28 @@ class DbInstance(_RdsResource[DbInstanceArgs], Waitable):
     def poll(self) -> float:
         """Seconds between status checks (the sandbox is available at once)."""
         return 0.2 if self.aws.is_sandbox else 15.0
+
+    @classmethod
+    def check_change(cls, before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+        refused: list[str] = []
+        was, size = before.get("allocated_storage"), after.get("allocated_storage")
+        if isinstance(was, int) and isinstance(size, int) and size != was:
+            if size < was:
+                refused.append(f"allocated_storage cannot shrink ({was} GiB to {size} GiB): "
+                               f"RDS only grows storage. Keep it at {was} GiB or more, or move "
+                               "the data into a new, smaller instance yourself (a snapshot "
+                               "restores only to at least its own size)")
+            elif size * 10 < was * 11:
+                least = -(-was * 11 // 10)
+                refused.append(f"allocated_storage must grow by at least 10% ({was} GiB to "
+                               f"{least} GiB or more, not {size}): RDS would round it up to "
+                               f"{least} GiB itself")
+        old, new = _version(before.get("engine_version")), _version(after.get("engine_version"))
+        if old is not None and new is not None and new < old[: len(new)]:
+            refused.append(f"engine_version cannot go down ({before.get('engine_version')} to "
+                           f"{after.get('engine_version')}): RDS only upgrades. Restore a "
+                           "snapshot into a new instance of the older version instead")
+        return refused
 
     def create(self, args: DbInstanceArgs, meta: ResourceMeta) -> dict[str, Any]:
         from botocore.exceptions import BotoCoreError, ClientError

@@ -155,6 +155,7 @@ class S3BucketAttrs(AttrsModel):
 
 class S3Bucket(AwsResource[S3BucketArgs]):
     type_name: ClassVar[str] = "aws_s3_bucket"
+    destroy_loses: ClassVar[str] = "the objects it holds"
     service: ClassVar[str] = "s3"
     name_arg: ClassVar[str] = "bucket"
     tagged_at_create: ClassVar[bool] = False  # tags come after CreateBucket (PutBucketTagging)

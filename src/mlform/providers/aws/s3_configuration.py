@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from functools import partial
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from mlform.errors import NotReady, ProviderError
 from mlform.providers.aws.base import AwsResource
@@ -21,6 +21,7 @@ from mlform.providers.aws.s3 import (
     get_config,
     unmodelled,
 )
+from mlform.providers.aws.s3_rules import lifecycle_problems
 from mlform.providers.base import (
     ArgsModel,
     AttrsModel,
@@ -148,6 +149,16 @@ class S3BucketVersioning(BucketConfiguration[S3BucketVersioningArgs]):
     type_name: ClassVar[str] = "aws_s3_bucket_versioning"
     gone: ClassVar[str] = ("versioning suspended outside mlform (what deleting this resource "
                            "leaves: S3 cannot unversion a bucket)")
+
+    @classmethod
+    def check_change(cls, before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+        was = (before.get("versioning_configuration") or {}).get("status")
+        now = after.get("versioning_configuration")
+        if was in ("Enabled", "Suspended") and isinstance(now, dict) and (
+                now.get("status") == "Disabled"):
+            return [f"versioning_configuration.status cannot go from {was} to Disabled: S3 "
+                    "cannot unversion a bucket; Suspended stops keeping new versions"]
+        return []
     Args = S3BucketVersioningArgs
     what: ClassVar[str] = "versioning configuration"
     put_operation: ClassVar[str] = "PutBucketVersioning"
@@ -339,9 +350,27 @@ class LifecycleRule(ArgsModel):
     abort_incomplete_multipart_upload: AbortIncompleteMultipartUpload | None = Field(
         None, description="When incomplete multipart uploads are aborted.")
 
+    @model_validator(mode="after")
+    def _s3_accepts(self) -> LifecycleRule:
+        problems = lifecycle_problems([(t.days, t.storage_class) for t in self.transition],
+                                      self.expiration.days if self.expiration else None)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
 
 class S3BucketLifecycleConfigurationArgs(BucketConfigurationArgs):
-    rule: list[LifecycleRule] = Field(min_length=1, description="The lifecycle rules.")
+    rule: list[LifecycleRule] = Field(min_length=1, max_length=1000,
+                                      description="The lifecycle rules (at most 1,000).")
+
+    @field_validator("rule")
+    @classmethod
+    def _unique_ids(cls, value: list[LifecycleRule]) -> list[LifecycleRule]:
+        ids = [r.id for r in value]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"rule ids must be unique: {', '.join(twice)} is used twice")
+        return value
 
 
 def _lifecycle_rule_args(rule: Mapping[str, Any]) -> dict[str, Any]:

@@ -420,7 +420,8 @@ class SagemakerEndpointArgs(ArgsModel):
     instance_counts: dict[str, int] | None = Field(
         None, description="Instances each production variant runs (variant name -> count), "
         "kept as set: a change made outside mlform is drift, and apply scales back. Unset: "
-        "not managed (the configuration's initial count, then autoscaling, decide). Not in "
+        "not managed (the configuration's initial count at creation, then autoscaling, "
+        "decide), and a move to a new configuration keeps the live counts. Not in "
         "Terraform's provider.")
     tags: dict[str, str] = tags_field("endpoint")
 
@@ -468,6 +469,8 @@ class SagemakerEndpoint(_SagemakerResource[SagemakerEndpointArgs], Waitable):
     def _args_from(self, found: Mapping[str, Any], prior: Mapping[str, Any]) -> dict[str, Any]:
         # EndpointStatus is deliberately left out: a changing status would show as drift.
         # Instance counts are reported only when managed, as autoscaling moves them otherwise.
+        # `prior` says whether they are: the recorded attributes, or after a change the
+        # arguments it applied (so that taking them over or handing them back is recorded).
         managed = prior.get("instance_counts") is not None
         return {"name": found["EndpointName"],
                 "endpoint_config_name": found["EndpointConfigName"],
@@ -503,16 +506,30 @@ class SagemakerEndpoint(_SagemakerResource[SagemakerEndpointArgs], Waitable):
             raise NotReady(f"endpoint {id} is {found['EndpointStatus']}", retry_after=self.poll)
         # Skipped when a previous attempt got as far: calling it twice is calling it once.
         if found["EndpointConfigName"] != args.endpoint_config_name:
-            with aws_call("sagemaker", "UpdateEndpoint"):
-                self.client.update_endpoint(EndpointName=id,
-                                            EndpointConfigName=args.endpoint_config_name)
+            self._move(id, args)
         elif args.instance_counts is not None:
             self._scale(id, found, args.instance_counts)
         self.sync_tags(found["EndpointArn"], self._tags(found["EndpointArn"]), args.tags, meta)
-        attrs = self._attributes(found, prior)
-        # Until the deployment finishes AWS still reports the old configuration; wait_ready
-        # compares the live one with this to tell a finished update from a rolled-back one.
-        return {**attrs, "endpoint_config_name": args.endpoint_config_name}
+        attrs = self._attributes(found, args.model_dump(mode="json"))
+        # Until the deployment finishes AWS still reports the old configuration and counts;
+        # wait_ready compares the live configuration with this to tell a finished update from
+        # a rolled-back one, and reads the counts again.
+        return {**attrs, "endpoint_config_name": args.endpoint_config_name,
+                "instance_counts": args.instance_counts}
+
+    def _move(self, id: str, args: SagemakerEndpointArgs) -> None:
+        """UpdateEndpoint to the new configuration. By default AWS gives every variant the
+        configuration's initial instance count, which would undo whatever scaled it; so when
+        the counts are not managed here, the live counts are kept (RetainAllVariantProperties)
+        and only the weights come from the configuration."""
+        request: dict[str, Any] = {"EndpointName": id,
+                                   "EndpointConfigName": args.endpoint_config_name}
+        if args.instance_counts is None:
+            request["RetainAllVariantProperties"] = True
+            request["ExcludeRetainedVariantProperties"] = [
+                {"VariantPropertyType": "DesiredWeight"}]
+        with aws_call("sagemaker", "UpdateEndpoint"):
+            self.client.update_endpoint(**request)
 
     def _scale(self, id: str, found: Mapping[str, Any], wanted: Mapping[str, int]) -> None:
         """Set the variants' instance counts that differ from `wanted` (a configuration change

@@ -8,16 +8,27 @@ import json
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator
 
 from mlform.errors import NotReady, ProviderError
 from mlform.providers.aws.base import all_tags, tag_list, tags_field
 from mlform.providers.aws.errors import aws_call, error_code, error_message, is_not_found
 from mlform.providers.aws.sagemaker import SagemakerAttrs
 from mlform.providers.aws.sagemaker_platform import NAME, PlatformResource
-from mlform.providers.base import ArgsModel, ForceNew, ResourceMeta, Timeouts, Waitable
+from mlform.providers.base import (
+    AddOnly,
+    ArgsModel,
+    ForceNew,
+    JsonDocument,
+    ResourceMeta,
+    Timeouts,
+    Waitable,
+)
 
 FEATURE_NAME = r"^[a-zA-Z0-9]([-_]*[a-zA-Z0-9])*$"
+# Names Feature Store gives columns of its own (UpdateFeatureGroup, CreateFeatureGroup).
+RESERVED_FEATURES = frozenset({"is_deleted", "write_time", "api_invocation_time"})
+MAX_ADDITIONS = 100  # features one UpdateFeatureGroup call may add
 
 
 # -- aws_sagemaker_pipeline ---------------------------------------------------------------------
@@ -35,7 +46,7 @@ def _canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-PipelineDefinition = Annotated[str, BeforeValidator(_canonical_json)]
+PipelineDefinition = Annotated[str, BeforeValidator(_canonical_json), JsonDocument()]
 
 
 class SagemakerPipelineArgs(ArgsModel):
@@ -131,8 +142,16 @@ class SagemakerPipeline(PlatformResource[SagemakerPipelineArgs]):
 
 # -- aws_sagemaker_feature_group ----------------------------------------------------------------
 
+def _not_reserved(name: str) -> str:
+    if name.lower() in RESERVED_FEATURES:
+        raise ValueError(f"'{name}' is reserved by Feature Store (so are "
+                         f"{', '.join(sorted(RESERVED_FEATURES - {name.lower()}))})")
+    return name
+
+
 class FeatureDefinition(ArgsModel):
-    feature_name: str = Field(max_length=64, pattern=FEATURE_NAME, description="Feature name.")
+    feature_name: Annotated[str, AfterValidator(_not_reserved)] = Field(
+        max_length=64, pattern=FEATURE_NAME, description="Feature name.")
     feature_type: Literal["Integral", "Fractional", "String"] = Field(
         description="Integral, Fractional or String.")
 
@@ -160,9 +179,11 @@ class SagemakerFeatureGroupArgs(ArgsModel):
         description="The feature that identifies a record.")
     event_time_feature_name: Annotated[str, ForceNew()] = Field(
         description="The feature that holds a record's event time.")
-    # ForceNew as a whole, as in Terraform: the sandbox has no UpdateFeatureGroup to add some.
-    feature_definition: Annotated[list[FeatureDefinition], ForceNew()] = Field(
-        min_length=1, max_length=2500, description="The features; changing them replaces it.")
+    # Features can be added in place (UpdateFeatureGroup); Terraform replaces the group
+    # instead (hashicorp/terraform-provider-aws#27933), losing its online store.
+    feature_definition: Annotated[list[FeatureDefinition], AddOnly()] = Field(
+        min_length=1, max_length=2500, description="The features. New ones are added in "
+        "place; removing or changing one replaces the feature group.")
     role_arn: Annotated[str, ForceNew()] = Field(
         description="IAM role that writes the offline store.")
     offline_store_config: Annotated[OfflineStoreConfig | None, ForceNew()] = Field(
@@ -172,6 +193,20 @@ class SagemakerFeatureGroupArgs(ArgsModel):
     description: Annotated[str | None, ForceNew()] = Field(
         None, max_length=128, description="Description of the feature group.")
     tags: dict[str, str] = tags_field("feature group")
+
+    @field_validator("feature_definition")
+    @classmethod
+    def _keys_defined(cls, value: list[FeatureDefinition],
+                      info: ValidationInfo) -> list[FeatureDefinition]:
+        names = [f.feature_name for f in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"features defined twice: {', '.join(twice)}")
+        for key in ("record_identifier_feature_name", "event_time_feature_name"):
+            name = info.data.get(key)
+            if isinstance(name, str) and "${" not in name and name not in names:
+                raise ValueError(f"{key} '{name}' must be one of the features")
+        return value
 
     # A field's check, not the model's: the planner validates fields one by one.
     @field_validator("online_store_config")
@@ -185,6 +220,7 @@ class SagemakerFeatureGroupArgs(ArgsModel):
 
 class SagemakerFeatureGroup(PlatformResource[SagemakerFeatureGroupArgs], Waitable):
     type_name: ClassVar[str] = "aws_sagemaker_feature_group"
+    destroy_loses: ClassVar[str] = "the records it stores"
     noun: ClassVar[str] = "FeatureGroup"
     kind: ClassVar[str] = "feature group"
     Args = SagemakerFeatureGroupArgs
@@ -202,6 +238,10 @@ class SagemakerFeatureGroup(PlatformResource[SagemakerFeatureGroupArgs], Waitabl
     def _list_paginator(self) -> Any:
         return self.client.get_paginator("list_feature_groups")
     timeouts: ClassVar[Timeouts] = Timeouts(create=1200.0, delete=600.0)  # Terraform's waits
+
+    replace_note: ClassVar[str | None] = (
+        "replacing a feature group deletes it: the offline store's files stay in S3, but the "
+        "online store's records are lost")
 
     def _missing(self, exc: BaseException) -> bool:
         return is_not_found(exc, "ResourceNotFound")
@@ -242,9 +282,10 @@ class SagemakerFeatureGroup(PlatformResource[SagemakerFeatureGroupArgs], Waitabl
             "feature_group_name": found["FeatureGroupName"],
             "record_identifier_feature_name": found["RecordIdentifierFeatureName"],
             "event_time_feature_name": found["EventTimeFeatureName"],
-            "feature_definition": [
-                {"feature_name": f["FeatureName"], "feature_type": f["FeatureType"]}
-                for f in found.get("FeatureDefinitions") or []],
+            "feature_definition": _in_order(
+                [{"feature_name": f["FeatureName"], "feature_type": f["FeatureType"]}
+                 for f in found.get("FeatureDefinitions") or []],
+                prior.get("feature_definition")),
             "role_arn": found.get("RoleArn"),
             "offline_store_config": None if not offline else {
                 "s3_storage_config": {"s3_uri": s3.get("S3Uri"),
@@ -259,19 +300,50 @@ class SagemakerFeatureGroup(PlatformResource[SagemakerFeatureGroupArgs], Waitabl
 
     def update(self, id: str, prior: Mapping[str, Any], args: SagemakerFeatureGroupArgs,
                meta: ResourceMeta) -> dict[str, Any]:
-        return self._update_tags(id, prior, args, args.tags, meta)  # all else is ForceNew
-
-    def wait_ready(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
-        name = str(attributes["id"])
-        found = self._describe(name)
+        """Adds the new features (all else but tags is ForceNew), at most 100 a call, one
+        call at a time: an update in progress is waited for (NotReady) before the next."""
+        found = self._describe(id)
         if found is None:
-            raise ProviderError(f"feature group {name} disappeared while it was being created")
+            raise ProviderError(f"feature group {id} no longer exists; refresh and plan again")
+        self._settled(found)
+        live = {f["FeatureName"]: f["FeatureType"] for f in found.get("FeatureDefinitions") or []}
+        added = [f for f in args.feature_definition if f.feature_name not in live]
+        changed = [f.feature_name for f in args.feature_definition
+                   if live.get(f.feature_name, f.feature_type) != f.feature_type]
+        if changed:  # the plan replaces the group for this; someone changed it meanwhile
+            raise ProviderError(f"feature group {id}: the type of {', '.join(changed)} differs "
+                                "from the live group's; refresh and plan again")
+        if added:
+            with aws_call("sagemaker", "UpdateFeatureGroup"):
+                self.client.update_feature_group(FeatureGroupName=id, FeatureAdditions=[
+                    {"FeatureName": f.feature_name, "FeatureType": f.feature_type}
+                    for f in added[:MAX_ADDITIONS]])
+            raise NotReady(f"feature group {id}: adding {len(added)} feature"
+                           f"{'s' if len(added) > 1 else ''}", retry_after=self.poll)
+        return self._update_tags(id, prior, args, args.tags, meta)
+
+    def _settled(self, found: Mapping[str, Any]) -> None:
+        """NotReady while the group is being created or updated; ProviderError if it failed."""
+        name = found["FeatureGroupName"]
         status = found.get("FeatureGroupStatus")
         if status == "Creating":
             raise NotReady(f"feature group {name} is Creating", retry_after=self.poll)
         if status != "Created":
             raise ProviderError(f"feature group {name} is {status}: "
                                 f"{found.get('FailureReason') or 'no reason given'}")
+        last = found.get("LastUpdateStatus") or {}
+        if last.get("Status") == "InProgress":
+            raise NotReady(f"feature group {name} is being updated", retry_after=self.poll)
+        if last.get("Status") == "Failed":
+            raise ProviderError(f"feature group {name}: its last update failed: "
+                                f"{last.get('FailureReason') or 'no reason given'}")
+
+    def wait_ready(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
+        name = str(attributes["id"])
+        found = self._describe(name)
+        if found is None:
+            raise ProviderError(f"feature group {name} disappeared while it was being created")
+        self._settled(found)
         return self._attributes(found, attributes)
 
     def delete(self, id: str, prior: Mapping[str, Any]) -> None:
@@ -283,3 +355,11 @@ class SagemakerFeatureGroup(PlatformResource[SagemakerFeatureGroupArgs], Waitabl
             raise NotReady(f"feature group {id} is {found.get('FeatureGroupStatus')}",
                            retry_after=self.poll)
 
+
+def _in_order(features: list[dict[str, Any]], order: Any) -> list[dict[str, Any]]:
+    """The live features in the order `order` (the recorded or requested ones) lists them,
+    the others after: AWS appends added features, wherever the config put them."""
+    if not isinstance(order, list):
+        return features
+    rank = {f.get("feature_name"): i for i, f in enumerate(order) if isinstance(f, dict)}
+    return sorted(features, key=lambda f: rank.get(f["feature_name"], len(rank)))

@@ -252,6 +252,13 @@ class SagemakerNotebookInstance(PlatformResource[SagemakerNotebookInstanceArgs],
     # each), a delete is a stop and a delete.
     timeouts: ClassVar[Timeouts] = Timeouts(create=3600.0, update=4800.0, delete=1200.0)
 
+    @classmethod
+    def check_change(cls, before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+        was, size = before.get("volume_size"), after.get("volume_size")
+        if isinstance(was, int) and isinstance(size, int) and size < was:
+            return [_shrink(was, size)]
+        return []
+
     def __init__(self, session: Any) -> None:
         super().__init__(session)
         # Instances `update` stopped and must start again. Only this process knows: after a
@@ -327,11 +334,8 @@ class SagemakerNotebookInstance(PlatformResource[SagemakerNotebookInstanceArgs],
         if args.role_arn != found["RoleArn"]:
             changes["RoleArn"] = args.role_arn
         size = found.get("VolumeSizeInGB", 5)
-        if args.volume_size < size:  # checked before anything is stopped
-            raise ProviderError(
-                f"notebook instance {args.name}: AWS cannot shrink its volume ({size} GB to "
-                f"{args.volume_size} GB); to start over with a smaller one, give it a new "
-                "name, which replaces it")
+        if args.volume_size < size:  # the plan refuses it; grown outside mlform since then
+            raise ProviderError(f"notebook instance {args.name}: {_shrink(size, args.volume_size)}")
         if args.volume_size != size:
             changes["VolumeSizeInGB"] = args.volume_size
         if args.lifecycle_config_name != found.get("NotebookInstanceLifecycleConfigName"):
@@ -412,3 +416,10 @@ class SagemakerNotebookInstance(PlatformResource[SagemakerNotebookInstanceArgs],
         if found is not None:
             raise NotReady(f"notebook instance {id} is {found['NotebookInstanceStatus']} "
                            "(being deleted)", retry_after=self.poll)
+
+
+def _shrink(was: int, size: int) -> str:
+    return (f"volume_size cannot shrink ({was} GB to {size} GB): SageMaker only grows a "
+            f"notebook's volume. Keep it at {was} or more; or, to start over with a smaller "
+            "volume, rename the notebook component (or change the resource's `name`), which "
+            "replaces the instance and loses what is on its volume")

@@ -59,6 +59,7 @@ class SecretsmanagerSecretAttrs(AttrsModel):
 
 class SecretsmanagerSecret(TaggedResource[SecretsmanagerSecretArgs]):
     type_name: ClassVar[str] = "aws_secretsmanager_secret"
+    destroy_loses: ClassVar[str] = "the secret's value"
     service: ClassVar[str] = "secretsmanager"
     Args = SecretsmanagerSecretArgs
     Attrs = SecretsmanagerSecretAttrs

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 
 def apply_patches() -> None:
-    from mlform.sandbox.moto_patches import appautoscaling, ec2, ecs, eks, rds, sagemaker
+    from mlform.sandbox.moto_patches import appautoscaling, ec2, ecs, eks, rds, s3, sagemaker
 
     sagemaker.patch_sagemaker()
     sagemaker.patch_sagemaker_notebooks()
     sagemaker.patch_sagemaker_feature_groups()
+    sagemaker.patch_sagemaker_feature_additions()
     eks.patch_eks()
     ec2.patch_ec2()
     appautoscaling.patch_application_autoscaling()
     rds.patch_rds()
     ecs.patch_ecs()
+    s3.patch_s3()

@@ -3,6 +3,8 @@
 - Application Auto Scaling tags: moto drops the `Tags` of RegisterScalableTarget and answers
   HTTP 500 to ListTagsForResource, TagResource and UntagResource, so a scalable target could
   not carry mlform's tags, by which an interrupted create finds it again.
+- DeregisterScalableTarget deletes the target's scaling policies, as AWS does; moto kept them,
+  so a target registered again would have found its old policies still attached.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from typing import Any
 def patch_application_autoscaling() -> None:
     import json
 
-    from moto.applicationautoscaling.models import FakeScalableTarget
+    from moto.applicationautoscaling.models import (
+        ApplicationAutoscalingBackend,
+        FakeScalableTarget,
+    )
     from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
     from moto.core.exceptions import JsonRESTError
 
@@ -55,7 +60,19 @@ def patch_application_autoscaling() -> None:
         target.tags = {k: v for k, v in getattr(target, "tags", {}).items() if k not in removed}
         return json.dumps({})
 
+    original_deregister = ApplicationAutoscalingBackend.deregister_scalable_target
+
+    def deregister_scalable_target(self: Any, namespace: str, r_id: str, dimension: str) -> None:
+        original_deregister(self, namespace, r_id, dimension)  # raises if there is none
+        for key, policy in list(self.policies.items()):
+            if (policy.service_namespace, policy.resource_id, policy.scalable_dimension) == (
+                    namespace, r_id, dimension):
+                policy.delete_alarms(self.account_id, self.region_name)
+                del self.policies[key]
+
     # setattr: moto's classes are typed, and these names are new to them.
+    setattr(ApplicationAutoscalingBackend, "deregister_scalable_target",  # noqa: B010
+            deregister_scalable_target)
     setattr(ApplicationAutoScalingResponse, "register_scalable_target",  # noqa: B010
             register_scalable_target)
     setattr(ApplicationAutoScalingResponse, "list_tags_for_resource",  # noqa: B010

@@ -3,6 +3,9 @@
 - RDS CreateDBSubnetGroup on a taken name: moto replaces the group; AWS refuses with
   DBSubnetGroupAlreadyExists, which is how mlform tells its own group from someone else's.
 - RDS ModifyDBSubnetGroup: moto drops the group from its backend, so it vanished after an update.
+- RDS ModifyDBInstance AllocatedStorage: moto shrinks the storage; AWS refuses to (storage only
+  grows) and rounds a growth of less than 10% up to 10%. mlform refuses both at plan time; the
+  sandbox behaves as AWS does for whoever calls it anyway.
 """
 
 from __future__ import annotations
@@ -34,6 +37,25 @@ def patch_rds() -> None:
             group.description = description
         return group
 
+    original_modify = RDSBackend.modify_db_instance
+
+    def modify_db_instance(self: Any, db_instance_identifier: str,
+                           db_kwargs: dict[str, Any]) -> Any:
+        size = db_kwargs.get("allocated_storage")
+        if size is not None:
+            database = self.describe_db_instances(db_instance_identifier)[0]
+            was = int(database.allocated_storage)
+            if int(size) < was:
+                raise RDSClientError(
+                    "InvalidParameterCombination",
+                    f"Invalid storage size for DB instance {db_instance_identifier}: "
+                    f"{size} GiB is less than its allocated storage ({was} GiB); storage "
+                    "cannot be decreased")
+            if was < int(size) and int(size) * 10 < was * 11:
+                db_kwargs = {**db_kwargs, "allocated_storage": -(-was * 11 // 10)}
+        return original_modify(self, db_instance_identifier, db_kwargs)
+
+    setattr(RDSBackend, "modify_db_instance", modify_db_instance)  # noqa: B010
     setattr(RDSBackend, "create_subnet_group", create_subnet_group)  # noqa: B010
     setattr(RDSBackend, "modify_db_subnet_group", modify_db_subnet_group)  # noqa: B010
     setattr(RDSBackend, "_mlform_patched", True)  # noqa: B010

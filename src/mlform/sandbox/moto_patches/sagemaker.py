@@ -1,7 +1,11 @@
 """What the sandbox adds to moto for this service (see the package docstring).
 
 - SageMaker UpdateEndpoint: moto answers HTTP 500. mlform updates an endpoint in place to move
-  it to a new endpoint configuration, so the sandbox needs it.
+  it to a new endpoint configuration, so the sandbox needs it. As on AWS, the variants take the
+  new configuration's initial instance counts and weights unless `RetainAllVariantProperties`
+  keeps the live ones (less those `ExcludeRetainedVariantProperties` names), and the update is
+  refused while a variant whose instance type it changes is registered with Application Auto
+  Scaling (AWS: deregister the scalable target, update, register it again).
 - SageMaker CreateModel EnableNetworkIsolation: moto drops the flag, so it read back as false
   and a model asking for isolation would be replaced on every apply.
 - SageMaker UpdateNotebookInstance, UpdateNotebookInstanceLifecycleConfig and
@@ -10,11 +14,17 @@
 - SageMaker feature groups: moto has no DeleteFeatureGroup or ListFeatureGroups (HTTP 500), no
   tags for them, answers HTTP 500 rather than ResourceNotFound for a missing one, fails on one
   without an offline store, and drops OnlineStoreConfig and Description.
+- SageMaker UpdateFeatureGroup: moto answers HTTP 500. mlform adds features to a group in
+  place with it, as AWS allows (features can be added, never removed or changed); the sandbox
+  applies the addition at once and reports it in LastUpdateStatus, refusing a feature that
+  exists, a reserved name, more than 100 additions a call or 2,500 features in all, as AWS does.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+RESERVED_FEATURES = frozenset({"is_deleted", "write_time", "api_invocation_time"})
 
 
 def patch_sagemaker() -> None:
@@ -27,23 +37,37 @@ def patch_sagemaker() -> None:
     if getattr(SageMakerModelBackend, "_mlform_patched", False):
         return
 
-    def update_endpoint(self: Any, endpoint_name: str, endpoint_config_name: str) -> Any:
+    def update_endpoint(self: Any, endpoint_name: str, endpoint_config_name: str,
+                        retain: bool = False, exclude: frozenset[str] = frozenset()) -> Any:
         endpoint = self.endpoints.get(endpoint_name)
         if endpoint is None:
             arn = FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
             raise ValidationError(message=f"Could not find endpoint '{arn}'.")
         config = self.describe_endpoint_config(endpoint_config_name)  # raises if missing
+        _refuse_autoscaled_instance_type_change(self, endpoint, config)
+        live = {v["VariantName"]: v for v in endpoint.production_variants}
+        variants = endpoint._process_production_variants(config["ProductionVariants"])
+        if retain:
+            kept = {"DesiredInstanceCount": ("DesiredInstanceCount", "CurrentInstanceCount"),
+                    "DesiredWeight": ("DesiredWeight", "CurrentWeight")}
+            for variant in variants:
+                old = live.get(variant["VariantName"])
+                for prop, keys in kept.items():
+                    if old is not None and prop not in exclude:
+                        variant.update({k: old[k] for k in keys if k in old})
         endpoint.endpoint_config_name = endpoint_config_name
-        endpoint.production_variants = endpoint._process_production_variants(
-            config["ProductionVariants"])
+        endpoint.production_variants = variants
         endpoint.data_capture_config = config.get("DataCaptureConfig")
         endpoint.last_modified_time = utcnow()
         return endpoint
 
     def update_endpoint_response(self: Any) -> Any:
+        excluded = self._get_param("ExcludeRetainedVariantProperties") or []
         endpoint = self.sagemaker_backend.update_endpoint(
             endpoint_name=self._get_param("EndpointName"),
             endpoint_config_name=self._get_param("EndpointConfigName"),
+            retain=bool(self._get_param("RetainAllVariantProperties", False)),
+            exclude=frozenset(p["VariantPropertyType"] for p in excluded),
         )
         return ActionResult({"EndpointArn": endpoint.arn})
 
@@ -62,6 +86,34 @@ def patch_sagemaker() -> None:
     setattr(SageMakerResponse, "update_endpoint", update_endpoint_response)  # noqa: B010
     setattr(SageMakerResponse, "create_model", create_model_response)  # noqa: B010
     setattr(SageMakerModelBackend, "_mlform_patched", True)  # noqa: B010
+
+
+def _refuse_autoscaled_instance_type_change(backend: Any, endpoint: Any,
+                                            config: dict[str, Any]) -> None:
+    """AWS refuses an UpdateEndpoint that changes the instance type of a variant registered
+    as an Application Auto Scaling target (the message paraphrases AWS's documentation)."""
+    from moto.applicationautoscaling.models import applicationautoscaling_backends
+    from moto.sagemaker.exceptions import ValidationError
+
+    try:
+        old = backend.describe_endpoint_config(endpoint.endpoint_config_name)
+    except ValidationError:  # deleted under a live endpoint: AWS cannot tell either
+        return
+    before = {v["VariantName"]: v.get("InstanceType") for v in old["ProductionVariants"]}
+    scaling = applicationautoscaling_backends[backend.account_id][backend.region_name]
+    registered = sorted(
+        v["VariantName"] for v in config["ProductionVariants"]
+        if before.get(v["VariantName"]) not in (None, v.get("InstanceType"))
+        and scaling._scalable_target_exists(
+            f"endpoint/{endpoint.endpoint_name}/variant/{v['VariantName']}",
+            "sagemaker:variant:DesiredInstanceCount"))
+    if registered:
+        raise ValidationError(
+            message=f"The variant(s) {registered} of endpoint {endpoint.endpoint_name} are "
+            "registered as scalable targets with Application Auto Scaling, and this update "
+            "changes their instance type. Deregister the scalable target "
+            "(DeregisterScalableTarget) before you update the endpoint, and register it again "
+            "afterwards.")
 
 
 def patch_sagemaker_notebooks() -> None:
@@ -173,6 +225,8 @@ def patch_sagemaker_feature_groups() -> None:
         # Statuses and failures are attributes, so that tests can set them.
         found["FeatureGroupStatus"] = getattr(self, "feature_group_status", "Created")
         kept = {"OnlineStoreConfig": getattr(self, "online_store_config", None),
+                "LastUpdateStatus": getattr(self, "last_update_status", None),
+                "LastModifiedTime": getattr(self, "last_modified_time", None),
                 "Description": getattr(self, "description", None),
                 "FailureReason": getattr(self, "failure_reason", None)}
         found.update({k: v for k, v in kept.items() if v is not None})
@@ -233,3 +287,42 @@ def patch_sagemaker_feature_groups() -> None:
     setattr(SageMakerResponse, "delete_feature_group", delete_feature_group_response)  # noqa: B010
     setattr(SageMakerResponse, "list_feature_groups", list_feature_groups_response)  # noqa: B010
     setattr(FeatureGroup, "_mlform_patched", True)  # noqa: B010
+
+
+def patch_sagemaker_feature_additions() -> None:
+    """UpdateFeatureGroup's FeatureAdditions (after `patch_sagemaker_feature_groups`)."""
+    from moto.core.responses import ActionResult
+    from moto.core.utils import utcnow
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.responses import SageMakerResponse
+
+    if hasattr(SageMakerResponse, "_mlform_feature_additions"):
+        return
+
+    def find(backend: Any, name: str) -> Any:
+        return backend._get_resource_from_arn(  # ResourceNotFound, as AWS answers
+            f"arn:aws:sagemaker:{backend.region_name}:{backend.account_id}:feature-group/"
+            f"{name}")
+
+    def update_feature_group_response(self: Any) -> Any:
+        group = find(self.sagemaker_backend, self._get_param("FeatureGroupName"))
+        additions = self._get_param("FeatureAdditions") or []
+        have = {f["FeatureName"] for f in group.feature_definitions}
+        names = [f.get("FeatureName") for f in additions]
+        problems = [f"Feature {n} already exists in the feature group" for n in names
+                    if n in have or names.count(n) > 1]
+        problems += [f"Feature name {n} is reserved" for n in names
+                     if str(n).lower() in RESERVED_FEATURES]
+        if len(additions) > 100:
+            problems.append("FeatureAdditions may add at most 100 features")
+        if len(have) + len(additions) > 2500:
+            problems.append("a feature group has at most 2500 features")
+        if problems:
+            raise ValidationError(message=problems[0])
+        group.feature_definitions = [*group.feature_definitions, *additions]
+        group.last_update_status = {"Status": "Successful"}
+        group.last_modified_time = utcnow()
+        return ActionResult({"FeatureGroupArn": group.arn})
+
+    setattr(SageMakerResponse, "update_feature_group", update_feature_group_response)  # noqa: B010
+    setattr(SageMakerResponse, "_mlform_feature_additions", True)  # noqa: B010
