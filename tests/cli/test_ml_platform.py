@@ -61,9 +61,9 @@ NOT_IN_THE_CLOUD = {
     "module.fraud-api.aws_sagemaker_endpoint_configuration.this": ["name_prefix"],
     "module.transactions.aws_sagemaker_feature_group.this": ["online_store_config"],
     "module.tracking.aws_db_instance.this": ["final_snapshot_identifier"],
-    "module.trainer.aws_eks_cluster.this": ["version"],
-    "module.trainer.aws_eks_node_group.gpu": ["disk_size"],
-    "module.trainer.aws_eks_node_group.system": ["ami_type", "disk_size"],
+    "module.trainer.aws_eks_node_group.gpu": ["node_group_name_prefix", "disk_size"],
+    "module.trainer.aws_eks_node_group.system": ["node_group_name_prefix", "ami_type",
+                                                 "disk_size"],
 }
 
 

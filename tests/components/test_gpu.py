@@ -102,8 +102,16 @@ def test_gpu_cluster_on_the_sandbox(tmp_path: Path, uid: str, boto: Any, sandbox
     eks, cluster = boto("eks"), f"g{uid}-dev-trainer"
     assert eks.describe_cluster(name=cluster)["cluster"]["status"] == "ACTIVE"
     groups = set(eks.list_nodegroups(clusterName=cluster)["nodegroups"])
-    gpu_group = next(g for g in groups if g.endswith("-gpu"))
+    # Derived names (prefix and digest), so a replacement can come before the old group goes.
+    assert {g.rsplit("-", 1)[0] for g in groups} == {f"{cluster}-gpu", f"{cluster}-system"}
+    gpu_group = next(g for g in groups if g.startswith(f"{cluster}-gpu-"))
     group = eks.describe_nodegroup(clusterName=cluster, nodegroupName=gpu_group)["nodegroup"]
+    # The nodes run the cluster's version, which the state records (EKS chose it).
+    version = eks.describe_cluster(name=cluster)["cluster"]["version"]
+    recorded = {a.rsplit(".", 1)[1]: r.attributes["version"]
+                for a, r in ws.state().resources.items() if ".aws_eks_" in a}
+    assert recorded == {"this": version, "system": version, "gpu": version}
+    assert group["version"] == version
     assert group["instanceTypes"] == ["g5.xlarge"] and group["capacityType"] == "SPOT"
     assert group["scalingConfig"] == {"minSize": 0, "maxSize": 4, "desiredSize": 0}
     assert group["taints"] == [{"key": "nvidia.com/gpu", "value": "true",
@@ -123,6 +131,11 @@ def test_gpu_cluster_resolves_per_region_and_validates_offline(tmp_path: Path, u
     offline = Workspace(path, offline=True)  # validate: nothing looked up
     group = offline.stack.resources["module.trainer.aws_eks_node_group.gpu"]
     assert group.template["instance_types"] == ["gpu:A10G:1"]
+    # Upgrades go control plane first, then nodes; replacements create the new group first.
+    for name in ("gpu", "system"):
+        rc = offline.stack.resources[f"module.trainer.aws_eks_node_group.{name}"]
+        assert rc.template["version"] == "${module.trainer.aws_eks_cluster.this.version}"
+        assert rc.lifecycle.create_before_destroy is True
     path.write_text(CLUSTER.format(uid=uid).replace('"0..4"', '"5..2"'))
     with pytest.raises(ConfigError, match=r"nodes: expected MIN\.\.MAX with MIN <= MAX"):
         Workspace(path, offline=True)

@@ -36,7 +36,10 @@ class GpuCluster(ComponentModel):
     nodes: str | int = Field("0..1", description="GPU nodes: `MIN..MAX` (`0..4` scales to "
                                                 "zero) or a fixed number.")
     spot: bool = Field(False, description="Run GPU nodes on spot capacity.")
-    kubernetes_version: str | None = Field(None, description="EKS version (default: EKS's).")
+    kubernetes_version: str | None = Field(None, description=(
+        "Kubernetes version of the control plane and the nodes, such as `1.31` (default: the "
+        "latest EKS offers, then kept). Raise it one minor version per apply to upgrade: the "
+        "control plane first, then each node group."))
     system_instance_type: str = Field("t3.medium",
                                       description="Instance type of the system node group.")
     subnet_ids: list[str] | None = Field(
@@ -98,19 +101,28 @@ class GpuCluster(ComponentModel):
                 managed_policy_arns=NODE_POLICIES, tags=self.tags)
         name = ctx.ref("aws_eks_cluster.this", "name")
         nodes_role = ctx.ref("aws_iam_role.nodes", "arn")
-        out.add("aws_eks_node_group.system", cluster_name=name, node_role_arn=nodes_role,
-                subnet_ids=subnets, instance_types=[self.system_instance_type],
+        # The nodes run the cluster's version: an upgrade moves the control plane first, then
+        # each node group (the reference orders them).
+        version = ctx.ref("aws_eks_cluster.this", "version")
+        system = out.add("aws_eks_node_group.system", cluster_name=name, version=version,
+                node_role_arn=nodes_role, subnet_ids=subnets,
+                instance_types=[self.system_instance_type],
                 scaling_config={"min_size": 1, "max_size": 2, "desired_size": 1},
                 labels={"mlform/pool": "system"}, tags=self.tags)
+        # A new instance type or capacity type replaces a group: the new one first, so that
+        # CoreDNS and the jobs always have nodes to run on.
+        system.lifecycle = {"create_before_destroy": True}
         low, high = self.scaling()
         # The cluster autoscaler moves desired_size between min and max: not drift.
-        gpu = out.add("aws_eks_node_group.gpu", cluster_name=name, node_role_arn=nodes_role,
+        gpu = out.add("aws_eks_node_group.gpu", cluster_name=name, version=version,
+                node_role_arn=nodes_role,
                 subnet_ids=subnets, instance_types=[instance_type],
                 capacity_type="SPOT" if self.spot else "ON_DEMAND", ami_type="AL2_x86_64_GPU",
                 scaling_config={"min_size": low, "max_size": high, "desired_size": low},
                 labels={"mlform/pool": "gpu", "mlform/gpu": request.model},
                 taint=[GPU_TAINT], tags=self.tags)
-        gpu.lifecycle = {"ignore_changes": ["scaling_config.desired_size"]}
+        gpu.lifecycle = {"ignore_changes": ["scaling_config.desired_size"],
+                         "create_before_destroy": True}
         out.outputs = {
             "name": name, "endpoint": ctx.ref("aws_eks_cluster.this", "endpoint"),
             "arn": ctx.ref("aws_eks_cluster.this", "arn"), "gpu_instance_type": instance_type,

@@ -32,6 +32,7 @@ from mlform.engine.plan import Action, Plan, ResourceChange, resolve_args, resol
 from mlform.engine.providers import ProviderPool
 from mlform.errors import MlformError, ProviderError
 from mlform.providers.base import Waitable
+from mlform.providers.schema import keep_computed
 from mlform.state.journal import Journal
 from mlform.state.models import ResourceState, now_iso
 from mlform.values import contains_unknown
@@ -242,6 +243,9 @@ class Applier:
         if contains_unknown(args_data):
             raise ProviderError("a value it refers to is still unknown after its dependencies "
                                 "were applied", address=c.address, pos=c.pos)
+        if c.action is Action.UPDATE:  # what the cloud picked stays, as planned
+            args_data = keep_computed(rtype.Args, args_data,
+                                      self.state.resources[c.address].attributes)
         _check_consistent(c, args_data)
         args = rtype.Args.model_validate(args_data)
         meta = self.pool.meta(c.address)
@@ -276,7 +280,7 @@ class Applier:
                     self.journal.record({"t": "abandon", "a": c.address})
                 raise
             if (c.action is Action.REPLACE and c.create_before_destroy and c.before
-                    and str(attrs.get("id")) == str(c.before.get("id"))):
+                    and rtype.same_object(attrs, c.before)):
                 # Same name, so create found the old object: deleting "the old one" next
                 # would delete the only one. Keep it, and say how to replace it.
                 self.journal.record({"t": "abandon", "a": c.address})

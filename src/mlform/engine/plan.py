@@ -26,7 +26,7 @@ from mlform.engine.renames import Rename, suggest_moves
 from mlform.errors import ConfigError, MlformError, SourcePos
 from mlform.providers.base import ResourceType, StackContext
 from mlform.providers.registry import Registry
-from mlform.providers.schema import fill_defaults, forced_paths
+from mlform.providers.schema import computed_fields, fill_defaults, forced_paths, keep_computed
 from mlform.state.models import ResourceState, State
 from mlform.values import UNKNOWN, contains_unknown
 
@@ -235,6 +235,10 @@ def make_plan(
             continue
         changes[address] = change
         values[address] = change.after or {}
+    for address in changes:
+        rc = desired[address]
+        problems.extend(MlformError(f"{address}: {why}", pos=rc.pos) for why in
+                        registry.get(rc.type).check_related(values[address], values))
     if problems:
         raise ConfigError(problems)
     for address, res in prior.items():
@@ -296,6 +300,8 @@ def _plan_resource(
                             list(rtype.Args.model_fields))
         if kept != args and _valid(rtype, kept):  # a live value the new config rules out
             args = kept                           # (desired below a new minimum) is not kept
+    left_to_cloud = [f for f in computed_fields(rtype.Args) if args.get(f) is None]
+    args = keep_computed(rtype.Args, args, prior.attributes if prior is not None else None)
     cbd = rc.lifecycle.create_before_destroy
     change = ResourceChange(
         address=rc.address, type=rc.type, action=Action.CREATE, template=rc.template,
@@ -331,6 +337,8 @@ def _plan_resource(
             if refused:
                 raise ConfigError([MlformError(f"{rc.address}: {why}", pos=rc.pos)
                                    for why in refused])
+    if change.action is Action.REPLACE:  # a new object: the cloud picks these again
+        args = {**args, **dict.fromkeys(left_to_cloud, UNKNOWN)}
     keep = prior.attributes if change.action is Action.UPDATE else None
     change.after = {**args, **rtype.plan_attributes(args, keep)}
     return change

@@ -50,6 +50,15 @@ class Sensitive:
         return "Sensitive()"
 
 
+class Computed:
+    """Field marker for an argument the cloud picks when it is unset (Terraform's Optional +
+    Computed, such as an EKS cluster's `version`): the state records the live value, and an
+    unset argument plans as "keep what is there" (on create: known after apply)."""
+
+    def __repr__(self) -> str:
+        return "Computed()"
+
+
 class JsonDocument:
     """Field marker: the string holds a JSON document (a policy, a pipeline definition);
     plans show its changes key by key, as Terraform shows `jsonencode(...)` values."""
@@ -193,6 +202,22 @@ class ResourceType(ABC, Generic[A]):
         arguments to update it to (values only known after apply are UNKNOWN: skip those).
         Called at plan time, without cloud access, for updates only."""
         return []
+
+    @classmethod
+    def check_related(cls, after: Mapping[str, Any],
+                      planned: Mapping[str, Mapping[str, Any]]) -> list[str]:
+        """AWS's rules between this object and others that a plan must not let through (a node
+        group's Kubernetes version against its cluster's): one message per broken rule.
+        `after` is what the plan leaves of this object, `planned` the same for every resource
+        in the configuration, by address. Called at plan time for every resource the plan
+        keeps, creates or changes."""
+        return []
+
+    @classmethod
+    def same_object(cls, a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+        """True if the attributes `a` and `b` describe the same cloud object. The id says so,
+        except for types whose id names a series of objects (a task definition family)."""
+        return str(a.get("id")) == str(b.get("id"))
 
     # -- cloud operations -------------------------------------------------------------------
 

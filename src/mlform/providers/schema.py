@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, TypeAdapter
 from pydantic.fields import FieldInfo
 
-from mlform.providers.base import AddOnly, ForceNew, JsonDocument, Sensitive
+from mlform.providers.base import AddOnly, Computed, ForceNew, JsonDocument, Sensitive
 from mlform.values import UNKNOWN, contains_unknown
 
 Nesting = Literal["model", "list", "dict"]
@@ -73,6 +73,21 @@ def force_new_fields(model: type[BaseModel]) -> frozenset[str]:
 def sensitive_fields(model: type[BaseModel]) -> frozenset[str]:
     """Top-level arguments never shown in plans, logs or errors."""
     return _marked(model, Sensitive)
+
+
+def computed_fields(model: type[BaseModel]) -> frozenset[str]:
+    """Top-level arguments the cloud picks when they are unset (see `Computed`)."""
+    return _marked(model, Computed)
+
+
+def keep_computed(model: type[BaseModel], args: dict[str, Any],
+                  prior: Mapping[str, Any] | None) -> dict[str, Any]:
+    """`args` with each unset `Computed` argument set to what `prior` records, or UNKNOWN when
+    there is no prior object (the cloud picks it at create)."""
+    fields = [f for f in computed_fields(model) if args.get(f) is None]
+    if not fields:
+        return args
+    return {**args, **{f: UNKNOWN if prior is None else prior.get(f) for f in fields}}
 
 
 def map_documents(model: type[BaseModel], data: Any, convert: Callable[[Any], Any]) -> Any:

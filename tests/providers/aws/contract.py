@@ -11,6 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from mlform.providers.base import TAG_ADDRESS, TAG_STACK, ResourceMeta, StackContext
+from mlform.providers.schema import computed_fields
+
+
+def _echoed(rtype: type[Any], args: Any) -> dict[str, Any]:
+    """The arguments an object must echo: all but the `Computed` ones left to the cloud."""
+    computed = computed_fields(rtype.Args)
+    return {k: v for k, v in args.model_dump(mode="json").items()
+            if not (k in computed and v is None)}
 
 
 def check_contract(
@@ -27,12 +35,12 @@ def check_contract(
     rt = rtype(session)
     address = address or f"{rtype.type_name}.contract"
     meta = ResourceMeta(address=address, context=context)
-    args = rtype.Args.model_validate(create)
+    args = rtype.Args.model_validate(rtype.complete_args(dict(create)))
     attrs = rt.create(args, meta)
     assert attrs["id"], "create must return an id"
     for name in rtype.Args.model_fields:
         assert name in attrs, f"create must return argument {name}"
-    assert attrs == {**attrs, **args.model_dump(mode="json")}, "create must echo its arguments"
+    assert attrs == {**attrs, **_echoed(rtype, args)}, "create must echo its arguments"
     again = rt.read(attrs["id"], attrs)
     assert again == attrs, "read right after create must return what create returned"
     if taggable:
@@ -49,10 +57,11 @@ def check_contract(
     if taggable:
         assert listed[attrs["id"]].address == address
     if update is not None:
-        new_args = rtype.Args.model_validate(update)
+        new_args = rtype.Args.model_validate(rtype.complete_args(dict(update)))
         updated = rt.update(attrs["id"], attrs, new_args, meta)
-        assert {k: updated[k] for k in new_args.model_dump(mode="json")} == new_args.model_dump(
-            mode="json"), "update must converge to the new arguments"
+        wanted = _echoed(rtype, new_args)
+        assert {k: updated[k] for k in wanted} == wanted, (
+            "update must converge to the new arguments")
         assert rt.read(updated["id"], updated) == updated
         attrs = updated
     rt.delete(attrs["id"], attrs)

@@ -438,8 +438,22 @@ def test_mlflow_backend_stack(sandbox: Any, tmp_path: Any, uid: str, roles: dict
     plan = ws.plan()
     assert {c.address: c.action for c in plan.changes if c.action is not Action.NOOP} == {
         "aws_ecs_task_definition.t": Action.REPLACE, "aws_ecs_service.s": Action.UPDATE}
-    second = ws.apply(plan)
+    assert next(c for c in plan.changes if c.address == "aws_ecs_task_definition.t"
+                ).create_before_destroy
+    events: list[Any] = []
+    second = ws.apply(plan, on_event=events.append)
     assert second.result is not None and second.result.ok, second.result
+    # The new revision is registered and the service moved to it before the old revision is
+    # deregistered: the service never points at a revision that cannot start tasks.
+    steps = [(e.kind, e.verb, e.address) for e in events if e.kind in ("start", "done")]
+    assert [s for s in steps if s[0] == "done"] == [
+        ("done", "create", "aws_ecs_task_definition.t"), ("done", "update", "aws_ecs_service.s"),
+        ("done", "delete", "aws_ecs_task_definition.t")]
+    assert steps.index(("done", "update", "aws_ecs_service.s")) < steps.index(
+        ("start", "delete", "aws_ecs_task_definition.t"))
+    old = boto("ecs").describe_task_definition(
+        taskDefinition=before["aws_ecs_task_definition.t"]["arn"])["taskDefinition"]
+    assert old["status"] == "INACTIVE"
     after = {a: r.attributes for a, r in ws.state().resources.items()}
     service = after["aws_ecs_service.s"]
     assert service["arn"] == before["aws_ecs_service.s"]["arn"]

@@ -15,12 +15,13 @@ import pytest
 from pydantic import ValidationError
 
 from mlform.errors import NotReady, ProviderError
-from mlform.providers.aws.eks import EksCluster, EksNodeGroup
+from mlform.providers.aws.eks import EksCluster
+from mlform.providers.aws.eks_node_group import EksNodeGroup
 from mlform.providers.base import ResourceMeta, StackContext
 from tests.providers.aws.contract import check_contract
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
-MOTO_DEFAULT_VERSION = "1.19"  # what the sandbox picks when `version` is unset
+SANDBOX_DEFAULT_VERSION = "1.35"  # what the sandbox picks when `version` is unset
 
 
 def _role(iam: Any, name: str, service: str) -> str:
@@ -130,29 +131,29 @@ def test_cluster_reaches_active(aws_session: Any, stack_context: StackContext, u
     assert EksCluster(aws_session).read(attrs["id"], attrs) is None
 
 
-def test_unset_version_is_not_a_change(aws_session: Any, stack_context: StackContext, uid: str,
-                                       roles: tuple[str, str], network: dict[str, Any],
-                                       boto: Any) -> None:
+def test_unset_version_records_the_live_one(aws_session: Any, stack_context: StackContext,
+                                            uid: str, roles: tuple[str, str],
+                                            network: dict[str, Any], boto: Any) -> None:
     from mlform.engine.plan import resolve_args
+    from mlform.providers.schema import keep_computed
 
     rt = EksCluster(aws_session)
     meta = ResourceMeta("aws_eks_cluster.v", stack_context)
     config = _cluster_args(f"v-{uid}", roles[0], network)
     attrs = rt.create(EksCluster.Args.model_validate(config), meta)
     eks = boto("eks")
-    assert eks.describe_cluster(name=f"v-{uid}")["cluster"]["version"] == MOTO_DEFAULT_VERSION
+    assert eks.describe_cluster(name=f"v-{uid}")["cluster"]["version"] == SANDBOX_DEFAULT_VERSION
+    assert attrs["version"] == SANDBOX_DEFAULT_VERSION  # recorded, so a plan can show it
     refreshed = rt.read(attrs["id"], attrs)
-    assert refreshed is not None and refreshed["version"] is None
-    # What the planner compares: the config, resolved and normalised, with the refreshed state.
-    desired = resolve_args(EksCluster, config, {}, "aws_eks_cluster.v", None)
+    assert refreshed is not None and refreshed["version"] == SANDBOX_DEFAULT_VERSION
+    # What the planner compares: the config, resolved and normalised, an unset version kept.
+    desired = keep_computed(EksCluster.Args,
+                            resolve_args(EksCluster, config, {}, "aws_eks_cluster.v", None),
+                            refreshed)
     assert [f for f in EksCluster.Args.model_fields if desired[f] != refreshed[f]] == []
-    # Pinning the version AWS chose changes nothing in the cloud; from then on it is managed.
-    pinned = EksCluster.Args.model_validate({**config, "version": MOTO_DEFAULT_VERSION})
-    attrs = rt.update(attrs["id"], refreshed, pinned, meta)
-    assert attrs["version"] == MOTO_DEFAULT_VERSION
-    eks.update_cluster_version(name=f"v-{uid}", version="1.20")  # out of band
+    eks.update_cluster_version(name=f"v-{uid}", version="1.36")  # out of band: drift
     drifted = rt.read(attrs["id"], attrs)
-    assert drifted is not None and drifted["version"] == "1.20"
+    assert drifted is not None and drifted["version"] == "1.36"
     rt.delete(attrs["id"], attrs)
 
 
@@ -188,6 +189,57 @@ def test_create_again_finishes_ours_and_refuses_others(
         f"belongs to aws_eks_cluster.again in mlform stack {stack_context.stack}: give this "
         "resource another name")
     rt.delete(first["id"], first)
+
+
+def test_node_group_version_upgrades_in_place(aws_session: Any, stack_context: StackContext,
+                                              uid: str, roles: tuple[str, str],
+                                              network: dict[str, Any], boto: Any) -> None:
+    eks = boto("eks")
+    clusters = EksCluster(aws_session)
+    meta = ResourceMeta("aws_eks_cluster.up", stack_context)
+    config = _cluster_args(f"up-{uid}", roles[0], network, version="1.34")
+    cluster = clusters.wait_ready(clusters.create(EksCluster.Args.model_validate(config), meta))
+    rt = EksNodeGroup(aws_session)
+    group_meta = ResourceMeta("aws_eks_node_group.up", stack_context)
+    group_config = _gpu_group(cluster["id"], f"n-{uid}", roles[1], network)
+    group = rt.wait_ready(rt.create(EksNodeGroup.Args.model_validate(group_config), group_meta))
+    assert group["version"] == "1.34"  # unset: the cluster's, as AWS picks it
+    ahead = EksNodeGroup.Args.model_validate({**group_config, "version": "1.35"})
+    with pytest.raises(ProviderError) as err:  # the sandbox refuses it as EKS does
+        rt.update(group["id"], group, ahead, group_meta)
+    assert "newer than cluster version 1.34" in err.value.message
+    # The control plane first, then the nodes: the same node group, a new version.
+    cluster = clusters.update(cluster["id"], cluster, EksCluster.Args.model_validate(
+        {**config, "version": "1.35"}), meta)
+    upgraded = rt.wait_ready(rt.update(group["id"], group, ahead, group_meta))
+    live = eks.describe_nodegroup(clusterName=f"up-{uid}", nodegroupName=f"n-{uid}")
+    assert live["nodegroup"]["version"] == upgraded["version"] == "1.35"
+    assert upgraded["arn"] == group["arn"]
+    rt.delete(upgraded["id"], upgraded)
+    clusters.delete(cluster["id"], cluster)
+
+
+def test_version_rules_at_plan_time() -> None:
+    cluster, group = {"name": "c", "version": "1.30"}, {"cluster_name": "c", "version": "1.30"}
+    assert EksCluster.check_change(cluster, {**cluster, "version": "1.31"}) == []
+    assert EksCluster.check_change(cluster, {**cluster, "version": "1.32"}) == [
+        "EKS upgrades one minor version at a time: 1.30 -> 1.32 cannot be done in one apply; "
+        "apply 1.31, then 1.32"]
+    assert EksCluster.check_change(cluster, {**cluster, "version": "1.29"}) == [
+        "EKS cannot downgrade a cluster: version is 1.30, the configuration asks for 1.29. "
+        "Put version back to 1.30 (to go back, make a new cluster)"]
+    assert EksNodeGroup.check_change(group, {**group, "version": "1.29"}) != []
+    assert EksNodeGroup.check_change(group, {**group, "version": "1.32"}) == []
+    planned = {"module.t.aws_eks_cluster.this": cluster, "aws_eks_cluster.other":
+               {"name": "o", "version": "1.20"}}
+    assert EksNodeGroup.check_related(group, planned) == []
+    assert EksNodeGroup.check_related({**group, "version": "1.27"}, planned) == []
+    assert EksNodeGroup.check_related({**group, "version": "1.31"}, planned) == [
+        "version 1.31 is ahead of its cluster's (1.30): nodes cannot run a newer Kubernetes "
+        "than their control plane. Upgrade the cluster first, one minor version per apply"]
+    assert EksNodeGroup.check_related({**group, "version": "1.26"}, planned) == [
+        "version 1.26 is more than 3 minor versions behind its cluster's (1.30), which "
+        "Kubernetes does not support: set it to 1.30 (or at least 1.27)"]
 
 
 # -- GPU node groups --------------------------------------------------------------------------
@@ -263,13 +315,25 @@ def test_node_group_args() -> None:
 def test_default_names_and_ids() -> None:
     ctx = StackContext(project="a-rather-long-project-name", environment="production")
     assert len(EksCluster.default_args(ctx, "x" * 120)["name"]) == 100
-    name = EksNodeGroup.default_args(ctx, "x" * 80)["node_group_name"]
-    assert len(name) == 63 and name.startswith("a-rather-long-project-name-production-")
-    args = EksNodeGroup.Args.model_validate({
-        "cluster_name": "c", "node_group_name": "g", "node_role_arn": "r", "subnet_ids": ["s"],
-        "scaling_config": {"min_size": 0, "max_size": 1, "desired_size": 0}})
+    prefix = EksNodeGroup.default_args(ctx, "x" * 80)["node_group_name_prefix"]
+    assert len(prefix) == 55 and prefix.startswith("a-rather-long-project-name-production-")
+    group = {"cluster_name": "c", "node_role_arn": "r", "subnet_ids": ["s"],
+             "scaling_config": {"min_size": 0, "max_size": 1, "desired_size": 0}}
+    args = EksNodeGroup.Args.model_validate({**group, "node_group_name": "g"})
     no_session: Any = None
     assert EksNodeGroup(no_session).id_for(args) == "c:g"
+    # A derived name: the prefix and a digest of what forces a replacement, nothing else.
+    derived = EksNodeGroup.complete_args({**group, "node_group_name_prefix": prefix})
+    name = derived["node_group_name"]
+    assert len(name) == 63 and name.startswith(prefix)
+    for in_place in ({"scaling_config": {"min_size": 0, "max_size": 3, "desired_size": 1}},
+                     {"version": "1.31"}, {"labels": {"a": "b"}}, {"tags": {"t": "v"}}):
+        assert EksNodeGroup.complete_args(
+            {**group, "node_group_name_prefix": prefix, **in_place})["node_group_name"] == name
+    for replacing in ({"instance_types": ["g5.xlarge"]}, {"capacity_type": "SPOT"},
+                      {"subnet_ids": ["s", "t"]}):
+        assert EksNodeGroup.complete_args(
+            {**group, "node_group_name_prefix": prefix, **replacing})["node_group_name"] != name
 
 
 # -- the engine: a GPU cluster applies, plans clean and destroys in order ---------------------
@@ -320,8 +384,10 @@ def test_engine_applies_plans_clean_and_destroys(
     assert first.result is not None and first.result.ok, first.result
     state = workspace().state().resources
     cluster = state["aws_eks_cluster.main"].attributes
-    assert cluster["version"] is None and cluster["endpoint"]
-    assert state["aws_eks_node_group.gpu"].id == f"{cluster['name']}:{cluster['name'][:-4]}gpu"
+    assert cluster["version"] == SANDBOX_DEFAULT_VERSION and cluster["endpoint"]
+    group = state["aws_eks_node_group.gpu"]
+    assert group.id.startswith(f"{cluster['name']}:{cluster['name'][:-4]}gpu-")
+    assert group.attributes["version"] == SANDBOX_DEFAULT_VERSION  # the cluster's, by AWS
     plan = workspace().plan()
     assert not plan.has_changes, [(c.address, c.action, c.changed) for c in plan.changes]
     gone = workspace().apply(workspace().plan(destroy=True))

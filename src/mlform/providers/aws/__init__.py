@@ -10,7 +10,8 @@ from mlform.providers.aws.ecr import EcrRepository
 from mlform.providers.aws.ecr_lifecycle import EcrLifecyclePolicy
 from mlform.providers.aws.ecs import EcsCluster, EcsService
 from mlform.providers.aws.ecs_task_definition import EcsTaskDefinition
-from mlform.providers.aws.eks import EksCluster, EksNodeGroup
+from mlform.providers.aws.eks import EksCluster
+from mlform.providers.aws.eks_node_group import EksNodeGroup
 from mlform.providers.aws.iam import IamRole
 from mlform.providers.aws.rds import DbInstance, DbSubnetGroup
 from mlform.providers.aws.s3 import S3Bucket

@@ -1,7 +1,10 @@
 """Amazon ECS task definitions: `aws_ecs_task_definition`.
 
 A task definition revision is immutable: any change registers a new revision and deregisters the
-old one (a replacement); services move to it with UpdateService (`ecs.py`).
+old one (a replacement); services move to it with UpdateService (`ecs.py`). The new revision is
+registered first and the old one deregistered last (create-before-destroy), so a service never
+points at a revision that can no longer start tasks. Both have the family as their id, as in
+Terraform; the revision's ARN tells them apart (`same_object`).
 """
 
 from __future__ import annotations
@@ -170,6 +173,11 @@ class EcsTaskDefinition(EcsResource[EcsTaskDefinitionArgs]):
     Attrs = EcsTaskDefinitionAttrs
     name_arg: ClassVar[str] = "family"
     name_max_len: ClassVar[int] = 255
+    create_before_destroy: ClassVar[bool] = True
+
+    @classmethod
+    def same_object(cls, a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+        return str(a.get("arn")) == str(b.get("arn"))
 
     def _latest(self, family: str) -> str | None:
         """ARN of the family's newest active revision (in the sandbox, DescribeTaskDefinition of
@@ -207,6 +215,15 @@ class EcsTaskDefinition(EcsResource[EcsTaskDefinitionArgs]):
         arn = registered["taskDefinition"]["taskDefinitionArn"]
         return self.read(arn, prior) or self._attributes(
             registered["taskDefinition"], registered.get("tags"), prior)
+
+    def find(self, args: ArgsModel, meta: ResourceMeta) -> dict[str, Any] | None:
+        # The family's newest revision may be the one a create-before-destroy replacement
+        # was to replace: only a revision with these contents is what the create made.
+        found = super().find(args, meta)
+        wanted = args.model_dump(mode="json")
+        if found is None or any(found.get(k) != v for k, v in wanted.items() if k != "tags"):
+            return None
+        return found
 
     def read(self, id: str, prior: Mapping[str, Any]) -> dict[str, Any] | None:
         from botocore.exceptions import ClientError

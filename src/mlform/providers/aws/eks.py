@@ -1,13 +1,20 @@
-"""Amazon EKS: `aws_eks_cluster` and `aws_eks_node_group` (managed node groups).
+"""Amazon EKS: `aws_eks_cluster`, and what it shares with `aws_eks_node_group`.
 
 Both take minutes to create, change and delete, and EKS refuses a change while another is under
 way, so `update` raises NotReady while the object is busy and, called again, carries on from what
 the live object still lacks. `wait_ready` waits for ACTIVE, `delete` until the object is gone.
 
-Arguments AWS chooses a value for when unset (a cluster's `version`, a node group's `ami_type`
-and `disk_size`) are managed only when set, as in Terraform: `read` reports the live value only
-if the prior attributes hold one, else None. So an unset one never shows as a change against
-what AWS picked, a set one still shows drift; but `${aws_eks_cluster.x.version}` is then null.
+Arguments AWS chooses a value for when unset are of two kinds. The Kubernetes `version` of a
+cluster or a node group is `Computed`: the state records the live one, an unset `version` plans
+as "keep it", and `${aws_eks_cluster.x.version}` is the version the cluster runs (a node group
+follows its cluster by that reference). A node group's `ami_type` and `disk_size` are managed
+only when set: `read` reports the live value only if the prior attributes hold one, else None.
+
+EKS upgrades a control plane one minor version at a time and never downgrades, and a node
+group's kubelet may be older than its control plane (by at most three minor versions), never
+newer: `check_change` and `check_related` refuse such plans before anything is called.
+
+Node groups are in `eks_node_group.py`.
 """
 
 from __future__ import annotations
@@ -18,13 +25,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Annotated, Any, ClassVar, Literal, TypeVar, get_args
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field
 
 from mlform.errors import NotReady, ProviderError
 from mlform.providers.aws.base import (
     TaggedResource,
     all_tags,
-    aws_chosen,
     tags_all_field,
     tags_field,
     user_tags,
@@ -33,12 +39,14 @@ from mlform.providers.aws.errors import aws_call, error_code, error_message, is_
 from mlform.providers.base import (
     ArgsModel,
     AttrsModel,
+    Computed,
     Discovered,
     ForceNew,
     ResourceMeta,
     Timeouts,
     Waitable,
 )
+from mlform.providers.schema import computed_fields
 
 # A role created seconds ago is not yet usable by EKS (IAM is eventually consistent).
 IAM_NOT_READY = re.compile(r"could not be assumed|doesn't have the Amazon EKS Managed Policies|"
@@ -54,6 +62,37 @@ AmiType = Literal[
     "AL2023_x86_64_NEURON", "AL2023_x86_64_NVIDIA", "AL2023_ARM_64_NVIDIA"]
 
 
+VERSION = r"^\d+\.\d+$"
+# Kubernetes' version skew policy: a kubelet may be up to three minor versions older than its
+# API server (two before 1.28), never newer.
+KUBELET_SKEW = 3
+
+
+def minor_version(version: Any) -> tuple[int, int] | None:
+    """`"1.31"` -> (1, 31); None for anything unset, unknown or unparsable."""
+    if not isinstance(version, str):
+        return None
+    major, _, minor = version.partition(".")
+    return (int(major), int(minor)) if major.isdigit() and minor.isdigit() else None
+
+
+def version_steps(before: Any, after: Any, what: str) -> list[str]:
+    """Why EKS cannot move `what` from version `before` to `after` in one update (empty: it
+    can): it never downgrades, and a control plane moves one minor version at a time."""
+    have, want = minor_version(before), minor_version(after)
+    if have is None or want is None or want == have:
+        return []
+    if want < have:
+        return [f"EKS cannot downgrade a {what}: version is {before}, the configuration asks "
+                f"for {after}. Put version back to {before} (to go back, make a new {what})"]
+    if what == "cluster" and (want[0] != have[0] or want[1] > have[1] + 1):
+        path = [f"{want[0]}.{m}" for m in range(have[1] + 1, want[1] + 1)] \
+            if want[0] == have[0] else [str(after)]
+        return [f"EKS upgrades one minor version at a time: {before} -> {after} cannot be "
+                f"done in one apply; apply {', then '.join(path)}"]
+    return []
+
+
 def _as_set(value: list[Any]) -> list[Any]:
     return sorted(set(value))  # a set in Terraform: order and repeats mean nothing
 
@@ -64,7 +103,7 @@ StringSet = Annotated[list[str], AfterValidator(_as_set)]
 A = TypeVar("A", bound=ArgsModel)
 
 
-class _EksResource(TaggedResource[A], Waitable):
+class EksResource(TaggedResource[A], Waitable):
     """What clusters and node groups share: both go through the same states, and EKS refuses
     a change to either while another is under way."""
 
@@ -179,7 +218,9 @@ class _EksResource(TaggedResource[A], Waitable):
         attrs = self.read(id, wanted)
         if attrs is None:
             raise ProviderError(f"{self.kind} {id} disappeared while it was being changed")
-        return {**attrs, **wanted}
+        left_to_aws = computed_fields(type(args))  # unset: what EKS picked, as read
+        return {**attrs, **{k: v for k, v in wanted.items()
+                            if not (v is None and k in left_to_aws)}}
 
     def wait_ready(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
         id = str(attributes["id"])
@@ -240,9 +281,10 @@ class EksClusterArgs(ArgsModel):
         description="Cluster name (default: <project>-<environment>-<resource name>).")
     role_arn: Annotated[str, ForceNew()] = Field(
         description="IAM role the Kubernetes control plane uses to call AWS on your behalf.")
-    version: str | None = Field(
-        None, description="Kubernetes version, such as `1.31` (default: the latest EKS offers "
-        "at creation). Raise it one minor version at a time to upgrade; EKS cannot downgrade.")
+    version: Annotated[str | None, Computed()] = Field(
+        None, pattern=VERSION, description="Kubernetes version, such as `1.31` (default: the "
+        "latest EKS offers at creation, then kept). Raise it one minor version at a time to "
+        "upgrade; EKS cannot downgrade.")
     vpc_config: VpcConfig = Field(description="Where the cluster's network interfaces live and "
                                   "who can reach its API server.")
     enabled_cluster_log_types: Annotated[list[LogType], AfterValidator(_as_set)] = Field(
@@ -265,7 +307,7 @@ def _logging(enabled: Sequence[str]) -> dict[str, Any]:
                                for types, on in ((enabled, True), (disabled, False)) if types]}
 
 
-class EksCluster(_EksResource[EksClusterArgs]):
+class EksCluster(EksResource[EksClusterArgs]):
     type_name: ClassVar[str] = "aws_eks_cluster"
     destroy_loses: ClassVar[str] = "the cluster's workloads and their state"
     Args = EksClusterArgs
@@ -275,6 +317,10 @@ class EksCluster(_EksResource[EksClusterArgs]):
     noun: ClassVar[str] = "Cluster"
     name_max_len: ClassVar[int] = 100
     timeouts: ClassVar[Timeouts] = Timeouts(create=1800.0, update=3600.0, delete=900.0)
+
+    @classmethod
+    def check_change(cls, before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+        return version_steps(before.get("version"), after.get("version"), "cluster")
 
     def _send_create(self, args: EksClusterArgs, meta: ResourceMeta) -> dict[str, Any]:
         vpc = args.vpc_config
@@ -312,8 +358,7 @@ class EksCluster(_EksResource[EksClusterArgs]):
         tags = dict(found.get("tags") or {})
         args = EksClusterArgs.model_validate({
             "name": found["name"], "role_arn": found["roleArn"],
-            # Unset, it is AWS's choice, not a change (see the module docstring).
-            "version": aws_chosen(prior, "version", found.get("version")),
+            "version": found.get("version"),  # Computed: the live one, always
             "vpc_config": {  # AWS's defaults where a response leaves a field out
                 "subnet_ids": vpc.get("subnetIds") or [],
                 "security_group_ids": vpc.get("securityGroupIds") or [],
@@ -331,7 +376,7 @@ class EksCluster(_EksResource[EksClusterArgs]):
     def _pending(self, found: Mapping[str, Any], args: EksClusterArgs) -> dict[str, Any]:
         """UpdateClusterConfig parameters still to send, by what they change, in order (EKS
         takes one kind of change at a time); "version" is for UpdateClusterVersion."""
-        have = self._attributes(found, {"version": found.get("version")})
+        have = self._attributes(found, {})
         hv, wv = have["vpc_config"], args.vpc_config
         steps: dict[str, Any] = {}
         if args.version is not None and have["version"] != args.version:
@@ -367,152 +412,4 @@ class EksCluster(_EksResource[EksClusterArgs]):
                     self.client.update_cluster_config(name=id, **params)
             done.add(what)
         self.sync_tags(found["arn"], found.get("tags") or {}, args.tags, meta)
-        return self._converged(id, args)
-
-
-# -- aws_eks_node_group --------------------------------------------------------------------------
-
-class ScalingConfig(ArgsModel):
-    min_size: int = Field(ge=0, description="Fewest nodes; 0 lets a GPU pool scale to zero.")
-    max_size: int = Field(ge=1, description="Most nodes.")
-    desired_size: int = Field(ge=0, description="Nodes to run now, from min_size to max_size.")
-
-    @model_validator(mode="after")
-    def _ordered(self) -> ScalingConfig:
-        if not self.min_size <= self.desired_size <= self.max_size:
-            raise ValueError("need min_size <= desired_size <= max_size")
-        return self
-
-    def request(self) -> dict[str, int]:
-        return {"minSize": self.min_size, "maxSize": self.max_size,
-                "desiredSize": self.desired_size}
-
-
-class Taint(ArgsModel):
-    key: str = Field(min_length=1, max_length=63, description="Taint key.")
-    value: str | None = Field(None, max_length=63, description="Taint value.")
-    effect: Literal["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"] = Field(
-        description="What the taint does to pods that do not tolerate it.")
-
-
-def _taint_set(value: list[Taint]) -> list[Taint]:
-    unique = {(t.key, t.effect, t.value or ""): t for t in value}
-    return [unique[k] for k in sorted(unique)]
-
-
-class EksNodeGroupArgs(ArgsModel):
-    cluster_name: Annotated[str, ForceNew()] = Field(description="The cluster the nodes join.")
-    node_group_name: Annotated[str, ForceNew()] = Field(max_length=63, description=(
-        "Node group name (default: <project>-<environment>-<resource name>)."))
-    node_role_arn: Annotated[str, ForceNew()] = Field(description="IAM role of the nodes.")
-    subnet_ids: Annotated[StringSet, ForceNew()] = Field(
-        min_length=1, description="Subnets the nodes are launched in.")
-    instance_types: Annotated[list[str], ForceNew()] = Field(
-        default_factory=lambda: ["t3.medium"], min_length=1,
-        description="EC2 instance types, such as `p3.2xlarge` (the first is preferred).")
-    capacity_type: Annotated[Literal["ON_DEMAND", "SPOT"], ForceNew()] = Field(
-        "ON_DEMAND", description="ON_DEMAND or SPOT instances.")
-    ami_type: Annotated[AmiType | None, ForceNew()] = Field(None, description=(
-        "Node image, such as AL2_x86_64_GPU (default: EKS's choice, not managed)."))
-    disk_size: Annotated[int | None, ForceNew()] = Field(None, ge=1, description=(
-        "Root disk size in GiB (default: EKS's, 20 or 50 on Windows; not managed)."))
-    scaling_config: ScalingConfig = Field(description="How many nodes the group may run.")
-    labels: dict[str, str] = Field(default_factory=dict, description="Kubernetes node labels.")
-    taint: Annotated[list[Taint], AfterValidator(_taint_set)] = Field(
-        default_factory=list, description="Kubernetes taints on the nodes, such as "
-        "`{key: nvidia.com/gpu, value: 'true', effect: NO_SCHEDULE}`.")
-    tags: dict[str, str] = tags_field("node group")
-
-
-class EksNodeGroupAttrs(AttrsModel):
-    arn: str
-    tags_all: dict[str, str] = tags_all_field()
-
-
-class EksNodeGroup(_EksResource[EksNodeGroupArgs]):
-    type_name: ClassVar[str] = "aws_eks_node_group"
-    Args = EksNodeGroupArgs
-    Attrs = EksNodeGroupAttrs
-    kind: ClassVar[str] = "node group"
-    busy: ClassVar[frozenset[str]] = frozenset({"CREATING", "UPDATING"})
-    noun: ClassVar[str] = "Nodegroup"
-    name_arg: ClassVar[str] = "node_group_name"
-    name_max_len: ClassVar[int] = 63
-    timeouts: ClassVar[Timeouts] = Timeouts(create=3600.0, update=3600.0, delete=3600.0)
-
-    def id_for(self, args: EksNodeGroupArgs) -> str:
-        return f"{args.cluster_name}:{args.node_group_name}"  # Terraform's import id
-
-    def _send_create(self, args: EksNodeGroupArgs, meta: ResourceMeta) -> dict[str, Any]:
-        params: dict[str, Any] = {
-            "clusterName": args.cluster_name, "nodegroupName": args.node_group_name,
-            "nodeRole": args.node_role_arn, "subnets": args.subnet_ids,
-            "instanceTypes": args.instance_types, "capacityType": args.capacity_type,
-            "scalingConfig": args.scaling_config.request(), "tags": all_tags(args.tags, meta)}
-        optional = {"amiType": args.ami_type, "diskSize": args.disk_size, "labels": args.labels,
-                    "taints": [t.model_dump(exclude_none=True) for t in args.taint]}
-        params.update({k: v for k, v in optional.items() if v})
-        group: dict[str, Any] = self.client.create_nodegroup(**params)["nodegroup"]
-        return group
-
-    def _key(self, id: str) -> dict[str, str] | None:
-        cluster, _, group = id.partition(":")
-        return {"clusterName": cluster, "nodegroupName": group} if group else None
-
-    def _send_describe(self, key: Mapping[str, str]) -> dict[str, Any]:
-        return dict(self.client.describe_nodegroup(**key)["nodegroup"])
-
-    def _send_delete(self, key: Mapping[str, str]) -> None:
-        self.client.delete_nodegroup(**key)
-
-    def _ids(self) -> Iterator[str]:
-        with aws_call("eks", "ListNodegroups"):
-            for page in self.client.get_paginator("list_clusters").paginate():
-                for cluster in page["clusters"]:
-                    groups = self.client.get_paginator("list_nodegroups")
-                    for group_page in groups.paginate(clusterName=cluster):
-                        yield from (f"{cluster}:{g}" for g in group_page["nodegroups"])
-
-    def _attributes(self, found: Mapping[str, Any], prior: Mapping[str, Any]) -> dict[str, Any]:
-        scaling = found.get("scalingConfig") or {}
-        tags = dict(found.get("tags") or {})
-        args = EksNodeGroupArgs.model_validate({
-            "cluster_name": found["clusterName"], "node_group_name": found["nodegroupName"],
-            "node_role_arn": found["nodeRole"], "subnet_ids": found.get("subnets") or [],
-            "instance_types": found.get("instanceTypes") or ["t3.medium"],
-            "capacity_type": found.get("capacityType", "ON_DEMAND"),
-            "ami_type": aws_chosen(prior, "ami_type", found.get("amiType")),
-            "disk_size": aws_chosen(prior, "disk_size", found.get("diskSize")),
-            "scaling_config": {"min_size": scaling.get("minSize", 0),
-                               "max_size": scaling.get("maxSize", 1),
-                               "desired_size": scaling.get("desiredSize", 0)},
-            "labels": found.get("labels") or {},
-            "taint": found.get("taints") or [],
-            "tags": user_tags(tags)})
-        return self.attributes(args, id=f"{found['clusterName']}:{found['nodegroupName']}",
-                               arn=found["nodegroupArn"], tags_all=tags)
-
-    def update(self, id: str, prior: Mapping[str, Any], args: EksNodeGroupArgs,
-               meta: ResourceMeta) -> dict[str, Any]:
-        found = self._idle(id)
-        have = self._attributes(found, {})
-        changes: dict[str, Any] = {}
-        add = {k: v for k, v in args.labels.items() if have["labels"].get(k) != v}
-        remove = sorted(have["labels"].keys() - args.labels.keys())
-        if add or remove:
-            changes["labels"] = {"addOrUpdateLabels": add, "removeLabels": remove}
-        # Kubernetes tells taints apart by key and effect.
-        have_taints = {(t["key"], t["effect"]): t for t in have["taint"]}
-        want_taints = {(t.key, t.effect): t.model_dump() for t in args.taint}
-        put = [{k: v for k, v in t.items() if v is not None}
-               for key, t in want_taints.items() if have_taints.get(key) != t]
-        drop = [{"key": k, "effect": e} for k, e in sorted(have_taints.keys() - want_taints)]
-        if put or drop:
-            changes["taints"] = {"addOrUpdateTaints": put, "removeTaints": drop}
-        if have["scaling_config"] != args.scaling_config.model_dump():
-            changes["scalingConfig"] = args.scaling_config.request()
-        if changes:  # one change for EKS: labels, taints and scaling go in the same call
-            with self._calling("UpdateNodegroupConfig"):
-                self.client.update_nodegroup_config(**self._key(id) or {}, **changes)
-        self.sync_tags(found["nodegroupArn"], found.get("tags") or {}, args.tags, meta)
         return self._converged(id, args)

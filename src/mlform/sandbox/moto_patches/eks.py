@@ -6,11 +6,20 @@
   endpoint access change dropped the cluster's subnets. AWS changes only the fields sent.
 - EKS TagResource, UntagResource, ListTagsForResource: moto knows cluster ARNs only, so a node
   group's tags could not be changed.
+- EKS node group versions: moto has no UpdateNodegroupVersion (HTTP 404), gives a new node group
+  its own default version (1.19) instead of its cluster's, and takes one newer than the cluster.
+  As on AWS, a node group starts at its cluster's version, moves to a version no newer than it,
+  and never downgrades.
+- EKS's default Kubernetes version: moto's is 1.19, which AWS no longer offers; the sandbox's is
+  1.35, in EKS standard support until 27 March 2027, so a cluster made without `version` can be
+  upgraded as on AWS.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+DEFAULT_VERSION = "1.35"
 
 
 def patch_eks() -> None:
@@ -24,6 +33,7 @@ def patch_eks() -> None:
 
     if getattr(EKSBackend, "_mlform_patched", False):
         return
+    _patch_versions()
 
     def update_cluster_version(self: Any, name: str, version: str) -> dict[str, Any]:
         cluster = self.describe_cluster(name)  # raises if missing
@@ -91,3 +101,72 @@ def patch_eks() -> None:
     setattr(EKSBackend, "untag_resource", untag_resource)  # noqa: B010
     setattr(EKSBackend, "list_tags_for_resource", list_tags_for_resource)  # noqa: B010
     setattr(EKSBackend, "_mlform_patched", True)  # noqa: B010
+
+
+def _minor(version: str | None) -> tuple[int, ...]:
+    try:
+        return tuple(int(p) for p in (version or "").split("."))
+    except ValueError:
+        return ()
+
+
+def _patch_versions() -> None:
+    """Kubernetes versions: the default, node groups at their cluster's, UpdateNodegroupVersion."""
+    from moto.core.responses import ActionResult
+    from moto.core.utils import utcnow
+    from moto.eks import models as eks_models
+    from moto.eks import urls
+    from moto.eks.exceptions import InvalidParameterException
+    from moto.eks.models import EKSBackend
+    from moto.eks.responses import EKSResponse
+    from moto.moto_api._internal import mock_random
+
+    eks_models.DEFAULT_KUBERNETES_VERSION = DEFAULT_VERSION
+    minor = _minor
+
+    def refuse(cluster: str, group: str | None, message: str) -> Exception:
+        return InvalidParameterException(clusterName=cluster, nodegroupName=group,
+                                         addonName=None, message=message)
+
+    original_create_nodegroup = EKSBackend.create_nodegroup
+
+    def create_nodegroup(self: Any, **kwargs: Any) -> Any:
+        cluster = self.clusters.get(kwargs["cluster_name"])
+        if cluster is not None:
+            kwargs["version"] = kwargs.get("version") or cluster.version
+            if minor(kwargs["version"]) > minor(cluster.version):
+                raise refuse(cluster.name, kwargs["nodegroup_name"],
+                             f"Requested Nodegroup version {kwargs['version']} is newer than "
+                             f"cluster version {cluster.version}")
+        return original_create_nodegroup(self, **kwargs)
+
+    def update_nodegroup_version(self: Any, cluster_name: str, nodegroup_name: str,
+                                 version: str | None) -> dict[str, Any]:
+        group = self.describe_nodegroup(cluster_name, nodegroup_name)  # raises if missing
+        cluster = self.clusters[cluster_name]
+        version = version or cluster.version
+        if minor(version) > minor(cluster.version):
+            raise refuse(cluster_name, nodegroup_name,
+                         f"Requested Nodegroup version {version} is newer than cluster "
+                         f"version {cluster.version}")
+        if minor(version) < minor(group.version):
+            raise refuse(cluster_name, nodegroup_name,
+                         f"Nodegroup {nodegroup_name} cannot be downgraded from "
+                         f"{group.version} to {version}")
+        group.version = version
+        return {"id": str(mock_random.uuid4()), "status": "Successful", "type": "VersionUpdate",
+                "params": [{"type": "Version", "value": version}], "createdAt": utcnow(),
+                "errors": []}
+
+    def update_nodegroup_version_response(self: Any) -> Any:
+        return ActionResult({"update": self.eks_backend.update_nodegroup_version(
+            cluster_name=self._get_param("name"),
+            nodegroup_name=self._get_param("nodegroupName"),
+            version=self._get_param("version"))})
+
+    urls.url_paths["{0}/clusters/(?P<name>[^/]+)/node-groups/(?P<nodegroupName>[^/]+)"
+                   "/update-version$"] = urls.response.dispatch
+    setattr(EKSBackend, "create_nodegroup", create_nodegroup)  # noqa: B010
+    setattr(EKSBackend, "update_nodegroup_version", update_nodegroup_version)  # noqa: B010
+    setattr(EKSResponse, "update_nodegroup_version",  # noqa: B010
+            update_nodegroup_version_response)
