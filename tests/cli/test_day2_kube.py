@@ -120,8 +120,17 @@ def test_trainer_day_two(cli: Cli, sandbox: Any, boto: Any) -> None:
     assert four["gpu"]["instanceTypes"] == ["g5.12xlarge"]
     assert four["system"]["nodegroupArn"] == first["system"]["nodegroupArn"]
 
+    # The cluster autoscaler runs two GPU nodes (desired_size is the autoscaler's: ignored);
+    # they cost more than dev's budget, which the team raises.
+    config = cli.cwd / "mlform.yaml"
+    config.write_text(config.read_text().replace("monthly_usd: {dev: 2500,",
+                                                 "monthly_usd: {dev: 12000,"))
+    eks.update_nodegroup_config(clusterName=CLUSTER, nodegroupName=four["gpu"]["nodegroupName"],
+                                scalingConfig={"desiredSize": 2})
+    assert cli.run("plan", "--detailed-exitcode").code == 0
+
     # A Kubernetes upgrade: the version EKS chose is shown, then the control plane moves
-    # first and each node group after it.
+    # first and each node group after it; the GPU group keeps the nodes the autoscaler set.
     _trainer(cli, gpu='"A10G:4"', nodes='"0..3"', spot="false", kubernetes_version='"1.36"')
     r = cli.run("plan")
     assert r.code == 0, r.err
@@ -137,6 +146,7 @@ def test_trainer_day_two(cli: Cli, sandbox: Any, boto: Any) -> None:
     upgraded = _groups(eks)
     assert upgraded["gpu"]["version"] == upgraded["system"]["version"] == "1.36"
     assert upgraded["gpu"]["nodegroupArn"] == four["gpu"]["nodegroupArn"]  # in place
+    assert upgraded["gpu"]["scalingConfig"]["desiredSize"] == 2
 
     # Two minor versions at once, or back down: refused at plan time, nothing touched.
     state = cli.cwd / ".mlform" / "state" / "dev" / "state.json"

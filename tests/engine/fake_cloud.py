@@ -97,6 +97,7 @@ class ThingArgs(ArgsModel):
     size: Annotated[int, ForceNew()] = 1
     key: Annotated[str, ForceNew()] = ""
     label: str = ""
+    note: str = ""  # a second setting changed in place (label may be in ignore_changes)
 
 
 class ThingAttrs(AttrsModel):
@@ -118,7 +119,8 @@ class FakeThing(ResourceType[ThingArgs], Discoverable):
 
     @staticmethod
     def _attrs(obj: Mapping[str, Any]) -> dict[str, Any]:
-        return {"id": obj["id"], "size": obj["size"], "key": obj["key"], "label": obj["label"]}
+        return {"id": obj["id"], "size": obj["size"], "key": obj["key"], "label": obj["label"],
+                "note": obj.get("note", "")}
 
     def create(self, args: ThingArgs, meta: ResourceMeta) -> dict[str, Any]:
         id = self._creating.get(meta.address)
@@ -126,7 +128,8 @@ class FakeThing(ResourceType[ThingArgs], Discoverable):
             def make() -> str:
                 new = self.cloud.new_id()
                 self.cloud.objects[new] = {"id": new, "size": args.size, "key": args.key,
-                                           "label": args.label, "tags": dict(meta.tags),
+                                           "label": args.label, "note": args.note,
+                                           "tags": dict(meta.tags),
                                            "polls": self.cloud.polls}
                 return new
             id = self.cloud.mutate(make)
@@ -152,7 +155,7 @@ class FakeThing(ResourceType[ThingArgs], Discoverable):
             obj = self.cloud.objects.get(id)
             if obj is None:
                 raise ProviderError(f"{id} does not exist")
-            obj["label"] = args.label
+            obj["label"], obj["note"] = args.label, args.note
             return self._attrs(obj)
         return self.cloud.mutate(change)
 

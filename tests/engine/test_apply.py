@@ -281,3 +281,28 @@ def test_an_interrupted_create_before_destroy_that_made_nothing_keeps_the_old_ob
     state = ws.state()
     assert state.resources["mlform_data.a"].id == old.id
     assert not state.deposed and not state.pending
+
+
+def test_an_update_keeps_the_live_value_of_an_ignored_argument(tmp_path: Path) -> None:
+    """An autoscaler moved a setting the config ignores; another setting then changes: the
+    update keeps the live value, as planned, instead of refusing at apply time."""
+    from tests.engine.fake_cloud import FakeCloud, fake_registry
+
+    cloud = FakeCloud()
+    cloud.ready.set()
+    config = ("project: engine\nresources:\n  fake_thing.a:\n    label: two\n    note: {note}\n"
+              "    lifecycle: {{ignore_changes: [label]}}\n")
+    path = write(tmp_path, config.format(note="v1"))
+    ws = Workspace(path, registry=fake_registry(cloud))
+    assert ws.apply().result.ok
+    (obj,) = cloud.objects.values()
+    obj["label"] = "five"  # set outside mlform
+    path.write_text(config.format(note="v2"))
+    ws = Workspace(path, registry=fake_registry(cloud))
+    plan = ws.plan()
+    (change,) = plan.changes
+    assert change.action.value == "update" and change.after["label"] == "five"
+    outcome = ws.apply()
+    assert outcome.result is not None and outcome.result.ok, outcome.result
+    assert (obj["label"], obj["note"]) == ("five", "v2")
+    assert not ws.plan().has_changes

@@ -113,7 +113,7 @@ def killed_apply(ws: Workspace, cloud: FakeCloud, calls: int, torn: bool) -> Non
         pass
     saved = ws.backend.dir.parent / "at-kill"
     if cloud.frozen.is_set():  # else the apply made fewer calls and finished normally
-        shutil.copytree(ws.backend.dir, saved)
+        _snapshot(ws.backend.dir, saved)
         if torn and (saved / "journal.jsonl").exists():
             with open(saved / "journal.jsonl", "a", encoding="utf-8") as fh:
                 fh.write('{"t":"put","a":"fake_thing.n0","r":{"ty')  # killed inside write()
@@ -123,6 +123,20 @@ def killed_apply(ws: Workspace, cloud: FakeCloud, calls: int, torn: bool) -> Non
     if saved.exists():
         shutil.rmtree(ws.backend.dir)
         saved.rename(ws.backend.dir)
+
+
+def _snapshot(source: Path, target: Path) -> None:
+    """Copy the state directory as a kill would leave it. The engine, which needs no cloud
+    call to record what it has done, may be saving the state (and retiring the journal)
+    meanwhile: a file that vanished mid-copy means a later moment, which is as good a moment
+    to be killed at, so copy again."""
+    for _ in range(50):
+        try:
+            shutil.copytree(source, target)
+            return
+        except (shutil.Error, FileNotFoundError):
+            shutil.rmtree(target, ignore_errors=True)
+    raise AssertionError(f"could not copy {source} while it kept changing")
 
 
 def interrupted_apply(ws: Workspace, cloud: FakeCloud, how: tuple[str, int]) -> None:

@@ -28,7 +28,14 @@ from typing import Any
 
 from mlform.config.refs import substitute
 from mlform.engine.calls import Cancelled, call_with_wait, provider_error
-from mlform.engine.plan import Action, Plan, ResourceChange, resolve_args, resolver
+from mlform.engine.plan import (
+    Action,
+    Plan,
+    ResourceChange,
+    keep_ignored_args,
+    resolve_args,
+    resolver,
+)
 from mlform.engine.providers import ProviderPool
 from mlform.errors import MlformError, ProviderError
 from mlform.providers.base import Waitable
@@ -246,6 +253,8 @@ class Applier:
         if c.action is Action.UPDATE:  # what the cloud picked stays, as planned
             args_data = keep_computed(rtype.Args, args_data,
                                       self.state.resources[c.address].attributes)
+            # ...and so do the live values of ignored arguments the plan kept.
+            args_data = keep_ignored_args(rtype, args_data, c.after or {}, c.ignore_changes)
         _check_consistent(c, args_data)
         args = rtype.Args.model_validate(args_data)
         meta = self.pool.meta(c.address)

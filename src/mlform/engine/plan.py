@@ -63,6 +63,7 @@ class ResourceChange:
     previous_address: str | None = None  # recorded at this address before a `moved:` entry
     importing: str | None = None  # the id of the existing object this change adopts
     prevent_destroy: bool = False  # the config's lifecycle.prevent_destroy, recorded by apply
+    ignore_changes: list[str] = field(default_factory=list)  # kept live by apply too
 
     @property
     def name(self) -> str:
@@ -295,11 +296,8 @@ def _plan_resource(
     triggered: Sequence[str] = (),
 ) -> ResourceChange:
     args = resolve_args(rtype, rc.template, values, rc.address, rc.pos)
-    if prior is not None and rc.lifecycle.ignore_changes:
-        kept = keep_ignored(args, prior.attributes, rc.lifecycle.ignore_changes,
-                            list(rtype.Args.model_fields))
-        if kept != args and _valid(rtype, kept):  # a live value the new config rules out
-            args = kept                           # (desired below a new minimum) is not kept
+    if prior is not None:
+        args = keep_ignored_args(rtype, args, prior.attributes, rc.lifecycle.ignore_changes)
     left_to_cloud = [f for f in computed_fields(rtype.Args) if args.get(f) is None]
     args = keep_computed(rtype.Args, args, prior.attributes if prior is not None else None)
     cbd = rc.lifecycle.create_before_destroy
@@ -308,6 +306,7 @@ def _plan_resource(
         dependencies=list(rc.depends_on), pos=rc.pos,
         create_before_destroy=rtype.create_before_destroy if cbd is None else cbd,
         prevent_destroy=rc.lifecycle.prevent_destroy,
+        ignore_changes=list(rc.lifecycle.ignore_changes),
     )
     if prior is None:
         change.after = {**args, **rtype.plan_attributes(args, None)}
@@ -365,6 +364,18 @@ def _at(attrs: Mapping[str, Any] | None, path: tuple[str | int, ...]) -> Any:
         return lookup(attrs or {}, path)
     except (KeyError, IndexError, TypeError):
         return None
+
+
+def keep_ignored_args(rtype: type[ResourceType[Any]], args: dict[str, Any],
+                      live: Mapping[str, Any], ignore: Sequence[str]) -> dict[str, Any]:
+    """`args` with the `lifecycle.ignore_changes` arguments set to their `live` values (what
+    an autoscaler set stays), unless the config now rules the live value out (a desired count
+    below a new minimum). The plan does it against the refreshed object, and apply does it
+    again against the plan, so both send what the user approved."""
+    if not ignore:
+        return args
+    kept = keep_ignored(args, live, ignore, list(rtype.Args.model_fields))
+    return kept if kept != args and _valid(rtype, kept) else args
 
 
 def _valid(rtype: type[ResourceType[Any]], args: dict[str, Any]) -> bool:

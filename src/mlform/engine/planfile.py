@@ -36,7 +36,7 @@ def _change_json(c: ResourceChange) -> dict[str, Any]:
         "create_before_destroy": c.create_before_destroy, "deposed": c.deposed,
         "reason": c.reason, "pos": asdict(c.pos) if c.pos else None,
         "previous_address": c.previous_address, "importing": c.importing,
-        "prevent_destroy": c.prevent_destroy,
+        "prevent_destroy": c.prevent_destroy, "ignore_changes": c.ignore_changes,
     }
 
 
