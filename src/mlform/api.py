@@ -57,16 +57,18 @@ class Workspace:
         environment: str | None = None,
         variables: Mapping[str, Any] | None = None,
         *,
+        var_files: Sequence[str | os.PathLike[str]] = (),
         registry: Registry | None = None,
         home: str | None = None,
         offline: bool = False,
     ) -> None:
-        """`offline`: components make no cloud lookups (enough to validate, read state, draw
-        the graph; a plan needs them)."""
+        """`var_files`: YAML mappings of variable values, later ones over earlier ones, under
+        `variables` (`--var-file` and `--var`). `offline`: components make no cloud lookups
+        (enough to validate, read state, draw the graph; a plan needs them)."""
         self.registry = registry or default_registry()
-        self._load = (variables, home, offline)
-        self.stack: Stack = load_stack(config, environment, variables, registry=self.registry,
-                                       home=home, offline=offline)
+        self._load = (variables, tuple(var_files), home, offline)
+        self.stack: Stack = load_stack(config, environment, variables, var_files=var_files,
+                                       registry=self.registry, home=home, offline=offline)
         self.context: StackContext = self.stack.context
         self.backend = LocalBackend(self.stack.state_dir, self.context.project,
                                     self.context.environment)
@@ -215,11 +217,11 @@ class Workspace:
         if target.exists() and target.resolve() != config.resolve():
             raise MlformError(f"{target} already exists; name a new file, or the config "
                               f"itself ({config}) to add the imported objects to it")
-        variables, home, offline = self._load
+        variables, var_files, home, offline = self._load
 
         def load(p: Path) -> Stack:
-            return load_stack(p, self.context.environment, variables, registry=self.registry,
-                              home=home, offline=offline)
+            return load_stack(p, self.context.environment, variables, var_files=var_files,
+                              registry=self.registry, home=home, offline=offline)
 
         with self.backend.lock("import"):
             state = self.backend.load()

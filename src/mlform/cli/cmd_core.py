@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from mlform.cli.options import common_options, parse_vars, stack_options
+from mlform.cli.options import VarOptions, common_options, stack_options
 from mlform.cli.style import SENSITIVE, Style, stdout_style
 from mlform.errors import MlformError
 
@@ -23,11 +23,11 @@ REFRESH = click.option("--refresh/--no-refresh", default=True, show_default=True
                        help="Read every managed object from the cloud before planning.")
 
 
-def _workspace(config: str, environment: str | None, variables: tuple[str, ...],
+def _workspace(config: str, environment: str | None, variables: VarOptions,
                *, offline: bool = False) -> Any:
     from mlform.api import Workspace
 
-    return Workspace(config, environment, parse_vars(variables), offline=offline)
+    return Workspace(config, environment, offline=offline, **variables.workspace_args())
 
 
 def fmt(value: Any) -> str:
@@ -50,7 +50,7 @@ def _echo_lines(lines: Any) -> None:
 
 @click.command()
 @stack_options
-def validate(config: str, environment: str | None, variables: tuple[str, ...],
+def validate(config: str, environment: str | None, variables: VarOptions,
              debug: bool, no_color: bool) -> None:
     """Check the config: YAML, schema, references and dependency cycles."""
     ws = _workspace(config, environment, variables, offline=True)
@@ -72,7 +72,7 @@ def validate(config: str, environment: str | None, variables: tuple[str, ...],
 @ALLOW_OVER_BUDGET
 @REFRESH
 @PARALLELISM
-def plan(config: str, environment: str | None, variables: tuple[str, ...], out: str | None,
+def plan(config: str, environment: str | None, variables: VarOptions, out: str | None,
          as_json: bool, detailed_exitcode: bool, destroy: bool, allow_over_budget: bool,
          refresh: bool, parallelism: int, debug: bool, no_color: bool) -> int:
     """Show what apply would change, and what it would cost."""
@@ -143,7 +143,7 @@ def cost_section(report: Any, plan: Any, style: Style) -> list[str]:
 
 
 def _run_apply(plan_file: str | None, config: str, environment: str | None,
-               variables: tuple[str, ...], auto_approve: bool, destroy: bool, refresh: bool,
+               variables: VarOptions, auto_approve: bool, destroy: bool, refresh: bool,
                parallelism: int, no_color: bool, allow_over_budget: bool = False) -> int:
     from mlform.api import apply_plan, backend_for_plan
     from mlform.cli.progress import ApplyDisplay, Interrupts
@@ -246,7 +246,7 @@ def _report_apply(outcome: Any, destroy: bool, style: Style) -> int:
 @REFRESH
 @PARALLELISM
 def apply(plan_file: str | None, config: str, environment: str | None,
-          variables: tuple[str, ...], auto_approve: bool, allow_over_budget: bool,
+          variables: VarOptions, auto_approve: bool, allow_over_budget: bool,
           refresh: bool, parallelism: int, debug: bool, no_color: bool) -> int:
     """Make the cloud match the config (or apply a saved plan exactly)."""
     return _run_apply(plan_file, config, environment, variables, auto_approve, False, refresh,
@@ -258,7 +258,7 @@ def apply(plan_file: str | None, config: str, environment: str | None,
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @REFRESH
 @PARALLELISM
-def destroy(config: str, environment: str | None, variables: tuple[str, ...],
+def destroy(config: str, environment: str | None, variables: VarOptions,
             auto_approve: bool, refresh: bool, parallelism: int, debug: bool,
             no_color: bool) -> int:
     """Destroy every object in the state."""
@@ -271,7 +271,7 @@ def destroy(config: str, environment: str | None, variables: tuple[str, ...],
 @stack_options
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def show(plan_file: str | None, config: str, environment: str | None,
-         variables: tuple[str, ...], as_json: bool, debug: bool, no_color: bool) -> None:
+         variables: VarOptions, as_json: bool, debug: bool, no_color: bool) -> None:
     """Show the current state, or a saved plan."""
     from mlform.cli.render_state import render_state, state_json
     from mlform.providers.registry import default_registry
@@ -310,7 +310,7 @@ def show(plan_file: str | None, config: str, environment: str | None,
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.option("--raw", is_flag=True, help="Print a string value without quotes.")
 @click.option("--show-sensitive", is_flag=True, help="Print sensitive values too.")
-def output(name: str | None, config: str, environment: str | None, variables: tuple[str, ...],
+def output(name: str | None, config: str, environment: str | None, variables: VarOptions,
            as_json: bool, raw: bool, show_sensitive: bool, debug: bool, no_color: bool) -> None:
     """Show output values from the state."""
     ws = _workspace(config, environment, variables, offline=True)
@@ -346,7 +346,7 @@ def output(name: str | None, config: str, environment: str | None, variables: tu
               show_default=True, help="DOT text, or SVG rendered by Graphviz.")
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False, allow_dash=True),
               default="-", help="Write to FILE instead of standard output.")
-def graph(config: str, environment: str | None, variables: tuple[str, ...], fmt_: str,
+def graph(config: str, environment: str | None, variables: VarOptions, fmt_: str,
           out: str, debug: bool, no_color: bool) -> None:
     """Print the dependency graph of the config (DOT, or SVG with Graphviz)."""
     from mlform.engine.graph import render_svg, to_dot

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from mlform.cli.cmd_core import ALLOW_OVER_BUDGET, PARALLELISM, REFRESH, _workspace
-from mlform.cli.options import common_options, stack_options
+from mlform.cli.options import VarOptions, common_options, stack_options
 from mlform.cli.style import stdout_style
 from mlform.errors import MlformError
 
@@ -23,7 +23,7 @@ from mlform.errors import MlformError
 @ALLOW_OVER_BUDGET
 @REFRESH
 @PARALLELISM
-def cost(config: str, environment: str | None, variables: tuple[str, ...], as_json: bool,
+def cost(config: str, environment: str | None, variables: VarOptions, as_json: bool,
          destroy: bool, allow_over_budget: bool, refresh: bool, parallelism: int, debug: bool,
          no_color: bool) -> None:
     """Estimate the monthly cost of the plan, per component and resource.

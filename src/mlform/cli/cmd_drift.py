@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from mlform.cli.cmd_core import PARALLELISM, _workspace
-from mlform.cli.options import stack_options
+from mlform.cli.options import VarOptions, stack_options
 from mlform.cli.style import Style, stdout_style
 
 NO_DRIFT, DRIFT = 0, 2
@@ -60,7 +60,7 @@ def render_drift(report: Any, style: Style, *, accepted: bool = False) -> list[s
 @stack_options
 @click.option("--json", "as_json", is_flag=True, help="The report as JSON.")
 @PARALLELISM
-def drift(config: str, environment: str | None, variables: tuple[str, ...], as_json: bool,
+def drift(config: str, environment: str | None, variables: VarOptions, as_json: bool,
           parallelism: int, debug: bool, no_color: bool) -> int:
     """Report what changed outside mlform since the last apply, field by field.
 
@@ -80,7 +80,7 @@ def drift(config: str, environment: str | None, variables: tuple[str, ...], as_j
 @stack_options
 @click.option("--json", "as_json", is_flag=True, help="What was accepted, as JSON.")
 @PARALLELISM
-def refresh(config: str, environment: str | None, variables: tuple[str, ...], as_json: bool,
+def refresh(config: str, environment: str | None, variables: VarOptions, as_json: bool,
             parallelism: int, debug: bool, no_color: bool) -> None:
     """Accept changes made outside mlform: record every managed object's live values in the
     state (the config is unchanged; the next plan shows what apply would put back)."""

@@ -8,7 +8,7 @@ import sys
 import click
 
 from mlform.cli.cmd_core import PARALLELISM, _workspace
-from mlform.cli.options import stack_options
+from mlform.cli.options import VarOptions, stack_options
 from mlform.cli.style import stdout_style
 from mlform.errors import MlformError
 
@@ -27,7 +27,7 @@ TYPES = click.option("--type", "types", multiple=True, metavar="TYPE",
                    "itself, or a new file beside it).")
 @TYPES
 @PARALLELISM
-def import_(config: str, environment: str | None, variables: tuple[str, ...],
+def import_(config: str, environment: str | None, variables: VarOptions,
             address: str | None, id: str | None, discover_: bool, generate: str | None,
             types: tuple[str, ...], parallelism: int, debug: bool, no_color: bool) -> None:
     """Adopt existing objects into the state without changing them.
@@ -85,7 +85,7 @@ def import_(config: str, environment: str | None, variables: tuple[str, ...],
 @TYPES
 @click.option("--json", "as_json", is_flag=True, help="The list as JSON.")
 @PARALLELISM
-def discover(config: str, environment: str | None, variables: tuple[str, ...],
+def discover(config: str, environment: str | None, variables: VarOptions,
              types: tuple[str, ...], as_json: bool, parallelism: int, debug: bool,
              no_color: bool) -> None:
     """List objects in the environment's account and region that belong to no mlform state

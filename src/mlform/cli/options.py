@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -12,10 +14,36 @@ from mlform.errors import MlformError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+@dataclass(frozen=True)
+class VarOptions:
+    """What `--var-file` and `--var` gave a command: the files in order, then the pairs."""
+
+    files: tuple[str, ...] = ()
+    pairs: tuple[str, ...] = ()
+
+    def workspace_args(self) -> dict[str, Any]:
+        """Keyword arguments of `Workspace` for these options."""
+        return {"variables": parse_vars(self.pairs), "var_files": self.files}
+
+
 def stack_options(fn: F) -> F:
-    """Options every command that reads the config takes."""
+    """Options every command that reads the config takes. `--var-file` and `--var` reach the
+    command together, as one `VarOptions` named `variables`."""
+
+    body = fn
+
+    @functools.wraps(body)
+    def command(*args: Any, var_files: tuple[str, ...], variables: tuple[str, ...],
+                **kwargs: Any) -> Any:
+        return body(*args, variables=VarOptions(var_files, variables), **kwargs)
+
+    fn = cast(F, command)
     fn = click.option("--var", "variables", multiple=True, metavar="NAME=VALUE",
-                      help="Set a variable (repeatable).")(fn)
+                      help="Set a variable (repeatable; over --var-file values).")(fn)
+    fn = click.option("--var-file", "var_files", multiple=True, metavar="FILE",
+                      type=click.Path(dir_okay=False),
+                      help="Set variables from a YAML mapping of name -> value (repeatable; "
+                      "a later file wins).")(fn)
     fn = click.option("-e", "--env", "environment", metavar="ENV", envvar="MLFORM_ENV",
                       help="Environment to act on (default: the first in the config).")(fn)
     fn = click.option("-c", "--config", "config", default="mlform.yaml", show_default=True,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,7 @@ from mlform.config.models import (
 )
 from mlform.config.resources import OutputSpec, ResourceConfig, check_acyclic
 from mlform.config.validation import suggest, validation_problems
+from mlform.config.varfile import merge_var_files, read_var_file
 from mlform.config.yamlpos import Positions, decode, load_yaml
 from mlform.errors import ConfigError, MlformError, SourcePos
 from mlform.providers.base import StackContext
@@ -94,6 +95,7 @@ def load_stack(
     environment: str | None = None,
     variables: Mapping[str, Any] | None = None,
     *,
+    var_files: Sequence[str | os.PathLike[str]] = (),
     registry: Registry | None = None,
     home: str | None = None,
     offline: bool = False,
@@ -101,7 +103,9 @@ def load_stack(
     """Read and check the config at `path` for `environment`; raise ConfigError listing problems.
 
     `environment` defaults to $MLFORM_ENV, else the only environment, else the first one listed.
-    `variables` override variable values (from `--var name=value`). Components that look things
+    `var_files` (YAML mappings, from `--var-file`) set variable values over the config's, a
+    later file over an earlier one, and `variables` (from `--var name=value`) over them all
+    (Terraform's order). Components that look things
     up in the cloud (a GPU cluster's instance type) do so unless `offline`.
     """
     config_path = Path(path)
@@ -132,7 +136,10 @@ def load_stack(
         project=config.project, environment=env_name, target=env.target, region=env.region,
         profile=env.profile, home=home, account=env.account,
     )
-    values = _variables(b, config, env_name, dict(variables or {}))
+    from_files, problems = merge_var_files([read_var_file(f) for f in var_files],
+                                           config.variables, config_path)
+    b.problems.extend(problems)
+    values = _variables(b, config, env_name, {**from_files, **(variables or {})})
     static = {"project": ctx.project, "environment": ctx.environment, "region": ctx.region}
     moves = parse_moves(b, config)
     removals = parse_removals(b, config, moves)
