@@ -75,7 +75,9 @@ class Workspace:
         self._prices: PriceCatalog | None = None
 
     def pool(self) -> ProviderPool:
-        return ProviderPool(self.registry, self.context)
+        pool = ProviderPool(self.registry, self.context)
+        pool.open_early(r.type for r in self.stack.resources.values())
+        return pool
 
     # -- read -----------------------------------------------------------------------------
 
@@ -174,8 +176,9 @@ class Workspace:
                 raise MlformError(f"{address} is already managed (id "
                                   f"{state.resources[address].id}); nothing was imported")
             managed = {(r.type, r.id): a for a, r in state.resources.items()}
+            pool = self.pool()
             try:
-                res = adopt(self.pool(), rc, id, managed)
+                res = adopt(pool, rc, id, managed)
             except MlformError as exc:
                 raise MlformError(f"import {address}: {exc.message}") from None
             except Exception as exc:
@@ -319,12 +322,13 @@ def apply_plan(
                 return ApplyOutcome(plan, None, state)
         if not plan.needs_apply:
             return ApplyOutcome(plan, None, state)
+        pool = ProviderPool(registry, plan.context)
+        pool.open_early(c.type for c in plan.changes)
         journal = backend.begin(state, operation)
         try:
             for source, target in plan.moved:
                 journal.record({"t": "move", "a": source, "to": target})
             record_refresh(journal, plan.refreshed, plan.abandoned)
-            pool = ProviderPool(registry, plan.context)
             result = Applier(plan, pool, journal, parallelism=parallelism, cancel=cancel,
                              on_event=on_event).run()
         finally:

@@ -40,6 +40,11 @@ class EnvironmentConfig(Strict):
         description="`target: sandbox` only: the sandbox account this environment lives in "
         "(default 123456789012). Environments in different accounts see nothing of each other, "
         "as in AWS; on AWS the account is the profile's.")
+    account_id: str | None = Field(
+        None, pattern=r"^[0-9]{12}$",
+        description="`target: aws` only: the AWS account the credentials must belong to; "
+        "every run checks it (STS GetCallerIdentity) before its first call, and stops if the "
+        "credentials belong to another account.")
     state: StateConfig = Field(default_factory=StateConfig)
 
     @model_validator(mode="after")
@@ -47,6 +52,10 @@ class EnvironmentConfig(Strict):
         if self.account is not None and self.target != "sandbox":
             raise ValueError("`account` chooses a sandbox account; on AWS the account is the "
                              "one `profile` (or the default credentials) signs in to")
+        if self.account_id is not None and self.target != "aws":
+            raise ValueError("`account_id` is the AWS account the credentials must belong to "
+                             "(`target: aws`); a sandbox environment chooses its account with "
+                             "`account:`")
         return self
 
 

@@ -134,7 +134,7 @@ def load_stack(
     env = config.environments[env_name]
     ctx = StackContext(
         project=config.project, environment=env_name, target=env.target, region=env.region,
-        profile=env.profile, home=home, account=env.account,
+        profile=env.profile, home=home, account=env.account, account_id=env.account_id,
     )
     from_files, problems = merge_var_files([read_var_file(f) for f in var_files],
                                            config.variables, config_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 from mlform.providers.base import ResourceMeta, ResourceType, StackContext
@@ -32,6 +33,16 @@ class ProviderPool:
                 rtype = self.registry.get(type_name)
                 self._resources[type_name] = rtype(self._sessions[spec.name])
             return self._resources[type_name]
+
+    def open_early(self, type_names: Iterable[str]) -> None:
+        """When the environment names the AWS account it expects (`account_id`), open the
+        sessions `type_names` need now: the AWS session checks the account as it opens, so
+        credentials of another account stop the run here, before its first call, rather than
+        in a worker thread in the middle of an apply."""
+        if self.context.account_id is None:
+            return
+        for type_name in sorted(set(type_names)):
+            self.resource(type_name)
 
     def api_calls(self) -> Counter[str]:
         """Cloud API operations called so far through this pool's sessions, per service."""

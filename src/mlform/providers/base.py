@@ -92,6 +92,7 @@ class StackContext:
     profile: str | None = None
     home: str | None = None  # MLFORM_HOME override (sandbox data), None = default
     account: str | None = None  # the sandbox account (None: the sandbox's default)
+    account_id: str | None = None  # on AWS: the account the credentials must belong to
 
     @property
     def stack(self) -> str:

@@ -124,6 +124,29 @@ class AwsSession:
                 "AWS_SECRET_ACCESS_KEY, run `aws configure` or `aws sso login`, or set "
                 "`profile:` for this environment in mlform.yaml")
 
+    def check_account(self, expected: str) -> None:
+        """Raise a ProviderError unless the credentials belong to AWS account `expected` (the
+        environment's `account_id`): one STS GetCallerIdentity call, which changes nothing."""
+        from mlform.providers.aws.errors import aws_call
+
+        with aws_call("sts", "GetCallerIdentity"):
+            identity = self.client("sts").get_caller_identity()
+        actual = str(identity["Account"])
+        if actual != expected:
+            raise ProviderError(
+                f"environment '{self.context.environment}' expects AWS account {expected}, but "
+                f"the credentials in use belong to {actual} ({self._credentials_source()}, "
+                f"{identity['Arn']})")
+
+    def _credentials_source(self) -> str:
+        """Where the credentials came from, in the words a user would look for."""
+        found = self._session.get_credentials()
+        method = getattr(found, "method", "")
+        sources = {"env": "AWS_ACCESS_KEY_ID from the environment",
+                   "iam-role": "the instance's role", "container-role": "the container's role",
+                   "assume-role-with-web-identity": "the web identity role (AWS_ROLE_ARN)"}
+        return sources.get(method, f"profile '{self._session.profile_name}'")
+
     @property
     def partition(self) -> str:
         if self.region.startswith("cn-"):
@@ -137,10 +160,13 @@ def open_session(ctx: StackContext) -> AwsSession:
     """The AWS provider's session factory (see `ProviderSpec.open_session`).
 
     On AWS, credentials are checked once here, so that missing ones are one clear error rather
-    than one per resource."""
+    than one per resource, and so is their account when the environment names the one it
+    expects (`account_id`)."""
     if ctx.target not in ("aws", "sandbox"):
         raise ProviderError(f"the AWS provider cannot run on target '{ctx.target}'")
     session = AwsSession(ctx)
     if not session.is_sandbox:
         session.check_credentials()
+        if ctx.account_id is not None:
+            session.check_account(ctx.account_id)
     return session
