@@ -31,9 +31,17 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from mlform.cli import cmd_core, cmd_cost, cmd_drift, cmd_import, cmd_sandbox, cmd_state
+    from mlform.cli import (
+        cmd_core,
+        cmd_cost,
+        cmd_drift,
+        cmd_import,
+        cmd_init,
+        cmd_sandbox,
+        cmd_state,
+    )
 
-    for module in (cmd_core, cmd_cost, cmd_drift, cmd_import, cmd_state, cmd_sandbox):
+    for module in (cmd_init, cmd_core, cmd_cost, cmd_drift, cmd_import, cmd_state, cmd_sandbox):
         for command in module.COMMANDS:
             cli.add_command(command)
 
