@@ -130,3 +130,17 @@ def test_kms_keys_and_what_they_encrypt_survive_a_restart(home: Path) -> None:
                       SigningAlgorithm="RSASSA_PSS_SHA_256")["SignatureValid"]
     names = [b["Name"] for b in client(info.url, "s3").list_buckets()["Buckets"]]
     assert names == ["after-the-key"]
+
+
+def test_requests_are_serialized_per_service_by_their_credential_scope() -> None:
+    """moto's backends are not thread-safe (a CreateRole during a GetRole once made moto
+    answer HTTP 500), so the sandbox runs one request per service at a time; the service is
+    the one the request was signed for."""
+    from mlform.sandbox.server import _service
+
+    header = ("AWS4-HMAC-SHA256 Credential=testing/20261207/us-east-1/iam/aws4_request, "
+              "SignedHeaders=host, Signature=ab")
+    assert _service({"HTTP_AUTHORIZATION": header}) == "iam"
+    presigned = "X-Amz-Credential=testing%2F20261207%2Feu-west-1%2Fs3%2Faws4_request&X-Amz-X=1"
+    assert _service({"QUERY_STRING": presigned}) == "s3"
+    assert _service({}) == ""
