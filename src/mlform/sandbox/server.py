@@ -162,7 +162,7 @@ class Sandbox:
                 data.setdefault(bd.service_name, {}).update(
                     {acct: dict(asb) for acct, asb in bd.items()})
             buf = io.BytesIO()
-            pickler = _Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL)
+            pickler = pickle.Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL)
             pickler.dispatch_table = _dispatch_table()
             pickler.dump(data)
         finally:
@@ -202,39 +202,6 @@ class Sandbox:
                     self.snapshot()
                 except Exception as exc:
                     print(f"snapshot failed: {exc!r}", file=sys.stderr, flush=True)
-
-
-class _Pickler(pickle.Pickler):
-    """Pickles moto's backends, including the `cryptography` keys some hold (a KMS key's key
-    material, an SNS signing key), which pickle cannot write by itself: as PEM, loaded back
-    as keys when the snapshot is restored."""
-
-    def reducer_override(self, obj: Any) -> Any:
-        from cryptography.hazmat.primitives import serialization as ser
-        from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-
-        if isinstance(obj, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey,
-                            ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
-            pem = obj.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.PKCS8,
-                                    ser.NoEncryption())
-            return _private_key, (pem,)
-        if isinstance(obj, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey,
-                            ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
-            return _public_key, (obj.public_bytes(ser.Encoding.PEM,
-                                                  ser.PublicFormat.SubjectPublicKeyInfo),)
-        return NotImplemented
-
-
-def _private_key(pem: bytes) -> Any:
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-    return load_pem_private_key(pem, None)
-
-
-def _public_key(pem: bytes) -> Any:
-    from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
-    return load_pem_public_key(pem)
 
 
 def _dispatch_table() -> dict[type, Callable[[Any], Any]]:
