@@ -110,17 +110,3 @@ def test_busy_port_is_a_clear_error(home: Path) -> None:
         f"the sandbox failed to start: cannot listen on 127.0.0.1:{port}: Address already in "
         "use; choose another port with `mlform sandbox start --port N` or MLFORM_SANDBOX_PORT")
     assert not (home / "sandbox" / "server.json").exists()
-
-
-def test_requests_are_serialized_per_service_by_their_credential_scope() -> None:
-    """moto's backends are not thread-safe (a CreateRole during a GetRole once made moto
-    answer HTTP 500), so the sandbox runs one request per service at a time; the service is
-    the one the request was signed for."""
-    from mlform.sandbox.server import _service
-
-    header = ("AWS4-HMAC-SHA256 Credential=testing/20261207/us-east-1/iam/aws4_request, "
-              "SignedHeaders=host, Signature=ab")
-    assert _service({"HTTP_AUTHORIZATION": header}) == "iam"
-    presigned = "X-Amz-Credential=testing%2F20261207%2Feu-west-1%2Fs3%2Faws4_request&X-Amz-X=1"
-    assert _service({"QUERY_STRING": presigned}) == "s3"
-    assert _service({}) == ""

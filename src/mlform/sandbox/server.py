@@ -18,7 +18,6 @@ import io
 import json
 import os
 import pickle
-import re
 import signal
 import sys
 import threading
@@ -92,20 +91,6 @@ def _is_read_only(environ: dict[str, Any]) -> bool:
     return method in ("GET", "HEAD")  # REST protocols (S3)
 
 
-_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/\s]+/\d{8}/[^/\s]+/([^/\s]+)/aws4_request")
-
-
-def _service(environ: dict[str, Any]) -> str:
-    """The AWS service a request is for, from its SigV4 credential scope (header or presigned
-    query string); "" when unsigned."""
-    scope = environ.get("HTTP_AUTHORIZATION", "")
-    if "Credential=" not in scope:
-        query = parse_qs(environ.get("QUERY_STRING", ""))
-        scope = "Credential=" + (query.get("X-Amz-Credential") or [""])[0]
-    match = _CREDENTIAL_SCOPE.search(scope)
-    return match.group(1) if match else ""
-
-
 class Sandbox:
     """moto's WSGI app behind a lock, with snapshots to and from `data_dir`."""
 
@@ -117,8 +102,6 @@ class Sandbox:
         self.dirty = threading.Event()
         self.started_at = time.time()
         self.moto_app = DomainDispatcherApplication(create_backend_app)
-        self._service_locks: dict[str, threading.Lock] = {}
-        self._locks_lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == HEALTH_PATH:
@@ -129,23 +112,15 @@ class Sandbox:
                                       ("Content-Length", str(len(body)))])
             return [body]
         read_only = _is_read_only(environ)
-        # moto's backends are not thread-safe (IAM's get_role iterates the roles a concurrent
-        # CreateRole adds to: "dictionary changed size during iteration", an HTTP 500): one
-        # request per service at a time; different services still run in parallel.
-        with self._service_lock(_service(environ)):
-            self.lock.acquire_read()
-            try:
-                # Consume the response while holding the lock: moto builds it lazily.
-                chunks = list(self.moto_app(environ, start_response))
-            finally:
-                self.lock.release_read()
-                if not read_only:
-                    self.dirty.set()
+        self.lock.acquire_read()
+        try:
+            # Consume the response while holding the lock: moto builds it lazily.
+            chunks = list(self.moto_app(environ, start_response))
+        finally:
+            self.lock.release_read()
+            if not read_only:
+                self.dirty.set()
         return chunks
-
-    def _service_lock(self, service: str) -> threading.Lock:
-        with self._locks_lock:
-            return self._service_locks.setdefault(service, threading.Lock())
 
     # -- snapshots ------------------------------------------------------------------------
 
