@@ -61,17 +61,20 @@ class Workspace:
         registry: Registry | None = None,
         home: str | None = None,
         offline: bool = False,
+        region: str | None = None,
     ) -> None:
         """`var_files`: YAML mappings of variable values, later ones over earlier ones, under
         `variables` (`--var-file` and `--var`). `offline`: components make no cloud lookups
-        (enough to validate, read state, draw the graph; a plan needs them)."""
+        (enough to validate, read state, draw the graph; a plan needs them). `region`: one of
+        the environment's `regions:` (default: the first; `mlform.regions.Regions` works on
+        all of them)."""
         self.registry = registry or default_registry()
         self._load = (variables, tuple(var_files), home, offline)
         self.stack: Stack = load_stack(config, environment, variables, var_files=var_files,
-                                       registry=self.registry, home=home, offline=offline)
+                                       registry=self.registry, home=home, offline=offline,
+                                       region=region)
         self.context: StackContext = self.stack.context
-        self.backend = LocalBackend(self.stack.state_dir, self.context.project,
-                                    self.context.environment)
+        self.backend = backend_for(self.stack.state_dir, self.context)
         self._prices: PriceCatalog | None = None
 
     def pool(self) -> ProviderPool:
@@ -201,10 +204,14 @@ class Workspace:
     def _states(self, current: State) -> list[State]:
         """`current` and the recorded state of every other environment of this config."""
         states = [current]
+        root = state_root(self.stack.state_dir, self.context)
         for env in self.stack.environments:
-            if env != self.context.environment:
-                other = self.stack.state_dir.parent / env
-                states.append(LocalBackend(other, self.context.project, env).snapshot())
+            folder = root / env
+            folders = [folder, *(sorted(p for p in folder.iterdir() if p.is_dir())
+                                 if folder.is_dir() else [])]
+            for other in folders:
+                if other != self.backend.dir and (other / "state.json").exists():
+                    states.append(LocalBackend(other, self.context.project, env).snapshot())
         return states
 
     def generate_config(self, path: str | os.PathLike[str], types: Sequence[str] = (), *,
@@ -224,7 +231,8 @@ class Workspace:
 
         def load(p: Path) -> Stack:
             return load_stack(p, self.context.environment, variables, var_files=var_files,
-                              registry=self.registry, home=home, offline=offline)
+                              registry=self.registry, home=home, offline=offline,
+                              region=self.context.region)
 
         with self.backend.lock("import"):
             state = self.backend.load()
@@ -287,9 +295,20 @@ class Workspace:
         )
 
 
+def backend_for(directory: Path, context: StackContext) -> LocalBackend:
+    """The state backend of one stack (an environment, or one region of it)."""
+    return LocalBackend(directory, context.project, context.environment,
+                        region=context.region if context.regional else None)
+
+
+def state_root(directory: Path, context: StackContext) -> Path:
+    """The folder that holds every environment's state, from one stack's state folder."""
+    return directory.parent.parent if context.regional else directory.parent
+
+
 def backend_for_plan(plan: Plan) -> LocalBackend:
     """The state backend a saved plan was made against."""
-    return LocalBackend(Path(plan.state_dir), plan.context.project, plan.context.environment)
+    return backend_for(Path(plan.state_dir), plan.context)
 
 
 def apply_plan(
@@ -320,20 +339,36 @@ def apply_plan(
             plan = make(state)
             if confirm is not None and plan.has_changes and not confirm(plan):
                 return ApplyOutcome(plan, None, state)
-        if not plan.needs_apply:
-            return ApplyOutcome(plan, None, state)
-        pool = ProviderPool(registry, plan.context)
-        pool.open_early(c.type for c in plan.changes)
-        journal = backend.begin(state, operation)
-        try:
-            for source, target in plan.moved:
-                journal.record({"t": "move", "a": source, "to": target})
-            record_refresh(journal, plan.refreshed, plan.abandoned)
-            result = Applier(plan, pool, journal, parallelism=parallelism, cancel=cancel,
-                             on_event=on_event).run()
-        finally:
-            backend.commit(state, journal)
-        return ApplyOutcome(plan, result, state)
+        return apply_locked(backend, registry, plan, state, operation=operation,
+                            parallelism=parallelism, cancel=cancel, on_event=on_event)
+
+
+def apply_locked(
+    backend: LocalBackend,
+    registry: Registry,
+    plan: Plan,
+    state: State,
+    *,
+    operation: str = "apply",
+    parallelism: int = 10,
+    cancel: threading.Event | None = None,
+    on_event: Callable[[ApplyEvent], None] | None = None,
+) -> ApplyOutcome:
+    """Apply `plan` to `state`, which `backend.load()` returned under the lock the caller holds."""
+    if not plan.needs_apply:
+        return ApplyOutcome(plan, None, state)
+    pool = ProviderPool(registry, plan.context)
+    pool.open_early(c.type for c in plan.changes)
+    journal = backend.begin(state, operation)
+    try:
+        for source, target in plan.moved:
+            journal.record({"t": "move", "a": source, "to": target})
+        record_refresh(journal, plan.refreshed, plan.abandoned)
+        result = Applier(plan, pool, journal, parallelism=parallelism, cancel=cancel,
+                         on_event=on_event).run()
+    finally:
+        backend.commit(state, journal)
+    return ApplyOutcome(plan, result, state)
 
 
 def record_refresh(journal: Journal, changed: Mapping[str, ResourceState | None],

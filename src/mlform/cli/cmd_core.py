@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from mlform.cli.options import VarOptions, common_options, stack_options
+from mlform.cli.options import StackOptions, common_options, stack_options
 from mlform.cli.style import SENSITIVE, Style, stdout_style
 from mlform.errors import MlformError
 
@@ -23,11 +23,9 @@ REFRESH = click.option("--refresh/--no-refresh", default=True, show_default=True
                        help="Read every managed object from the cloud before planning.")
 
 
-def _workspace(config: str, environment: str | None, variables: VarOptions,
+def _workspace(config: str, environment: str | None, opts: StackOptions,
                *, offline: bool = False) -> Any:
-    from mlform.api import Workspace
-
-    return Workspace(config, environment, offline=offline, **variables.workspace_args())
+    return opts.workspace(config, environment, offline=offline)
 
 
 def fmt(value: Any) -> str:
@@ -50,14 +48,15 @@ def _echo_lines(lines: Any) -> None:
 
 @click.command()
 @stack_options
-def validate(config: str, environment: str | None, variables: VarOptions,
+def validate(config: str, environment: str | None, opts: StackOptions,
              debug: bool, no_color: bool) -> None:
     """Check the config: YAML, schema, references and dependency cycles."""
-    ws = _workspace(config, environment, variables, offline=True)
+    rg = opts.all_regions(config, environment, offline=True)
     style = stdout_style(no_color)
-    n = len(ws.stack.resources)
+    n = len(rg.first.stack.resources)
+    where = f", regions {', '.join(rg.names)}" if rg.several else ""
     click.echo(style.green(f"Success! The configuration is valid ({n} resource"
-                           f"{'s' if n != 1 else ''}, environment '{ws.context.environment}')."))
+                           f"{'s' if n != 1 else ''}, environment '{rg.environment}'{where})."))
 
 
 @click.command()
@@ -72,16 +71,26 @@ def validate(config: str, environment: str | None, variables: VarOptions,
 @ALLOW_OVER_BUDGET
 @REFRESH
 @PARALLELISM
-def plan(config: str, environment: str | None, variables: VarOptions, out: str | None,
+def plan(config: str, environment: str | None, opts: StackOptions, out: str | None,
          as_json: bool, detailed_exitcode: bool, destroy: bool, allow_over_budget: bool,
          refresh: bool, parallelism: int, debug: bool, no_color: bool) -> int:
     """Show what apply would change, and what it would cost."""
     from mlform.engine.planfile import save_plan
     from mlform.engine.planjson import plan_to_terraform_json
 
-    ws = _workspace(config, environment, variables)
-    p = ws.plan(destroy=destroy, refresh=refresh, parallelism=parallelism)
     allowed = allow_over_budget or destroy
+    rg = opts.all_regions(config, environment)
+    if rg.several:
+        from mlform.cli.render_regions import plan_regions
+
+        if out:
+            raise MlformError(f"--out saves one region's plan; environment "
+                              f"'{rg.environment}' has several: add --region REGION")
+        plans = rg.plan(destroy=destroy, refresh=refresh, parallelism=parallelism)
+        plan_regions(rg, plans, stdout_style(no_color), as_json=as_json, allowed=allowed)
+        return 2 if detailed_exitcode and any(p.has_changes for p in plans.values()) else 0
+    ws = rg.first
+    p = ws.plan(destroy=destroy, refresh=refresh, parallelism=parallelism)
     if as_json:
         report = ws.cost(p)
         doc = plan_to_terraform_json(p, ws.registry, p.prior)
@@ -102,6 +111,21 @@ def plan(config: str, environment: str | None, variables: VarOptions, out: str |
     return 2 if detailed_exitcode and p.has_changes else 0
 
 
+def ask_approval(destroy: bool, style: Style) -> bool:
+    """Ask on standard input; True when the answer is `yes`."""
+    question = ("Do you really want to destroy all resources?" if destroy
+                else "Do you want to perform these actions?")
+    click.echo("\n" + style.bold(question))
+    click.echo("  mlform will perform the actions described above.\n"
+               "  Only 'yes' will be accepted to approve.\n")
+    try:
+        answer = input("  Enter a value: ")
+    except EOFError:
+        raise MlformError("no confirmation on standard input; pass --auto-approve to "
+                          "apply without asking") from None
+    return answer.strip() == "yes"
+
+
 def _confirm(auto_approve: bool, destroy: bool, style: Style, ws: Any,
              allow_over_budget: bool) -> Any:
     def confirm(p: Any) -> bool:
@@ -109,17 +133,7 @@ def _confirm(auto_approve: bool, destroy: bool, style: Style, ws: Any,
         _echo_lines(cost_lines(ws, p, style, allow_over_budget or destroy))
         if auto_approve or not p.has_changes:
             return True
-        question = ("Do you really want to destroy all resources?" if destroy
-                    else "Do you want to perform these actions?")
-        click.echo("\n" + style.bold(question))
-        click.echo("  mlform will perform the actions described above.\n"
-                   "  Only 'yes' will be accepted to approve.\n")
-        try:
-            answer = input("  Enter a value: ")
-        except EOFError:
-            raise MlformError("no confirmation on standard input; pass --auto-approve to "
-                              "apply without asking") from None
-        return answer.strip() == "yes"
+        return ask_approval(destroy, style)
     return confirm
 
 
@@ -143,7 +157,7 @@ def cost_section(report: Any, plan: Any, style: Style) -> list[str]:
 
 
 def _run_apply(plan_file: str | None, config: str, environment: str | None,
-               variables: VarOptions, auto_approve: bool, destroy: bool, refresh: bool,
+               opts: StackOptions, auto_approve: bool, destroy: bool, refresh: bool,
                parallelism: int, no_color: bool, allow_over_budget: bool = False) -> int:
     from mlform.api import apply_plan, backend_for_plan
     from mlform.cli.progress import ApplyDisplay, Interrupts
@@ -172,7 +186,14 @@ def _run_apply(plan_file: str | None, config: str, environment: str | None,
                                  operation="apply", parallelism=parallelism,
                                  cancel=interrupts.cancel, on_event=on_event)
         else:
-            ws = _workspace(config, environment, variables)
+            rg = opts.all_regions(config, environment)
+            if rg.several:
+                from mlform.cli.render_regions import apply_regions
+
+                return apply_regions(rg, style, interrupts, auto_approve=auto_approve,
+                                     destroy=destroy, refresh=refresh, parallelism=parallelism,
+                                     allow_over_budget=allow_over_budget)
+            ws = rg.first
             ask = _confirm(auto_approve, destroy, style, ws, allow_over_budget)
 
             def confirm(p: Any) -> bool:
@@ -197,6 +218,40 @@ def _run_apply(plan_file: str | None, config: str, environment: str | None,
 
 
 def _report_apply(outcome: Any, destroy: bool, style: Style) -> int:
+    result = outcome.result
+    counts = apply_counts(outcome)
+    if result is not None and not result.ok:
+        report_failures(outcome, style)
+        label = "Apply interrupted" if result.interrupted else "Apply failed"
+        sys.stderr.write(f"{style.bold(label)}. {counts} The state records everything that "
+                         "was done.\n")
+        return 130 if result.interrupted and not result.failed else 1
+    verb = "Destroy complete!" if destroy else "Apply complete!"
+    click.echo("\n" + style.green(style.bold(f"{verb} {counts}")))
+    outputs = outcome.state.outputs
+    if outputs and not destroy:
+        click.echo("\n" + style.green("Outputs:") + "\n")
+        for name in sorted(outputs):
+            o = outputs[name]
+            click.echo(f"{name} = {SENSITIVE if o.get('sensitive') else fmt(o.get('value'))}")
+    return 0
+
+
+def report_failures(outcome: Any, style: Style, prefix: str = "") -> None:
+    """Each failed resource in one line, and what was not done, on standard error."""
+    result = outcome.result
+    err = sys.stderr
+    for address, e in result.failed.items():
+        where = f" ({e.pos})" if e.pos else ""
+        err.write(f"{style.red(style.bold('Error:'))} {prefix}{address}: {e.message}{where}\n")
+    if result.skipped:
+        err.write(f"{prefix}{len(result.skipped)} change(s) not made"
+                  + (" (interrupted)" if result.interrupted else
+                     " because something they depend on failed") + ".\n")
+
+
+def apply_counts(outcome: Any) -> str:
+    """`Resources: 2 added, 0 changed, 1 destroyed.` for what an apply did."""
     from mlform.engine.apply import APPLY, DELETE
     from mlform.engine.plan import Action
 
@@ -213,29 +268,8 @@ def _report_apply(outcome: Any, destroy: bool, style: Style) -> int:
             elif phase == APPLY:
                 added += 1
     forgotten = outcome.plan.forgets if result is not None else 0
-    counts = (f"Resources: {added} added, {changed} changed, {destroyed} destroyed"
-              + (f", {forgotten} forgotten." if forgotten else "."))
-    if result is not None and not result.ok:
-        err = sys.stderr
-        for address, e in result.failed.items():
-            where = f" ({e.pos})" if e.pos else ""
-            err.write(f"{style.red(style.bold('Error:'))} {address}: {e.message}{where}\n")
-        if result.skipped:
-            err.write(f"{len(result.skipped)} change(s) not made"
-                      + (" (interrupted)" if result.interrupted else
-                         " because something they depend on failed") + ".\n")
-        label = "Apply interrupted" if result.interrupted else "Apply failed"
-        err.write(f"{style.bold(label)}. {counts} The state records everything that was done.\n")
-        return 130 if result.interrupted and not result.failed else 1
-    verb = "Destroy complete!" if destroy else "Apply complete!"
-    click.echo("\n" + style.green(style.bold(f"{verb} {counts}")))
-    outputs = outcome.state.outputs
-    if outputs and not destroy:
-        click.echo("\n" + style.green("Outputs:") + "\n")
-        for name in sorted(outputs):
-            o = outputs[name]
-            click.echo(f"{name} = {SENSITIVE if o.get('sensitive') else fmt(o.get('value'))}")
-    return 0
+    return (f"Resources: {added} added, {changed} changed, {destroyed} destroyed"
+            + (f", {forgotten} forgotten." if forgotten else "."))
 
 
 @click.command()
@@ -246,10 +280,10 @@ def _report_apply(outcome: Any, destroy: bool, style: Style) -> int:
 @REFRESH
 @PARALLELISM
 def apply(plan_file: str | None, config: str, environment: str | None,
-          variables: VarOptions, auto_approve: bool, allow_over_budget: bool,
+          opts: StackOptions, auto_approve: bool, allow_over_budget: bool,
           refresh: bool, parallelism: int, debug: bool, no_color: bool) -> int:
     """Make the cloud match the config (or apply a saved plan exactly)."""
-    return _run_apply(plan_file, config, environment, variables, auto_approve, False, refresh,
+    return _run_apply(plan_file, config, environment, opts, auto_approve, False, refresh,
                       parallelism, no_color, allow_over_budget)
 
 
@@ -258,11 +292,11 @@ def apply(plan_file: str | None, config: str, environment: str | None,
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @REFRESH
 @PARALLELISM
-def destroy(config: str, environment: str | None, variables: VarOptions,
+def destroy(config: str, environment: str | None, opts: StackOptions,
             auto_approve: bool, refresh: bool, parallelism: int, debug: bool,
             no_color: bool) -> int:
     """Destroy every object in the state."""
-    return _run_apply(None, config, environment, variables, auto_approve, True, refresh,
+    return _run_apply(None, config, environment, opts, auto_approve, True, refresh,
                       parallelism, no_color)
 
 
@@ -271,7 +305,7 @@ def destroy(config: str, environment: str | None, variables: VarOptions,
 @stack_options
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def show(plan_file: str | None, config: str, environment: str | None,
-         variables: VarOptions, as_json: bool, debug: bool, no_color: bool) -> None:
+         opts: StackOptions, as_json: bool, debug: bool, no_color: bool) -> None:
     """Show the current state, or a saved plan."""
     from mlform.cli.render_state import render_state, state_json
     from mlform.providers.registry import default_registry
@@ -296,7 +330,7 @@ def show(plan_file: str | None, config: str, environment: str | None,
             _echo_lines(iter_plan_text(saved, registry, style))
             _echo_lines(cost_section(report, saved, style))
         return
-    ws = _workspace(config, environment, variables, offline=True)
+    ws = _workspace(config, environment, opts, offline=True)
     state = ws.state()
     if as_json:
         sys.stdout.write(json.dumps(state_json(state, registry), indent=2) + "\n")
@@ -310,10 +344,10 @@ def show(plan_file: str | None, config: str, environment: str | None,
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.option("--raw", is_flag=True, help="Print a string value without quotes.")
 @click.option("--show-sensitive", is_flag=True, help="Print sensitive values too.")
-def output(name: str | None, config: str, environment: str | None, variables: VarOptions,
+def output(name: str | None, config: str, environment: str | None, opts: StackOptions,
            as_json: bool, raw: bool, show_sensitive: bool, debug: bool, no_color: bool) -> None:
     """Show output values from the state."""
-    ws = _workspace(config, environment, variables, offline=True)
+    ws = _workspace(config, environment, opts, offline=True)
     outputs = ws.state().outputs
     if name is not None:
         if name not in outputs:
@@ -346,12 +380,12 @@ def output(name: str | None, config: str, environment: str | None, variables: Va
               show_default=True, help="DOT text, or SVG rendered by Graphviz.")
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False, allow_dash=True),
               default="-", help="Write to FILE instead of standard output.")
-def graph(config: str, environment: str | None, variables: VarOptions, fmt_: str,
+def graph(config: str, environment: str | None, opts: StackOptions, fmt_: str,
           out: str, debug: bool, no_color: bool) -> None:
     """Print the dependency graph of the config (DOT, or SVG with Graphviz)."""
     from mlform.engine.graph import render_svg, to_dot
 
-    ws = _workspace(config, environment, variables, offline=True)
+    ws = _workspace(config, environment, opts, offline=True)
     dot = to_dot({a: r.depends_on for a, r in ws.stack.resources.items()},
                  title=f"{ws.context.project}/{ws.context.environment}")
     data = render_svg(dot) if fmt_ == "svg" else dot.encode()

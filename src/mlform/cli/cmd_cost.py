@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
-from mlform.cli.cmd_core import ALLOW_OVER_BUDGET, PARALLELISM, REFRESH, _workspace
-from mlform.cli.options import VarOptions, common_options, stack_options
+from mlform.cli.cmd_core import ALLOW_OVER_BUDGET, PARALLELISM, REFRESH
+from mlform.cli.options import StackOptions, common_options, stack_options
 from mlform.cli.style import stdout_style
 from mlform.errors import MlformError
 
@@ -23,24 +23,33 @@ from mlform.errors import MlformError
 @ALLOW_OVER_BUDGET
 @REFRESH
 @PARALLELISM
-def cost(config: str, environment: str | None, variables: VarOptions, as_json: bool,
+def cost(config: str, environment: str | None, opts: StackOptions, as_json: bool,
          destroy: bool, allow_over_budget: bool, refresh: bool, parallelism: int, debug: bool,
          no_color: bool) -> None:
     """Estimate the monthly cost of the plan, per component and resource.
 
     Exits 1 when the estimate is over the config's budget, unless --allow-over-budget."""
     from mlform.cli.render_cost import iter_cost_text
+    from mlform.cli.render_regions import region_rule
+    from mlform.regions import check_budget
 
-    ws = _workspace(config, environment, variables)
-    plan = ws.plan(destroy=destroy, refresh=refresh, parallelism=parallelism)
-    report = ws.cost(plan)
+    rg = opts.all_regions(config, environment)
+    reports = rg.cost(rg.plan(destroy=destroy, refresh=refresh, parallelism=parallelism))
+    style = stdout_style(no_color)
     if as_json:
-        sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
+        doc = ({"regions": {r: rep.to_json() for r, rep in reports.items()}} if rg.several
+               else next(iter(reports.values())).to_json())
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
-        for line in iter_cost_text(report, stdout_style(no_color)):
-            sys.stdout.write(line + "\n")
+        for region, report in reports.items():
+            if rg.several:
+                sys.stdout.write(region_rule(region, style) + "\n\n")
+            for line in iter_cost_text(report, style):
+                sys.stdout.write(line + "\n")
+            if rg.several:
+                sys.stdout.write("\n")
     if not (allow_over_budget or destroy):
-        report.check_budget()
+        check_budget(reports)
 
 
 @click.group()

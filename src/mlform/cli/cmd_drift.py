@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from mlform.cli.cmd_core import PARALLELISM, _workspace
-from mlform.cli.options import VarOptions, stack_options
+from mlform.cli.cmd_core import PARALLELISM
+from mlform.cli.options import StackOptions, stack_options
 from mlform.cli.style import Style, stdout_style
 
 NO_DRIFT, DRIFT = 0, 2
@@ -60,37 +60,46 @@ def render_drift(report: Any, style: Style, *, accepted: bool = False) -> list[s
 @stack_options
 @click.option("--json", "as_json", is_flag=True, help="The report as JSON.")
 @PARALLELISM
-def drift(config: str, environment: str | None, variables: VarOptions, as_json: bool,
+def drift(config: str, environment: str | None, opts: StackOptions, as_json: bool,
           parallelism: int, debug: bool, no_color: bool) -> int:
     """Report what changed outside mlform since the last apply, field by field.
 
     Reads every managed object and changes nothing. Exits 0 without drift, 2 with drift, 1 on
     error, so a scheduled job can alert on it."""
-    ws = _workspace(config, environment, variables, offline=True)
-    report = ws.drift(parallelism=parallelism)
+    rg = opts.all_regions(config, environment, offline=True)
+    reports = rg.drift(parallelism=parallelism)
+    _print_reports(rg, reports, as_json, stdout_style(no_color), accepted=False)
+    return DRIFT if any(r.has_drift for r in reports.values()) else NO_DRIFT
+
+
+def _print_reports(rg: Any, reports: dict[str, Any], as_json: bool, style: Style,
+                   accepted: bool) -> None:
+    """One report, or a section per region in an environment of several."""
+    from mlform.cli.render_regions import region_rule
+
     if as_json:
-        sys.stdout.write(json.dumps(report.to_json(), indent=2, default=str) + "\n")
-    else:
-        for line in render_drift(report, stdout_style(no_color)):
+        doc = ({"regions": {r: rep.to_json() for r, rep in reports.items()}} if rg.several
+               else next(iter(reports.values())).to_json())
+        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+        return
+    for region, report in reports.items():
+        if rg.several:
+            sys.stdout.write(region_rule(region, style) + "\n\n")
+        for line in render_drift(report, style, accepted=accepted):
             sys.stdout.write(line + "\n")
-    return DRIFT if report.has_drift else NO_DRIFT
 
 
 @click.command()
 @stack_options
 @click.option("--json", "as_json", is_flag=True, help="What was accepted, as JSON.")
 @PARALLELISM
-def refresh(config: str, environment: str | None, variables: VarOptions, as_json: bool,
+def refresh(config: str, environment: str | None, opts: StackOptions, as_json: bool,
             parallelism: int, debug: bool, no_color: bool) -> None:
     """Accept changes made outside mlform: record every managed object's live values in the
     state (the config is unchanged; the next plan shows what apply would put back)."""
-    ws = _workspace(config, environment, variables, offline=True)
-    report = ws.refresh(parallelism=parallelism)
-    if as_json:
-        sys.stdout.write(json.dumps(report.to_json(), indent=2, default=str) + "\n")
-    else:
-        for line in render_drift(report, stdout_style(no_color), accepted=True):
-            sys.stdout.write(line + "\n")
+    rg = opts.all_regions(config, environment, offline=True)
+    reports = rg.refresh(parallelism=parallelism)
+    _print_reports(rg, reports, as_json, stdout_style(no_color), accepted=True)
 
 
 COMMANDS = [drift, refresh]

@@ -8,7 +8,7 @@ import sys
 import click
 
 from mlform.cli.cmd_core import PARALLELISM, _workspace
-from mlform.cli.options import VarOptions, stack_options
+from mlform.cli.options import StackOptions, stack_options
 from mlform.cli.style import stdout_style
 from mlform.errors import MlformError
 
@@ -27,7 +27,7 @@ TYPES = click.option("--type", "types", multiple=True, metavar="TYPE",
                    "itself, or a new file beside it).")
 @TYPES
 @PARALLELISM
-def import_(config: str, environment: str | None, variables: VarOptions,
+def import_(config: str, environment: str | None, opts: StackOptions,
             address: str | None, id: str | None, discover_: bool, generate: str | None,
             types: tuple[str, ...], parallelism: int, debug: bool, no_color: bool) -> None:
     """Adopt existing objects into the state without changing them.
@@ -44,7 +44,7 @@ def import_(config: str, environment: str | None, variables: VarOptions,
         if not generate:
             raise MlformError("--discover needs --generate-config FILE: imported objects must "
                               "be in the config, or the next plan would destroy them")
-        ws = _workspace(config, environment, variables)
+        ws = _workspace(config, environment, opts)
         result = ws.generate_config(generate, types, parallelism=parallelism)
         cod = result.codified
         if not result.recorded:
@@ -72,7 +72,7 @@ def import_(config: str, environment: str | None, variables: VarOptions,
     if not (address and id):
         raise MlformError("give the ADDRESS in the config and the ID of the object to import "
                           "(mlform import aws_s3_bucket.raw my-raw-bucket), or --discover")
-    ws = _workspace(config, environment, variables, offline=True)
+    ws = _workspace(config, environment, opts, offline=True)
     res = ws.import_resource(address, id)
     sys.stdout.write(f"{style.green(f'{address}: Import prepared!')}\n"
                      f"  Imported {res.type} {style.dim(f'[id={res.id}]')}\n\n"
@@ -85,12 +85,12 @@ def import_(config: str, environment: str | None, variables: VarOptions,
 @TYPES
 @click.option("--json", "as_json", is_flag=True, help="The list as JSON.")
 @PARALLELISM
-def discover(config: str, environment: str | None, variables: VarOptions,
+def discover(config: str, environment: str | None, opts: StackOptions,
              types: tuple[str, ...], as_json: bool, parallelism: int, debug: bool,
              no_color: bool) -> None:
     """List objects in the environment's account and region that belong to no mlform state
     (made by hand, or by another tool): candidates for `mlform import`."""
-    ws = _workspace(config, environment, variables, offline=True)
+    ws = _workspace(config, environment, opts, offline=True)
     found = ws.discover(types, parallelism=parallelism)
     if as_json:
         sys.stdout.write(json.dumps([{"type": f.type, "id": f.id, "import_id": f.import_id or f.id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mlform.cli.options import VarOptions, stack_options
+from mlform.cli.options import StackOptions, stack_options
 from mlform.cli.style import stdout_style
 from mlform.errors import MlformError
 
@@ -16,12 +16,11 @@ def state() -> None:
 
 @state.command("list")
 @stack_options
-def state_list(config: str, environment: str | None, variables: VarOptions, debug: bool,
+def state_list(config: str, environment: str | None, opts: StackOptions, debug: bool,
                no_color: bool) -> None:
     """List every resource address in the state."""
-    from mlform.api import Workspace
 
-    st = Workspace(config, environment, offline=True, **variables.workspace_args()).state()
+    st = opts.workspace(config, environment, offline=True).state()
     for address, res in st.resources.items():
         click.echo(address + ("  (tainted)" if res.status != "ok" else ""))
     for address in st.pending:
@@ -34,13 +33,12 @@ def state_list(config: str, environment: str | None, variables: VarOptions, debu
 @state.command("show")
 @click.argument("address")
 @stack_options
-def state_show(address: str, config: str, environment: str | None, variables: VarOptions,
+def state_show(address: str, config: str, environment: str | None, opts: StackOptions,
                debug: bool, no_color: bool) -> None:
     """Show the recorded attributes of one resource."""
-    from mlform.api import Workspace
     from mlform.cli.render_state import render_state
 
-    ws = Workspace(config, environment, offline=True, **variables.workspace_args())
+    ws = opts.workspace(config, environment, offline=True)
     st = ws.state()
     if address not in st.resources:
         from mlform.config.validation import suggest
@@ -57,14 +55,13 @@ def state_show(address: str, config: str, environment: str | None, variables: Va
 @click.argument("addresses", nargs=-1, required=True, metavar="ADDRESS...")
 @stack_options
 def state_rm(addresses: tuple[str, ...], config: str, environment: str | None,
-             variables: VarOptions, debug: bool, no_color: bool) -> None:
+             opts: StackOptions, debug: bool, no_color: bool) -> None:
     """Forget resources (or every resource of `module.COMPONENT`) without deleting them.
 
     The objects keep existing in the cloud; mlform stops managing them. The previous state is
     kept in history/. Remove them from the config too, or the next plan creates them again."""
-    from mlform.api import Workspace
 
-    ws = Workspace(config, environment, offline=True, **variables.workspace_args())
+    ws = opts.workspace(config, environment, offline=True)
     gone = ws.state_rm(addresses)
     style = stdout_style(no_color)
     for address, res in gone.items():
@@ -78,14 +75,13 @@ def state_rm(addresses: tuple[str, ...], config: str, environment: str | None,
 @click.argument("target", metavar="TO")
 @stack_options
 def state_mv(source: str, target: str, config: str, environment: str | None,
-             variables: VarOptions, debug: bool, no_color: bool) -> None:
+             opts: StackOptions, debug: bool, no_color: bool) -> None:
     """Record a resource (or every resource of `module.A`) at another address.
 
     For renames made after the fact; a `moved:` entry in the config does the same, reviewed in a
     plan. The objects are not changed. The previous state is kept in history/."""
-    from mlform.api import Workspace
 
-    ws = Workspace(config, environment, offline=True, **variables.workspace_args())
+    ws = opts.workspace(config, environment, offline=True)
     pairs = ws.state_mv(source, target)
     for old, new in pairs:
         click.echo(f'Moved "{old}" to "{new}"')

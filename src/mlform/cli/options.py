@@ -15,29 +15,60 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
-class VarOptions:
-    """What `--var-file` and `--var` gave a command: the files in order, then the pairs."""
+class StackOptions:
+    """What `--var-file`, `--var` and `--region` gave a command: the files in order, then the
+    pairs, and the regions asked for (none: every region of the environment)."""
 
     files: tuple[str, ...] = ()
     pairs: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
 
     def workspace_args(self) -> dict[str, Any]:
-        """Keyword arguments of `Workspace` for these options."""
+        """Keyword arguments of `Workspace` and `Regions` for the variables."""
         return {"variables": parse_vars(self.pairs), "var_files": self.files}
+
+    def workspace(self, config: str, environment: str | None, *, offline: bool = False,
+                  ) -> Any:
+        """The one region a command that acts on a single state works on: `--region`, or
+        the environment's only one."""
+        from mlform.api import Workspace
+
+        if len(self.regions) > 1:
+            raise MlformError("this command works on one region's state: give one --region")
+        ws = Workspace(config, environment, offline=offline,
+                       region=self.regions[0] if self.regions else None,
+                       **self.workspace_args())
+        names = ws.stack.env.region_names
+        if not self.regions and len(names) > 1:
+            raise MlformError(f"environment '{ws.context.environment}' is in {len(names)} "
+                              f"regions ({', '.join(names)}); this command works on one "
+                              "region's state: say which with --region")
+        return ws
+
+    def all_regions(self, config: str, environment: str | None, *, offline: bool = False,
+                    ) -> Any:
+        """The environment in each region `--region` names, or in all of them."""
+        from mlform.regions import Regions
+
+        return Regions(config, environment, self.regions, offline=offline,
+                       **self.workspace_args())
 
 
 def stack_options(fn: F) -> F:
-    """Options every command that reads the config takes. `--var-file` and `--var` reach the
-    command together, as one `VarOptions` named `variables`."""
+    """Options every command that reads the config takes. `--var-file`, `--var` and `--region`
+    reach the command together, as one `StackOptions` named `opts`."""
 
     body = fn
 
     @functools.wraps(body)
     def command(*args: Any, var_files: tuple[str, ...], variables: tuple[str, ...],
-                **kwargs: Any) -> Any:
-        return body(*args, variables=VarOptions(var_files, variables), **kwargs)
+                regions: tuple[str, ...], **kwargs: Any) -> Any:
+        return body(*args, opts=StackOptions(var_files, variables, regions), **kwargs)
 
     fn = cast(F, command)
+    fn = click.option("--region", "regions", multiple=True, metavar="REGION",
+                      help="Work on this region of the environment only (repeatable; default: "
+                      "every region it lists).")(fn)
     fn = click.option("--var", "variables", multiple=True, metavar="NAME=VALUE",
                       help="Set a variable (repeatable; over --var-file values).")(fn)
     fn = click.option("--var-file", "var_files", multiple=True, metavar="FILE",

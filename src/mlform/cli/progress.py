@@ -48,6 +48,11 @@ class ApplyDisplay:
         else:
             self.stream.write(text + "\n")
 
+    def note(self, text: str) -> None:
+        """A line of its own among the events (a region starting)."""
+        with self._lock:
+            self._line(text)
+
     def __call__(self, e: ApplyEvent) -> None:
         with self._lock:
             addr = self.style.bold(e.address)

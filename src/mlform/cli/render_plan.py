@@ -43,8 +43,8 @@ def render_resource(type_name: str, name: str, attrs: dict[str, Any], registry: 
     return [f'resource "{type_name}" "{name}" {{', *lines.out, "}"]
 
 
-def _header(c: ResourceChange) -> str:
-    name = f"{c.address} (deposed object {c.deposed})" if c.deposed else c.address
+def _header(c: ResourceChange, prefix: str = "") -> str:
+    name = prefix + (f"{c.address} (deposed object {c.deposed})" if c.deposed else c.address)
     if c.action is Action.CREATE:
         return f"# {name} will be created"
     if c.action is Action.UPDATE:
@@ -69,14 +69,16 @@ def _adopted(c: ResourceChange) -> str | None:
     return None
 
 
-def render_change(c: ResourceChange, registry: Registry, style: Style) -> list[str]:
-    """The text block for one resource change (empty for no-op, unless imported or moved)."""
+def render_change(c: ResourceChange, registry: Registry, style: Style,
+                  prefix: str = "") -> list[str]:
+    """The text block for one resource change (empty for no-op, unless imported or moved).
+    `prefix` goes before the address in the header (`[ap-south-1] `)."""
     adopted = _adopted(c)
     if c.action is Action.NOOP:
         if adopted is None:
             return []
-        header = (f"# {c.address} will be imported" if c.importing is not None
-                  else f"# {c.previous_address} has moved to {c.address}")
+        header = (f"# {prefix}{c.address} will be imported" if c.importing is not None
+                  else f"# {prefix}{c.previous_address} has moved to {c.address}")
         lines = Lines(style)
         _render_diff(c, c.before or {}, c.before or {}, lines)
         return [f"  {style.bold(header)}", f'    resource "{c.type}" "{c.name}" {{',
@@ -84,7 +86,7 @@ def render_change(c: ResourceChange, registry: Registry, style: Style) -> list[s
     before = _mask(c.type, c.before, registry)
     after = _mask(c.type, c.after, registry)
     lines = Lines(style)
-    head = [f"  {style.bold(_header(c))}"]
+    head = [f"  {style.bold(_header(c, prefix))}"]
     if adopted is not None:
         head.append(f"  {style.dim(f'# {adopted}')}")
     if c.action in (Action.DELETE, Action.FORGET) and c.reason and not c.deposed:
@@ -167,8 +169,10 @@ def _grouped(changes: list[ResourceChange]) -> list[tuple[str | None, list[Resou
     return list(groups.items())
 
 
-def iter_plan_text(plan: Plan, registry: Registry, style: Style) -> Iterator[str]:
-    """The full plan text, a line at a time."""
+def iter_plan_text(plan: Plan, registry: Registry, style: Style,
+                   prefix: str = "") -> Iterator[str]:
+    """The full plan text, a line at a time; `prefix` labels each resource's header (the
+    region, in an environment of several)."""
     if plan.choices:
         yield style.bold("Components chose:")
         for choice in plan.choices:
@@ -210,7 +214,7 @@ def iter_plan_text(plan: Plan, registry: Registry, style: Style) -> Iterator[str
                     component) - len(kind)))
                 yield ""
             for c in changes:
-                block = render_change(c, registry, style)
+                block = render_change(c, registry, style, prefix)
                 if block:
                     yield from block
                     yield ""

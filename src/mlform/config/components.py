@@ -44,6 +44,7 @@ class ExpandedComponent:
     resources: dict[str, tuple[str, dict[str, Any], dict[str, Any], list[str]]]
     notes: list[str] = field(default_factory=list)
     seed: str = ""  # the name cloud names derive from: the old name of a moved component
+    settings: dict[str, Any] = field(default_factory=dict)  # as validated, defaults included
 
 
 def check_name(name: str) -> str | None:
@@ -209,7 +210,8 @@ def expand(component: ComponentModel, name: str, stack: Any, base_dir: Any = Non
         deps = [module_address(name, *d.split(".", 1)) for d in made.depends_on]
         resources[address] = (type_name, made.args, made.lifecycle, deps)
     expanded = ExpandedComponent(name=name, type=component.type, outputs=result.outputs,
-                                 resources=resources, notes=result.notes, seed=seed)
+                                 resources=resources, notes=result.notes, seed=seed,
+                                 settings=component.model_dump(mode="json", exclude={"type"}))
     if seed != name:
         old, new = "${" + f"{MODULE}.{seed}.", "${" + f"{MODULE}.{name}."
         expanded.resources = {a: (t, _replace(args, old, new), lc, deps)

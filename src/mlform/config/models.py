@@ -6,11 +6,13 @@ the type is known (see `mlform.config.stack`), so here they are free-form mappin
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,39}$"
+REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
 
 
 class Strict(BaseModel):
@@ -26,12 +28,35 @@ class StateConfig(Strict):
     )
 
 
+class RolloutConfig(Strict):
+    """How an apply goes over an environment's regions, as CloudFormation StackSets do."""
+
+    order: list[str] = Field(
+        default_factory=list,
+        description="Regions in the order they are applied; regions not named follow in "
+        "`regions` order.")
+    max_parallel: int = Field(
+        1, ge=1, description="How many regions are applied at once.")
+    stop_after_failures: int = Field(
+        1, ge=1, description="After this many regions fail, regions not yet started are left "
+        "untouched.")
+
+
 class EnvironmentConfig(Strict):
     target: Literal["sandbox", "aws"] = Field(
         "sandbox",
         description="`sandbox`: the local AWS-compatible cloud mlform runs itself; `aws`: AWS.",
     )
-    region: str = Field("us-east-1", description="AWS region of this environment.")
+    region: str = Field("us-east-1", description="AWS region of this environment (one "
+                        "region; see `regions` for several).")
+    regions: list[str] | None = Field(
+        None, min_length=1,
+        description="Several AWS regions (`[ap-southeast-1, ap-northeast-1]`) instead of "
+        "`region`: the stack is made in each, with its own state and lock, and default cloud "
+        "names carry the region (S3 bucket and IAM names are global). `${mlform.region}` is "
+        "each region's name.")
+    rollout: RolloutConfig | None = Field(
+        None, description="The order and failure tolerance of an apply over `regions`.")
     profile: str | None = Field(
         None, description="AWS named profile for `target: aws` (default credential chain if unset)."
     )
@@ -47,8 +72,31 @@ class EnvironmentConfig(Strict):
         "credentials belong to another account.")
     state: StateConfig = Field(default_factory=StateConfig)
 
+    @property
+    def region_names(self) -> list[str]:
+        """The environment's regions: `regions`, or the one `region`."""
+        return list(self.regions) if self.regions else [self.region]
+
     @model_validator(mode="after")
     def _account_on_sandbox(self) -> EnvironmentConfig:
+        if self.regions is not None:
+            if "region" in self.model_fields_set:
+                raise ValueError("give `region` (one) or `regions` (several), not both")
+            if len(set(self.regions)) != len(self.regions):
+                raise ValueError("`regions` names a region twice")
+            for name in self.regions:
+                if not REGION_PATTERN.match(name):
+                    raise ValueError(f"`regions`: '{name}' is not a region name "
+                                     "(ap-southeast-1, us-east-1, ...)")
+        if self.rollout is not None:
+            if self.regions is None:
+                raise ValueError("`rollout` orders the regions of `regions`; this environment "
+                                 "has one `region`")
+            unknown = [r for r in self.rollout.order if r not in self.regions]
+            if unknown:
+                raise ValueError(f"`rollout.order`: {', '.join(unknown)} "
+                                 f"{'is' if len(unknown) == 1 else 'are'} not in `regions` "
+                                 f"({', '.join(self.regions)})")
         if self.account is not None and self.target != "sandbox":
             raise ValueError("`account` chooses a sandbox account; on AWS the account is the "
                              "one `profile` (or the default credentials) signs in to")

@@ -80,14 +80,25 @@ class Stack:
     imports: dict[str, Import] = field(default_factory=dict)  # `import:` entries by address
     removed: list[Removal] = field(default_factory=list)  # `removed:` entries
     includes: list[Path] = field(default_factory=list)  # the files `include:` read
+    # each component's settings as this environment and region resolved them
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def state_dir(self) -> Path:
-        """Where this environment's state lives: `<path>/state/<environment>/`."""
-        base = Path(self.env.state.path)
-        if not base.is_absolute():
-            base = self.config_path.parent / base
-        return base / "state" / self.context.environment
+        """Where this environment's state lives: `<path>/state/<environment>/`, and
+        `.../<environment>/<region>/` for each region of an environment of several."""
+        return state_dir(self.config_path, self.env, self.context.environment,
+                         self.context.region)
+
+
+def state_dir(config_path: Path, env: EnvironmentConfig, environment: str,
+              region: str) -> Path:
+    """The state folder of one environment (and region, when it has `regions:`)."""
+    base = Path(env.state.path)
+    if not base.is_absolute():
+        base = config_path.parent / base
+    folder = base / "state" / environment
+    return folder / region if env.regions is not None else folder
 
 
 def load_stack(
@@ -99,10 +110,13 @@ def load_stack(
     registry: Registry | None = None,
     home: str | None = None,
     offline: bool = False,
+    region: str | None = None,
 ) -> Stack:
     """Read and check the config at `path` for `environment`; raise ConfigError listing problems.
 
     `environment` defaults to $MLFORM_ENV, else the only environment, else the first one listed.
+    `region`: which of the environment's `regions:` (default: the first); an environment of
+    one `region:` takes only that one.
     `var_files` (YAML mappings, from `--var-file`) set variable values over the config's, a
     later file over an earlier one, and `variables` (from `--var name=value`) over them all
     (Terraform's order). Components that look things
@@ -133,8 +147,9 @@ def load_stack(
     env_name = _pick_environment(b, config, environment)
     env = config.environments[env_name]
     ctx = StackContext(
-        project=config.project, environment=env_name, target=env.target, region=env.region,
-        profile=env.profile, home=home, account=env.account, account_id=env.account_id,
+        project=config.project, environment=env_name, target=env.target,
+        region=_pick_region(b, env, env_name, region), profile=env.profile, home=home,
+        account=env.account, account_id=env.account_id, regional=env.regions is not None,
     )
     from_files, problems = merge_var_files([read_var_file(f) for f in var_files],
                                            config.variables, config_path)
@@ -171,7 +186,20 @@ def load_stack(
         components={c.name: c.type for c in expanded},
         notes=[n for c in expanded for n in c.notes], budget_usd=budget, moves=moves,
         imports=imports, removed=removals, includes=includes,
+        settings={c.name: c.settings for c in expanded},
     )
+
+
+def _pick_region(b: Builder, env: EnvironmentConfig, env_name: str,
+                 wanted: str | None) -> str:
+    regions = env.region_names
+    if wanted is None or wanted in regions:
+        return wanted or regions[0]
+    key = "regions" if env.regions is not None else "region"
+    raise ConfigError.single(
+        f"--region {wanted}: environment '{env_name}' is in {', '.join(regions)}"
+        f"{suggest(wanted, regions, 'regions')}",
+        b.positions.key(("environments", env_name, key)))
 
 
 def _budget(b: Builder, config: Config, environment: str) -> float | None:

@@ -93,14 +93,21 @@ class StackContext:
     home: str | None = None  # MLFORM_HOME override (sandbox data), None = default
     account: str | None = None  # the sandbox account (None: the sandbox's default)
     account_id: str | None = None  # on AWS: the account the credentials must belong to
+    regional: bool = False  # one of the `regions:` of its environment: names carry the region
 
     @property
     def stack(self) -> str:
-        return f"{self.project}/{self.environment}"
+        """`project/environment`, and `/region` in an environment of several regions."""
+        base = f"{self.project}/{self.environment}"
+        return f"{base}/{self.region}" if self.regional else base
 
     def default_name(self, name: str, *, sep: str = "-", max_len: int = 63) -> str:
-        """A deterministic cloud name for resource `name` in this stack: project-env-name."""
-        full = sep.join((self.project, self.environment, name.replace("_", "-")))
+        """A deterministic cloud name for resource `name` in this stack: project-env-name, or
+        project-env-region-name in an environment of several regions (S3 bucket and IAM names
+        are global, so the same name in two regions would collide)."""
+        parts = (self.project, self.environment, *((self.region,) if self.regional else ()),
+                 name.replace("_", "-"))
+        full = sep.join(parts)
         if len(full) <= max_len:
             return full
         digest = hashlib.sha256(full.encode()).hexdigest()[:8]

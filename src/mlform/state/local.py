@@ -27,17 +27,21 @@ from mlform.state.models import State
 class LocalBackend:
     """State files for one environment under `directory`."""
 
-    def __init__(self, directory: Path, project: str, environment: str) -> None:
+    def __init__(self, directory: Path, project: str, environment: str,
+                 region: str | None = None) -> None:
         self.dir = directory
         self.project = project
         self.environment = environment
+        self.region = region  # one region of an environment of several
         self.state_file = directory / "state.json"
         self.journal_file = directory / "journal.jsonl"
         self.history_dir = directory / "history"
 
     @contextmanager
     def lock(self, operation: str) -> Iterator[None]:
-        with state_lock(self.dir / "lock", operation, self.environment):
+        where = f"environment '{self.environment}'" + (f" in {self.region}" if self.region
+                                                       else "")
+        with state_lock(self.dir / "lock", operation, where):
             yield
 
     def read(self) -> State:

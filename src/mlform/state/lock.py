@@ -30,8 +30,9 @@ def _holder(path: Path) -> str:
 
 
 @contextmanager
-def state_lock(path: Path, operation: str, environment: str) -> Iterator[None]:
-    """Hold the lock at `path` for the duration; StateLockedError at once if it is taken."""
+def state_lock(path: Path, operation: str, where: str) -> Iterator[None]:
+    """Hold the lock at `path` for the duration; StateLockedError at once if it is taken.
+    `where`: whose state it is, for the message (`environment 'prod' in ap-south-1`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -39,7 +40,7 @@ def state_lock(path: Path, operation: str, environment: str) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise StateLockedError(
-                f"the state of environment '{environment}' is locked: {_holder(path)}. "
+                f"the state of {where} is locked: {_holder(path)}. "
                 "Wait for it to finish, then run this again."
             ) from None
         info = {"operation": operation, "who": _user(), "pid": os.getpid(),

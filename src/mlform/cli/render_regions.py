@@ -1,0 +1,147 @@
+"""plan and apply over an environment's regions: a section per region, a total, and a rollout
+summary that says what happened where."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import click
+
+from mlform.cli.style import Style
+from mlform.engine.plan import Action, Plan
+
+
+def region_rule(region: str, style: Style) -> str:
+    return style.bold(f"══ {region} " + "═" * max(3, 70 - len(region)))
+
+
+def iter_regions_text(rg: Any, plans: Mapping[str, Plan], style: Style,
+                      allowed: bool) -> Iterator[str]:
+    """Every region's plan and cost, then the total; BudgetError (after the text) when the
+    regions together are over the environment's budget."""
+    from mlform.cli.cmd_core import cost_section
+    from mlform.cli.render_plan import iter_plan_text
+    from mlform.cost.report import usd
+
+    reports = rg.cost(plans)
+    for region, plan in plans.items():
+        yield region_rule(region, style)
+        yield ""
+        yield from iter_plan_text(plan, rg.registry, style, prefix=f"[{region}] ")
+        yield from cost_section(reports[region], plan, style)
+        yield ""
+    add = change = destroy = 0
+    for plan in plans.values():
+        a, c, d = plan.counts()
+        add, change, destroy = add + a, change + c, destroy + d
+    before = sum(r.before.desired for r in reports.values())
+    after = sum(r.after.desired for r in reports.values())
+    yield style.bold(f"Total over {len(plans)} regions: {add} to add, {change} to change, "
+                     f"{destroy} to destroy; {usd(before)} -> {usd(after)} per month.")
+
+
+def plan_regions(rg: Any, plans: Mapping[str, Plan], style: Style, *, as_json: bool,
+                 allowed: bool) -> None:
+    """`mlform plan` for an environment of several regions."""
+    from mlform.engine.planjson import plan_to_terraform_json
+    from mlform.regions import check_budget
+
+    if as_json:
+        reports = rg.cost(plans)
+        doc: dict[str, Any] = {"format_version": "1.2", "environment": rg.environment,
+                               "regions": {}}
+        for region, plan in plans.items():
+            one = plan_to_terraform_json(plan, rg.registry, plan.prior)
+            one["cost_estimate"] = reports[region].to_json()
+            doc["regions"][region] = one
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        for line in iter_regions_text(rg, plans, style, allowed):
+            sys.stdout.write(line + "\n")
+    if not allowed:
+        check_budget(rg.cost(plans))
+
+
+def _nodes(plan: Plan) -> int:
+    return sum(2 if c.action is Action.REPLACE else 1
+               for c in plan.changes if c.action not in (Action.NOOP, Action.FORGET))
+
+
+def apply_regions(rg: Any, style: Style, interrupts: Any, *, auto_approve: bool,
+                  destroy: bool, refresh: bool, parallelism: int,
+                  allow_over_budget: bool) -> int:
+    """`mlform apply` / `destroy` for an environment of several regions."""
+    from mlform.cli.cmd_core import ask_approval
+    from mlform.cli.progress import ApplyDisplay
+    from mlform.regions import with_region
+
+    holder: dict[str, ApplyDisplay] = {}
+
+    def confirm(plans: dict[str, Plan]) -> bool:
+        for line in iter_regions_text(rg, plans, style, allow_over_budget or destroy):
+            sys.stdout.write(line + "\n")
+        if not auto_approve and not ask_approval(destroy, style):
+            return False
+        click.echo("")
+        holder["display"] = ApplyDisplay(style, sum(_nodes(p) for p in plans.values()))
+        interrupts.arm()
+        return True
+
+    def on_start(region: str) -> None:
+        holder["display"].note(style.bold(f"[{region}] starting"))
+
+    try:
+        outcome = rg.apply(destroy=destroy, refresh=refresh, parallelism=parallelism,
+                           confirm=confirm, cancel=interrupts.cancel, on_start=on_start,
+                           on_event=lambda r, e: holder["display"](with_region(r, e)),
+                           allow_over_budget=allow_over_budget)
+    finally:
+        interrupts.disarm()
+        if "display" in holder:
+            holder["display"].close()
+    if outcome.results is None:
+        click.echo(("Destroy" if destroy else "Apply") + " cancelled.")
+        return 1
+    return report_rollout(outcome, destroy, style)
+
+
+def report_rollout(outcome: Any, destroy: bool, style: Style) -> int:
+    """Per region: what was done, what failed and what was not started; the exit code."""
+    from mlform.cli.cmd_core import apply_counts, report_failures
+    from mlform.regions import APPLIED, FAILED, INTERRUPTED, NO_CHANGES, NOT_STARTED
+
+    results = outcome.results
+    failed = any(r.status == FAILED for r in results.values())
+    lines = ["", style.bold("Regions:")]
+    for region, r in results.items():
+        if r.outcome is not None and r.outcome.result is not None:
+            if not r.outcome.result.ok:
+                report_failures(r.outcome, style, prefix=f"[{region}] ")
+            counts = apply_counts(r.outcome)
+        else:
+            counts = ""
+        if r.error is not None:
+            sys.stderr.write(f"{style.red(style.bold('Error:'))} [{region}] {r.error}\n")
+        text = {APPLIED: style.green("done"), NO_CHANGES: "no changes",
+                FAILED: style.red("failed"), INTERRUPTED: style.yellow("interrupted"),
+                NOT_STARTED: style.yellow("not started (" + (
+                    "stop_after_failures reached" if failed else "interrupted") + ")"),
+                }[r.status]
+        lines.append(f"  {region}: {text}" + (f". {counts}" if counts else ""))
+    for line in lines:
+        click.echo(line)
+    statuses = {r.status for r in results.values()}
+    if statuses <= {APPLIED, NO_CHANGES}:
+        verb = "Destroy complete!" if destroy else "Apply complete!"
+        click.echo("\n" + style.green(style.bold(f"{verb} {len(results)} region(s).")))
+        return 0
+    if FAILED in statuses:
+        sys.stderr.write(style.bold("Apply failed") + " in "
+                         + ", ".join(r for r, x in results.items() if x.status == FAILED)
+                         + ". The regions done stay recorded in their own state.\n")
+        return 1
+    sys.stderr.write(style.bold("Apply interrupted") + ". Everything done is recorded.\n")
+    return 130
