@@ -385,7 +385,7 @@ def graph(config: str, environment: str | None, opts: StackOptions, fmt_: str,
     """Print the dependency graph of the config (DOT, or SVG with Graphviz)."""
     from mlform.engine.graph import render_svg, to_dot
 
-    ws = _workspace(config, environment, opts, offline=True)
+    ws = opts.all_regions(config, environment, offline=True).first  # alike in every region
     dot = to_dot({a: r.depends_on for a, r in ws.stack.resources.items()},
                  title=f"{ws.context.project}/{ws.context.environment}")
     data = render_svg(dot) if fmt_ == "svg" else dot.encode()
