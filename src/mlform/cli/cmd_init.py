@@ -13,7 +13,8 @@ from mlform.templates import TEMPLATES
 @click.option("--template", type=click.Choice(TEMPLATES), default="quickstart",
               show_default=True,
               help="quickstart: raw resources of a model-serving stack; ml-platform: every "
-              "component.")
+              "component; multi-region: dev on the sandbox, staging and prod on AWS in three "
+              "regions.")
 @click.option("--force", is_flag=True, help="Replace an existing mlform.yaml.")
 @common_options
 def init(template: str, force: bool, debug: bool, no_color: bool) -> None:

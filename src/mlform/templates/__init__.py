@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mlform.errors import MlformError
 
-TEMPLATES = ("quickstart", "ml-platform")
+TEMPLATES = ("quickstart", "ml-platform", "multi-region")
 SCHEMA_FILE = "mlform.schema.json"
 # Editors with the YAML language server (VS Code's YAML extension) complete and check the
 # file against the schema this comment names, which `init` writes beside it.
