@@ -3,6 +3,8 @@ GPU cluster that uses them."""
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -156,3 +158,37 @@ def test_model_endpoint_gpu_becomes_an_ml_instance_type(tmp_path: Path, uid: str
                     "image: img, gpu: T4, instance_type: ml.m5.large}\n")
     with pytest.raises(ConfigError, match="give either instance_type or gpu"):
         Workspace(path, offline=True)
+
+
+def test_gpu_types_are_cached_for_a_day_per_region(boto: Any, tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    def ec2(region: str) -> Any:
+        client = boto("ec2", region)
+        client.meta.events.register("before-call.ec2.*", lambda model, **_: calls.append(
+            model.name))
+        return client
+
+    first = resolve(GpuRequest("A100", 8), GpuCatalog(ec2, tmp_path), "ap-southeast-1")
+    assert first[0] == "p4de.24xlarge" and "DescribeInstanceTypes" in calls
+    calls.clear()
+    # another process (a new catalog) reads the types from the cache; offerings stay live
+    again = resolve(GpuRequest("A100", 8), GpuCatalog(ec2, tmp_path), "ap-southeast-1")
+    assert again == first
+    assert calls == ["DescribeInstanceTypeOfferings"]
+    # another region has its own entry
+    calls.clear()
+    assert resolve(GpuRequest("A100", 8), GpuCatalog(ec2, tmp_path),
+                   "ap-northeast-1")[0] == "p4d.24xlarge"
+    assert "DescribeInstanceTypes" in calls
+    # a day later, or a cache that cannot be read, is fetched again
+    (cached,) = tmp_path.glob("ap-southeast-1-*.json")
+    os.utime(cached, (time.time() - 2 * 24 * 3600,) * 2)
+    calls.clear()
+    resolve(GpuRequest("A100", 8), GpuCatalog(ec2, tmp_path), "ap-southeast-1")
+    assert "DescribeInstanceTypes" in calls
+    cached.write_text("not json")
+    calls.clear()
+    assert resolve(GpuRequest("A100", 8), GpuCatalog(ec2, tmp_path),
+                   "ap-southeast-1") == first
+    assert "DescribeInstanceTypes" in calls

@@ -84,13 +84,15 @@ class Cloud:
 
     def __init__(self, session: Callable[[], Any], home: str | None = None) -> None:
         from mlform.components.gpu import GpuCatalog
+        from mlform.sandbox.lifecycle import mlform_home
 
         self._session = session
         self._home = home
         self._opened: Any = None
         self._prices: PriceCatalog | None = None
         self._zones: dict[str, list[str]] = {}
-        self.gpus = GpuCatalog(lambda region: self._client("ec2", region))
+        self.gpus = GpuCatalog(lambda region: self._client("ec2", region),
+                               cache_dir=mlform_home(home) / "cache" / "ec2-gpu-types")
 
     def price(self, table: str, region: str, item: str) -> float | None:
         """USD per hour of `item` (an instance type) from the price catalog, if it has one."""

@@ -9,9 +9,15 @@ the least GPU memory, then the fewest vCPUs: the smallest machine that meets the
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from mlform.errors import MlformError
@@ -69,28 +75,50 @@ class GpuType:
         return round(self.memory_mib / self.count / 1024) == request.memory_gib
 
 
-class GpuCatalog:
-    """What EC2 says about GPU instance types, per region, read once per process run."""
+CACHE_SECONDS = 24 * 3600
 
-    def __init__(self, ec2: Callable[[str], Any]) -> None:
+
+class GpuCatalog:
+    """What EC2 says about GPU instance types, per region.
+
+    DescribeInstanceTypes lists every instance type (about 900, several pages: seconds per
+    region on AWS and on the sandbox alike), and what a type is (its GPUs, their memory, its
+    vCPUs) does not change. So the GPU types are kept in `cache_dir` for a day, per endpoint and
+    region; a type launched since shows up within a day (`mlform.lock` pins the choice in any
+    case). Whether a type is offered in the region is always asked live (one filtered call)."""
+
+    def __init__(self, ec2: Callable[[str], Any], cache_dir: Path | None = None) -> None:
         self._ec2 = ec2  # region -> boto3 EC2 client
+        self._cache_dir = cache_dir
         self._types: dict[str, dict[str, GpuType]] = {}
         self._offered: dict[tuple[str, str], bool] = {}
 
     def types(self, region: str) -> dict[str, GpuType]:
         if region not in self._types:
-            found: dict[str, GpuType] = {}
-            pages = self._ec2(region).get_paginator("describe_instance_types").paginate()
-            for page in pages:
-                for it in page["InstanceTypes"]:
-                    gpus = (it.get("GpuInfo") or {}).get("Gpus") or []
-                    if gpus:
-                        found[it["InstanceType"]] = GpuType(
-                            it["InstanceType"], gpus[0]["Name"], sum(g["Count"] for g in gpus),
-                            int(it["GpuInfo"].get("TotalGpuMemoryInMiB", 0)),
-                            int(it["VCpuInfo"]["DefaultVCpus"]))
+            client = self._ec2(region)
+            cache = self._cache_file(client, region)
+            found = _read_cache(cache)
+            if found is None:
+                found = {}
+                for page in client.get_paginator("describe_instance_types").paginate():
+                    for it in page["InstanceTypes"]:
+                        gpus = (it.get("GpuInfo") or {}).get("Gpus") or []
+                        if gpus:
+                            found[it["InstanceType"]] = GpuType(
+                                it["InstanceType"], gpus[0]["Name"],
+                                sum(g["Count"] for g in gpus),
+                                int(it["GpuInfo"].get("TotalGpuMemoryInMiB", 0)),
+                                int(it["VCpuInfo"]["DefaultVCpus"]))
+                _write_cache(cache, found)
             self._types[region] = found
         return self._types[region]
+
+    def _cache_file(self, client: Any, region: str) -> Path | None:
+        if self._cache_dir is None:
+            return None
+        endpoint = str(getattr(client.meta, "endpoint_url", "") or "")
+        key = hashlib.sha256(f"{endpoint}|{region}".encode()).hexdigest()[:16]
+        return self._cache_dir / f"{region}-{key}.json"
 
     def offered(self, region: str, names: list[str]) -> set[str]:
         missing = [n for n in names if (region, n) not in self._offered]
@@ -106,6 +134,33 @@ class GpuCatalog:
         import boto3
 
         return boto3.session.Session().get_available_regions("ec2")
+
+
+def _read_cache(path: Path | None) -> dict[str, GpuType] | None:
+    """The cached GPU types, or None when there is no cache, it is older than a day, or it
+    cannot be read (it is then simply fetched again)."""
+    if path is None:
+        return None
+    try:
+        if time.time() - path.stat().st_mtime > CACHE_SECONDS:
+            return None
+        rows = json.loads(path.read_text(encoding="utf-8"))
+        return {r[0]: GpuType(r[0], r[1], int(r[2]), int(r[3]), int(r[4])) for r in rows}
+    except (OSError, ValueError, TypeError, IndexError):
+        return None
+
+
+def _write_cache(path: Path | None, types: dict[str, GpuType]) -> None:
+    if path is None:
+        return
+    rows = [[t.name, t.model, t.count, t.memory_mib, t.vcpus] for t in types.values()]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps(rows), encoding="utf-8")
+        os.replace(tmp, path)  # readers see the old file or the new one, whole
+    except OSError:
+        pass  # a cache that cannot be written only costs the next run the lookup
 
 
 def resolve(request: GpuRequest, catalog: GpuCatalog, region: str,
