@@ -21,9 +21,10 @@ requests it matches pass untouched. Faults:
   replacement)`, a regular expression on bytes): an object AWS still reports as pending.
 
 `drop_after` and `503_after` are lost answers: the call took effect, but the caller cannot know.
-`fired` records every fault injected, so a test can check its fault really happened; `clear()`
-drops the rules that have not fired up. `seen` lists every request's operation in the order the
-requests arrived, for tests of the order of calls.
+`FaultProxy(url, latency=0.05)` also delays every answer by 50 ms, as a distant region's round
+trip would (bench/regions_vs_one.py). `fired` records every fault injected, so a test can check
+its fault really happened; `clear()` drops the rules that have not fired up. `seen` lists every
+request's operation in the order the requests arrived, for tests of the order of calls.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import http.client
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -120,9 +122,10 @@ class FaultProxy(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, latency: float = 0.0) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.upstream = urlsplit(upstream)
+        self.latency = latency  # seconds added to every answer: a round trip to a far region
         self.rules: list[Rule] = []
         self.fired: list[tuple[Fault, str]] = []
         self.seen: list[str] = []
@@ -199,6 +202,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if rule is not None and rule.sub is not None:
             data = re.sub(rule.sub[0], rule.sub[1], data)
+        if self.server.latency:
+            time.sleep(self.server.latency)
         self._reply(status, headers, data)
 
     def _forward(self, request: Request) -> tuple[int, dict[str, str], bytes]:
