@@ -100,7 +100,11 @@ def test_apply_makes_every_region_with_its_own_state(project: Cli, uid: str,
     shown = project.run("show", "--region", "ap-northeast-1")
     assert shown.code == 0 and _bucket(uid, "ap-northeast-1") in shown.out
 
-    gone = project.run("destroy", "--auto-approve", "--region", "ap-south-1")
+    # a saved plan is one region's, and applies to that region's state
+    assert project.run("plan", "--destroy", "-out", "all.plan").code == 1
+    saved = project.run("plan", "--destroy", "--region", "ap-south-1", "-out", "south.plan")
+    assert saved.code == 0 and "Saved the plan of ap-south-1 to: south.plan" in saved.out
+    gone = project.run("apply", "south.plan")
     assert gone.code == 0, gone.err
     assert _state(project, "ap-south-1")["resources"] == {}
     assert _state(project, "ap-southeast-1")["resources"]  # the others are untouched
@@ -168,3 +172,49 @@ def test_region_and_regions_conflict(cli: Cli) -> None:
               "    rollout: {order: [eu-west-1]}\n")
     r = cli.run("validate")
     assert r.code == 1 and "eu-west-1 is not in `regions`" in r.err
+
+
+def test_ctrl_c_stops_the_rollout_and_loses_nothing(cli: Cli, sandbox: Any, uid: str,
+                                                    boto: Any) -> None:
+    """SIGINT while the first region is being applied: the calls in flight finish, that
+    region's state records exactly what its cloud holds, and no later region starts."""
+    import signal
+    import subprocess
+    import sys
+
+    from tests.cli.test_interrupts import wait_for
+
+    lines = [f"project: cc{uid}", "environments:", "  prod:",
+             f"    regions: [{', '.join(REGIONS)}]", "    rollout: {max_parallel: 1}",
+             "resources:"]
+    lines += [f"  aws_ecr_repository.r{i}: {{}}" for i in range(40)]
+    cli.write("\n".join(lines) + "\n")
+    journal = cli.cwd / ".mlform/state/prod/ap-southeast-1/journal.jsonl"
+    # the plan of 120 repositories is more than a pipe holds: the output goes to files
+    with open(cli.cwd / "out.txt", "w") as stdout, open(cli.cwd / "err.txt", "w") as stderr:
+        proc = subprocess.Popen([sys.executable, "-m", "mlform", "apply", "--auto-approve",
+                                 "--parallelism", "2"], cwd=cli.cwd, stdout=stdout,
+                                stderr=stderr, text=True)
+        try:
+            wait_for(lambda: journal.exists() and journal.read_text().count('"t":"put"') >= 5)
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=120)
+        finally:
+            proc.kill()
+    out, err = (cli.cwd / "out.txt").read_text(), (cli.cwd / "err.txt").read_text()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert "  ap-southeast-1: interrupted" in out
+    assert "  ap-south-1: not started (interrupted)" in out
+    for region in REGIONS:
+        ecr = boto("ecr", region)
+        made = {r["repositoryName"] for page in
+                ecr.get_paginator("describe_repositories").paginate()
+                for r in page["repositories"] if r["repositoryName"].startswith(f"cc{uid}-")}
+        recorded = {r["id"] for r in _state(cli, region).get("resources", {}).values()}
+        assert made == recorded, region  # nothing orphaned, nothing recorded that is not there
+    assert 0 < len(_state(cli, "ap-southeast-1")["resources"]) < 40
+    assert _state(cli, "ap-south-1") == {}
+    done = cli.run("apply", "--auto-approve")
+    assert done.code == 0, done.err
+    assert "Apply complete! 3 region(s)." in done.out

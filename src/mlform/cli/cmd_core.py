@@ -83,11 +83,16 @@ def plan(config: str, environment: str | None, opts: StackOptions, out: str | No
     if rg.several:
         from mlform.cli.render_regions import plan_regions
 
-        if out:
+        if out and len(rg.names) > 1:
             raise MlformError(f"--out saves one region's plan; environment "
                               f"'{rg.environment}' has several: add --region REGION")
         plans = rg.plan(destroy=destroy, refresh=refresh, parallelism=parallelism)
         plan_regions(rg, plans, stdout_style(no_color), as_json=as_json, allowed=allowed)
+        if out:
+            save_plan(plans[rg.names[0]], out)
+            if not as_json:
+                _echo_lines(["", f"Saved the plan of {rg.names[0]} to: {out}", "",
+                             "To perform exactly these actions, run:", f"    mlform apply {out}"])
         return 2 if detailed_exitcode and any(p.has_changes for p in plans.values()) else 0
     ws = rg.first
     p = ws.plan(destroy=destroy, refresh=refresh, parallelism=parallelism)
