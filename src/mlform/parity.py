@@ -173,7 +173,7 @@ def compare(stacks: Mapping[Column, Stack]) -> ParityReport:
     columns = list(stacks)
     views = {c: _View(c, s) for c, s in stacks.items()}
     first = next(iter(stacks.values()))
-    cmp = _Comparison(columns, views)
+    cmp = _Comparison(views)
     for name in _union(v.components for v in views.values()):
         cmp.component(name)
     for address in _union(v.raw for v in views.values()):
@@ -190,7 +190,6 @@ class _View:
     """One column's stack, as the comparison reads it."""
 
     def __init__(self, column: Column, stack: Stack) -> None:
-        self.column = column
         self.settings = stack.settings
         self.components = stack.components
         self.raw = {a: r.template for a, r in stack.resources.items() if r.component is None}
@@ -224,8 +223,7 @@ class _View:
 class _Comparison:
     """The differences and matrix rows, found one component or resource at a time."""
 
-    def __init__(self, columns: list[Column], views: dict[Column, _View]) -> None:
-        self.columns = columns
+    def __init__(self, views: dict[Column, _View]) -> None:
         self.views = views
         self.rows: list[Row] = []
         self.differences: list[Difference] = []
