@@ -108,7 +108,7 @@ h1{font-size:1.4em}h2{font-size:1.15em;margin-top:2em}
 table{border-collapse:collapse;margin:.5em 0}
 th,td{border:1px solid #d0d0d7;padding:.25em .6em;text-align:left;vertical-align:top}
 th{background:#f2f2f5}
-code{font:12px ui-monospace,monospace;white-space:pre-wrap;word-break:break-all}
+code{font:12px ui-monospace,monospace;white-space:pre-wrap;overflow-wrap:break-word}
 .badge{display:inline-block;padding:0 .5em;border-radius:.6em;font-size:12px;font-weight:600}
 tr.unsanctioned td,td.unsanctioned{background:#fde2e1}
 .badge.unsanctioned{background:#c62828;color:#fff}
@@ -120,7 +120,7 @@ td.missing{color:#8a8a8e;font-style:italic}
 td.odd{font-weight:700;outline:2px solid #555;outline-offset:-2px}
 td.path code{white-space:nowrap;word-break:normal}
 .summary{font-size:1.1em;font-weight:600}.summary.unsanctioned{color:#c62828}
-.summary.allowed{color:#2e7d32}.reason{color:#444}
+.summary.allowed{color:#2e7d32}.reason{color:#444;min-width:24em}
 """
 
 
