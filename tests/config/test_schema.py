@@ -63,3 +63,11 @@ def test_removed_entries_are_in_the_schema(validator: jsonschema.Draft202012Vali
         {"from": "aws_s3_bucket.raw", "destroy": False}, {"from": "module.old"}]}) == []
     assert errors(validator, {"project": "x", "removed": [{"from": "a.b", "destroi": True}]})
     assert errors(validator, {"project": "x", "removed": [{"destroy": True}]})
+
+
+def test_parity_allowances_are_in_the_schema(validator: jsonschema.Draft202012Validator) -> None:
+    allow = {"path": "*.nodes", "reason": "dev scales down"}
+    assert errors(validator, {"project": "x", "parity": {"allow": [allow]}}) == []
+    assert errors(validator, {"project": "x", "parity": {"allow": [{"path": "*.nodes"}]}})
+    assert errors(validator, {"project": "x", "parity": {"allow": [{**allow, "reason": " "}]}})
+    assert errors(validator, {"project": "x", "parity": {"alow": []}})

@@ -69,18 +69,39 @@ def stack_options(fn: F) -> F:
     fn = click.option("--region", "regions", multiple=True, metavar="REGION",
                       help="Work on this region of the environment only (repeatable; default: "
                       "every region it lists).")(fn)
-    fn = click.option("--var", "variables", multiple=True, metavar="NAME=VALUE",
-                      help="Set a variable (repeatable; over --var-file values).")(fn)
-    fn = click.option("--var-file", "var_files", multiple=True, metavar="FILE",
-                      type=click.Path(dir_okay=False),
-                      help="Set variables from a YAML mapping of name -> value (repeatable; "
-                      "a later file wins).")(fn)
+    fn = _variable_options(fn)
     fn = click.option("-e", "--env", "environment", metavar="ENV", envvar="MLFORM_ENV",
                       help="Environment to act on (default: the first in the config).")(fn)
-    fn = click.option("-c", "--config", "config", default="mlform.yaml", show_default=True,
-                      envvar="MLFORM_CONFIG", type=click.Path(dir_okay=False),
-                      help="Config file.")(fn)
-    return common_options(fn)
+    return common_options(_config_option(fn))
+
+
+def config_options(fn: F) -> F:
+    """`stack_options` for a command over several environments and all their regions: no
+    `-e` and no `--region`; `--var-file` and `--var` reach it as `opts`."""
+
+    body = fn
+
+    @functools.wraps(body)
+    def command(*args: Any, var_files: tuple[str, ...], variables: tuple[str, ...],
+                **kwargs: Any) -> Any:
+        return body(*args, opts=StackOptions(var_files, variables), **kwargs)
+
+    return common_options(_config_option(_variable_options(cast(F, command))))
+
+
+def _variable_options(fn: F) -> F:
+    fn = click.option("--var", "variables", multiple=True, metavar="NAME=VALUE",
+                      help="Set a variable (repeatable; over --var-file values).")(fn)
+    return click.option("--var-file", "var_files", multiple=True, metavar="FILE",
+                        type=click.Path(dir_okay=False),
+                        help="Set variables from a YAML mapping of name -> value (repeatable; "
+                        "a later file wins).")(fn)
+
+
+def _config_option(fn: F) -> F:
+    return click.option("-c", "--config", "config", default="mlform.yaml", show_default=True,
+                        envvar="MLFORM_CONFIG", type=click.Path(dir_okay=False),
+                        help="Config file.")(fn)
 
 
 def common_options(fn: F) -> F:

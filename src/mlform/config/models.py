@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,39}$"
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
@@ -193,6 +193,37 @@ class RemovedConfig(Strict):
                                             "leave it in the cloud.")
 
 
+class ParityAllowance(Strict):
+    """A difference between environments that `mlform parity` accepts, and why."""
+
+    path: str = Field(
+        min_length=1,
+        description="What may differ: a component's setting (`fraud-api.replicas`), a "
+        "resource's argument (`aws_s3_bucket.logs.tags`), or a resource or component that "
+        "is not everywhere (`module.api.aws_iam_role.this`); shell-style globs (`*.nodes`).")
+    reason: str = Field(
+        description="Why the environments may differ here; shown with the difference.",
+        json_schema_extra={"pattern": r"\S"})  # (the validator below says it in words)
+
+    @field_validator("reason")
+    @classmethod
+    def _says_why(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("an allowance needs a reason: say why the environments may "
+                             "differ here")
+        return value
+
+
+class ParityConfig(Strict):
+    """What `mlform parity` compares environments against."""
+
+    allow: list[ParityAllowance] = Field(
+        default_factory=list,
+        description="Differences between environments that are intended, each with its "
+        "reason (`{path: fraud-api.replicas, reason: prod takes real traffic}`); any other "
+        "difference makes `mlform parity` exit 2.")
+
+
 class Config(Strict):
     """Top level of `mlform.yaml`."""
 
@@ -237,6 +268,10 @@ class Config(Strict):
         description="Resources or components taken out of the config on purpose: `destroy: "
         "false` forgets the object and leaves it in the cloud, `destroy: true` (the default) "
         "deletes it.")
+    parity: ParityConfig = Field(
+        default_factory=ParityConfig,
+        description="How alike the environments must be (`mlform parity`): the differences "
+        "allowed between them, with reasons.")
 
 
 META_ARGUMENTS = ("depends_on", "lifecycle")

@@ -46,6 +46,7 @@ from mlform.config.models import (
     EnvironmentConfig,
     LifecycleConfig,
     OutputConfig,
+    ParityConfig,
 )
 from mlform.config.resources import OutputSpec, ResourceConfig, check_acyclic
 from mlform.config.validation import suggest, validation_problems
@@ -82,6 +83,7 @@ class Stack:
     includes: list[Path] = field(default_factory=list)  # the files `include:` read
     # each component's settings as this environment and region resolved them
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    parity: ParityConfig = field(default_factory=ParityConfig)  # `mlform parity`'s allowances
 
     @property
     def state_dir(self) -> Path:
@@ -186,7 +188,7 @@ def load_stack(
         components={c.name: c.type for c in expanded},
         notes=[n for c in expanded for n in c.notes], budget_usd=budget, moves=moves,
         imports=imports, removed=removals, includes=includes,
-        settings={c.name: c.settings for c in expanded},
+        settings={c.name: c.settings for c in expanded}, parity=config.parity,
     )
 
 
