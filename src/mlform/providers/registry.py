@@ -10,6 +10,7 @@ type outside its prefix, is a loud error, never skipped.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -47,6 +48,9 @@ class Registry:
         self._loaders = dict(loaders or {})
         self.providers: dict[str, ProviderSpec] = {}
         self._types: dict[str, type[ResourceType[Any]]] = {}
+        # Regions load their stacks in parallel: one thread imports a provider while another
+        # asks for one of its types, which must wait for it rather than find it missing.
+        self._loading = threading.RLock()
 
     def add(self, spec: ProviderSpec, origin: str = "") -> None:
         if spec.name in self.providers:
@@ -64,8 +68,12 @@ class Registry:
         self.providers[spec.name] = spec
 
     def _load(self, provider: str) -> None:
-        if provider not in self.providers and provider in self._loaders:
-            self.add(self._loaders.pop(provider)())
+        if provider in self.providers:
+            return
+        with self._loading:
+            if provider not in self.providers and provider in self._loaders:
+                self.add(self._loaders[provider]())
+                del self._loaders[provider]
 
     def knows(self, type_name: str) -> bool:
         self._load(provider_name_of(type_name))
