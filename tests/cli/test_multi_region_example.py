@@ -1,10 +1,10 @@
 """examples/multi-region: dev on the sandbox in one region, staging and prod `target: aws` in
 their own accounts, prod in Singapore, Tokyo and Mumbai, all applied on the sandbox.
 
-staging and prod run as they would on AWS: boto3 reads AWS_ENDPOINT_URL (the sandbox) and the
-credentials are an IAM user's of the environment's account, which the sandbox, like AWS, signs
-every call into. So the expected-account check sees real answers: prod with staging's key is
-refused before anything is made."""
+staging and prod run as they would on AWS: boto3 reads AWS_ENDPOINT_URL (the sandbox), and each
+environment's `profile:` names, in an AWS shared credentials file, the key of an IAM user of
+its account, which the sandbox, like AWS, signs every call into. So the expected-account check
+sees real answers: prod with staging's key is refused before anything is made."""
 
 from __future__ import annotations
 
@@ -35,6 +35,15 @@ def _key(url: str, account: str, uid: str) -> dict[str, str]:
             "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
 
 
+def _profiles(path: Path, keys: dict[str, dict[str, str]]) -> dict[str, str]:
+    """An AWS shared credentials file with a profile per key; the environment that uses it."""
+    path.write_text("".join(
+        f"[{name}]\naws_access_key_id = {key['AWS_ACCESS_KEY_ID']}\n"
+        f"aws_secret_access_key = {key['AWS_SECRET_ACCESS_KEY']}\n"
+        for name, key in keys.items()))
+    return {"AWS_SHARED_CREDENTIALS_FILE": str(path)}
+
+
 @pytest.fixture
 def example(cli: Cli, sandbox: Any, uid: str, monkeypatch: pytest.MonkeyPatch) -> Cli:
     # the sandbox is shared by the session: a project name of its own keeps names apart
@@ -47,15 +56,26 @@ def example(cli: Cli, sandbox: Any, uid: str, monkeypatch: pytest.MonkeyPatch) -
 def test_dev_staging_and_prod_apply_on_the_sandbox(example: Cli, sandbox: Any,
                                                    uid: str) -> None:
     staging, prod = _key(sandbox.url, STAGING, uid), _key(sandbox.url, PROD, uid)
+    profiles = _profiles(example.cwd / "credentials",
+                         {"fraud-staging": staging, "fraud-prod": prod})
 
     r = example.run("apply", "--auto-approve")  # dev: the sandbox target, one region
     assert r.code == 0, r.err
     assert "Apply complete! Resources: 20 added" in r.out
 
-    wrong = example.run("apply", "-e", "prod", "--auto-approve", env=staging)
+    # parity reads every environment with its own profile; the example's differences are
+    # all allowed, or explained by the region (p4de.24xlarge where there is no p4d)
+    r = example.run("parity", "dev", "staging", "prod", env=profiles)
+    assert r.code == 0, r.out + r.err
+    assert "0 unsanctioned, 4 allowed, 2 explained by the region." in r.out
+
+    mixed_up = _profiles(example.cwd / "mixed", {"fraud-staging": staging,
+                                                 "fraud-prod": staging})
+    wrong = example.run("apply", "-e", "prod", "--auto-approve", env=mixed_up)
     assert wrong.code == 1
     assert STAGING in wrong.err and PROD in wrong.err and "Traceback" not in wrong.err
     assert not (example.cwd / ".mlform/state/prod/ap-south-1/state.json").exists()
+    staging = prod = profiles
 
     r = example.run("apply", "-e", "staging", "--auto-approve", env=staging)
     assert r.code == 0, r.err
