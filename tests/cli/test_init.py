@@ -54,5 +54,5 @@ def test_init_knows_only_its_templates(cli: Cli) -> None:
     r = cli.run("init", "--template", "nope")
     assert r.code == 1
     assert r.err.endswith("Error: Invalid value for '--template': 'nope' is not one of "
-                          "'quickstart', 'ml-platform'.\n")
+                          "'quickstart', 'ml-platform', 'multi-region'.\n")
     assert not (cli.cwd / "mlform.yaml").exists()
