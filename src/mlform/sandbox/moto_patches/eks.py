@@ -13,6 +13,9 @@
 - EKS's default Kubernetes version: moto's is 1.19, which AWS no longer offers; the sandbox's is
   1.35, in EKS standard support until 27 March 2027, so a cluster made without `version` can be
   upgraded as on AWS.
+- EKS DescribeClusterVersions: moto has no route for it (HTTP 404). `mlform lock` asks it which
+  Kubernetes version (and platform version) a cluster made without `version` gets, to pin it;
+  the sandbox offers its default and the minor version before it, as EKS lists them.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from __future__ import annotations
 from typing import Any
 
 DEFAULT_VERSION = "1.35"
+# The sandbox's versions, oldest first: the one before the default is in extended support.
+VERSIONS = (("1.34", "EXTENDED_SUPPORT"), (DEFAULT_VERSION, "STANDARD_SUPPORT"))
 
 
 def patch_eks() -> None:
@@ -93,9 +98,26 @@ def patch_eks() -> None:
         return original_list_tags(self, resource_arn) if group is None else dict(group.tags)
 
     # Routes are read when the EKS app is first built, which is after this runs.
+    def describe_cluster_versions_response(self: Any) -> Any:
+        from moto.eks import models as eks_models
+
+        default_only = str(self._get_param("defaultOnly", "false")).lower() == "true"
+        wanted = self.querystring.get("clusterVersions") or []
+        found = [{"clusterVersion": version, "clusterType": "eks",
+                  "defaultPlatformVersion": eks_models.DEFAULT_PLATFORM_VERSION,
+                  "defaultVersion": version == DEFAULT_VERSION, "status": status,
+                  "versionStatus": status}
+                 for version, status in reversed(VERSIONS)
+                 if (not default_only or version == DEFAULT_VERSION)
+                 and (not wanted or version in wanted)]
+        return ActionResult({"clusterVersions": found})
+
     urls.url_paths["{0}/clusters/(?P<name>[^/]+)/updates$"] = urls.response.dispatch
+    urls.url_paths["{0}/cluster-versions$"] = urls.response.dispatch
     setattr(EKSBackend, "update_cluster_version", update_cluster_version)  # noqa: B010
     setattr(EKSResponse, "update_cluster_version", update_cluster_version_response)  # noqa: B010
+    setattr(EKSResponse, "describe_cluster_versions",  # noqa: B010
+            describe_cluster_versions_response)
     setattr(EKSBackend, "update_cluster_config", update_cluster_config)  # noqa: B010
     setattr(EKSBackend, "tag_resource", tag_resource)  # noqa: B010
     setattr(EKSBackend, "untag_resource", untag_resource)  # noqa: B010
