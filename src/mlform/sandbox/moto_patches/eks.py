@@ -39,6 +39,7 @@ def patch_eks() -> None:
     if getattr(EKSBackend, "_mlform_patched", False):
         return
     _patch_versions()
+    _patch_cluster_versions()
 
     def update_cluster_version(self: Any, name: str, version: str) -> dict[str, Any]:
         cluster = self.describe_cluster(name)  # raises if missing
@@ -98,26 +99,9 @@ def patch_eks() -> None:
         return original_list_tags(self, resource_arn) if group is None else dict(group.tags)
 
     # Routes are read when the EKS app is first built, which is after this runs.
-    def describe_cluster_versions_response(self: Any) -> Any:
-        from moto.eks import models as eks_models
-
-        default_only = str(self._get_param("defaultOnly", "false")).lower() == "true"
-        wanted = self.querystring.get("clusterVersions") or []
-        found = [{"clusterVersion": version, "clusterType": "eks",
-                  "defaultPlatformVersion": eks_models.DEFAULT_PLATFORM_VERSION,
-                  "defaultVersion": version == DEFAULT_VERSION, "status": status,
-                  "versionStatus": status}
-                 for version, status in reversed(VERSIONS)
-                 if (not default_only or version == DEFAULT_VERSION)
-                 and (not wanted or version in wanted)]
-        return ActionResult({"clusterVersions": found})
-
     urls.url_paths["{0}/clusters/(?P<name>[^/]+)/updates$"] = urls.response.dispatch
-    urls.url_paths["{0}/cluster-versions$"] = urls.response.dispatch
     setattr(EKSBackend, "update_cluster_version", update_cluster_version)  # noqa: B010
     setattr(EKSResponse, "update_cluster_version", update_cluster_version_response)  # noqa: B010
-    setattr(EKSResponse, "describe_cluster_versions",  # noqa: B010
-            describe_cluster_versions_response)
     setattr(EKSBackend, "update_cluster_config", update_cluster_config)  # noqa: B010
     setattr(EKSBackend, "tag_resource", tag_resource)  # noqa: B010
     setattr(EKSBackend, "untag_resource", untag_resource)  # noqa: B010
@@ -192,3 +176,26 @@ def _patch_versions() -> None:
     setattr(EKSBackend, "update_nodegroup_version", update_nodegroup_version)  # noqa: B010
     setattr(EKSResponse, "update_nodegroup_version",  # noqa: B010
             update_nodegroup_version_response)
+
+
+def _patch_cluster_versions() -> None:
+    """DescribeClusterVersions: the sandbox's versions, its default marked."""
+    from moto.core.responses import ActionResult
+    from moto.eks import models as eks_models
+    from moto.eks import urls
+    from moto.eks.responses import EKSResponse
+
+    def describe_cluster_versions(self: Any) -> Any:
+        default_only = str(self._get_param("defaultOnly", "false")).lower() == "true"
+        wanted = self.querystring.get("clusterVersions") or []
+        found = [{"clusterVersion": version, "clusterType": "eks",
+                  "defaultPlatformVersion": eks_models.DEFAULT_PLATFORM_VERSION,
+                  "defaultVersion": version == DEFAULT_VERSION, "status": status,
+                  "versionStatus": status}
+                 for version, status in reversed(VERSIONS)
+                 if (not default_only or version == DEFAULT_VERSION)
+                 and (not wanted or version in wanted)]
+        return ActionResult({"clusterVersions": found})
+
+    urls.url_paths["{0}/cluster-versions$"] = urls.response.dispatch
+    setattr(EKSResponse, "describe_cluster_versions", describe_cluster_versions)  # noqa: B010
