@@ -41,6 +41,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mlform.config.checks import Builder
 from mlform.config.validation import dotted
 from mlform.config.yamlpos import Positions, decode, load_yaml
 from mlform.errors import ConfigError, MlformError
@@ -368,7 +369,7 @@ class LockUse:
     """How one load of the config (an environment in one region) uses the lock: the region's
     pins, and what the config needs that they lack, as notes or, `frozen`, as errors."""
 
-    def __init__(self, lock: Lock | None, environment: str, region: str, *,
+    def __init__(self, lock: Lock | None, config: Path, environment: str, region: str, *,
                  frozen: bool) -> None:
         self.lock = lock
         self.where = f"{environment}/{region}"
@@ -376,11 +377,12 @@ class LockUse:
         self.frozen = frozen
         self.pins = lock.data.region(environment, region) if lock is not None else None
         self.notes: list[str] = []
-        self.errors: list[tuple[str, tuple[str, ...]]] = []  # (message, config path)
+        # (message, where in the config it is about, if anywhere)
+        self.errors: list[tuple[str, tuple[str, ...] | None]] = []
         if lock is None:
             if frozen:
-                self.errors.append((f"--frozen: there is no {LOCK_FILE} beside the config; "
-                                    "run `mlform lock` and commit it", ()))
+                self.errors.append((f"--frozen: there is no {LOCK_FILE} beside {config}; run "
+                                    "`mlform lock` and commit it", None))
         elif self.pins is None:
             what = (f"region {region} of environment '{environment}'"
                     if environment in lock.data.environments
@@ -392,6 +394,14 @@ class LockUse:
             else:
                 self.notes.append(f"{what} is not in {LOCK_FILE}: what it would pin is "
                                   f"resolved live (run `mlform lock -e {environment}`)")
+
+    def report(self, b: Builder) -> None:
+        """Add the errors (with `frozen`) to the load's problems."""
+        for message, at in self.errors:
+            if at is None:
+                b.problems.append(MlformError(message))
+            else:
+                b.error(message, at, key=True)
 
     def component(self, name: str) -> dict[str, Any] | None:
         """`ExpandContext.locked` for component `name`."""

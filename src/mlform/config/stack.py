@@ -172,13 +172,12 @@ def load_stack(
     removals = parse_removals(b, config, moves)
     resource_seeds, component_seeds = name_seeds(moves)
     resources, refs_of, where = _resources(b, config, ctx, values, static, resource_seeds)
-    use = LockUse(lock, env_name, ctx.region, frozen=frozen)
+    use = LockUse(lock, config_path, env_name, ctx.region, frozen=frozen)
     repositories = {a: r.template["name"] for a, r in resources.items()
                     if r.type == "aws_ecr_repository" and isinstance(r.template.get("name"), str)}
     expanded = _components(b, config, ctx, values, static, offline, component_seeds, use,
                            repositories)
-    for message, at in use.errors:
-        b.error(message, at, key=True)
+    use.report(b)
     find = _output_finder(expanded, set(config.components))
     for address in list(resources):
         if address in refs_of and any(r.kind == "output" for _, r in refs_of[address]):
