@@ -25,7 +25,8 @@ whose AMI type the config leaves to EKS would be replaced if mlform set it. Comp
 nothing to pin (a bucket) are not in the lock. Promotion copies a component's image digests from
 one environment's entry to another's.
 
-This module is the file and how a loaded config uses it; `mlform.lock` makes one.
+This module is the file and how a load of the config uses it; the module `mlform.lock` (the
+`mlform lock` command) makes one.
 """
 
 from __future__ import annotations
@@ -371,9 +372,7 @@ class LockUse:
 
     def __init__(self, lock: Lock | None, config: Path, environment: str, region: str, *,
                  frozen: bool) -> None:
-        self.lock = lock
         self.where = f"{environment}/{region}"
-        self.environment = environment
         self.frozen = frozen
         self.pins = lock.data.region(environment, region) if lock is not None else None
         self.notes: list[str] = []
