@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlform import __version__
+from mlform.config.lockfile import check_versions, lock_path, read_lock
 from mlform.config.stack import DEFAULT_CONFIG, Stack, load_stack
 from mlform.config.validation import suggest
 from mlform.cost.catalog import PriceCatalog, load_catalog
@@ -62,20 +64,27 @@ class Workspace:
         home: str | None = None,
         offline: bool = False,
         region: str | None = None,
+        frozen: bool = False,
     ) -> None:
         """`var_files`: YAML mappings of variable values, later ones over earlier ones, under
         `variables` (`--var-file` and `--var`). `offline`: components make no cloud lookups
         (enough to validate, read state, draw the graph; a plan needs them). `region`: one of
         the environment's `regions:` (default: the first; `mlform.regions.Regions` works on
-        all of them)."""
+        all of them). The pins of `mlform.lock` beside the config are used when it exists;
+        `frozen`: a config that needs a pin the lock lacks (or a lock of another mlform or
+        price catalog) is an error instead of a note (see `mlform.config.lockfile`)."""
         self.registry = registry or default_registry()
-        self._load = (variables, tuple(var_files), home, offline)
+        self.lock = read_lock(lock_path(config))
+        self._load = (variables, tuple(var_files), home, offline, self.lock)
         self.stack: Stack = load_stack(config, environment, variables, var_files=var_files,
                                        registry=self.registry, home=home, offline=offline,
-                                       region=region)
+                                       region=region, lock=self.lock, frozen=frozen)
         self.context: StackContext = self.stack.context
         self.backend = backend_for(self.stack.state_dir, self.context)
         self._prices: PriceCatalog | None = None
+        if self.lock is not None and not offline:
+            self.stack.lock_notes[:0] = check_versions(self.lock, __version__,
+                                                       self.prices().version, frozen)
 
     def pool(self) -> ProviderPool:
         pool = ProviderPool(self.registry, self.context)
@@ -227,12 +236,12 @@ class Workspace:
         if target.exists() and target.resolve() != config.resolve():
             raise MlformError(f"{target} already exists; name a new file, or the config "
                               f"itself ({config}) to add the imported objects to it")
-        variables, var_files, home, offline = self._load
+        variables, var_files, home, offline, lock = self._load
 
         def load(p: Path) -> Stack:
             return load_stack(p, self.context.environment, variables, var_files=var_files,
                               registry=self.registry, home=home, offline=offline,
-                              region=self.context.region)
+                              region=self.context.region, lock=lock)
 
         with self.backend.lock("import"):
             state = self.backend.load()

@@ -70,7 +70,8 @@ def _parallel(fn: Callable[[str], Any], names: Sequence[str]) -> dict[str, Any]:
 class Regions:
     """An environment's workspaces, one per region, in the environment's region order.
 
-    `regions` narrows them (`--region`); each must be one of the environment's."""
+    `regions` narrows them (`--region`); each must be one of the environment's. `frozen`: see
+    `Workspace`."""
 
     def __init__(
         self,
@@ -83,12 +84,14 @@ class Regions:
         registry: Registry | None = None,
         home: str | None = None,
         offline: bool = False,
+        frozen: bool = False,
     ) -> None:
         self.registry = registry or default_registry()
 
         def load(region: str | None) -> Workspace:
             return Workspace(config, environment, variables, var_files=var_files,
-                             registry=self.registry, home=home, offline=offline, region=region)
+                             registry=self.registry, home=home, offline=offline, region=region,
+                             frozen=frozen)
 
         wanted = list(dict.fromkeys(regions))
         first = load(wanted[0] if wanted else None)

@@ -19,6 +19,10 @@ PARALLELISM = click.option("--parallelism", type=click.IntRange(1, 256), default
 ALLOW_OVER_BUDGET = click.option(
     "--allow-over-budget", is_flag=True,
     help="Go ahead even if the monthly estimate is above the config's budget.")
+FROZEN = click.option(
+    "--frozen", is_flag=True,
+    help="Fail if mlform.lock lacks a pin the config needs (a new image tag, component or "
+    "region), instead of resolving it live.")
 REFRESH = click.option("--refresh/--no-refresh", default=True, show_default=True,
                        help="Read every managed object from the cloud before planning.")
 
@@ -71,15 +75,16 @@ def validate(config: str, environment: str | None, opts: StackOptions,
 @ALLOW_OVER_BUDGET
 @REFRESH
 @PARALLELISM
+@FROZEN
 def plan(config: str, environment: str | None, opts: StackOptions, out: str | None,
          as_json: bool, detailed_exitcode: bool, destroy: bool, allow_over_budget: bool,
-         refresh: bool, parallelism: int, debug: bool, no_color: bool) -> int:
+         refresh: bool, parallelism: int, frozen: bool, debug: bool, no_color: bool) -> int:
     """Show what apply would change, and what it would cost."""
     from mlform.engine.planfile import save_plan
     from mlform.engine.planjson import plan_to_terraform_json
 
     allowed = allow_over_budget or destroy
-    rg = opts.all_regions(config, environment)
+    rg = opts.all_regions(config, environment, frozen=frozen)
     if rg.several:
         from mlform.cli.render_regions import plan_regions
 
@@ -163,7 +168,8 @@ def cost_section(report: Any, plan: Any, style: Style) -> list[str]:
 
 def _run_apply(plan_file: str | None, config: str, environment: str | None,
                opts: StackOptions, auto_approve: bool, destroy: bool, refresh: bool,
-               parallelism: int, no_color: bool, allow_over_budget: bool = False) -> int:
+               parallelism: int, no_color: bool, allow_over_budget: bool = False,
+               frozen: bool = False) -> int:
     from mlform.api import apply_plan, backend_for_plan
     from mlform.cli.progress import ApplyDisplay, Interrupts
     from mlform.engine.plan import Action
@@ -191,7 +197,7 @@ def _run_apply(plan_file: str | None, config: str, environment: str | None,
                                  operation="apply", parallelism=parallelism,
                                  cancel=interrupts.cancel, on_event=on_event)
         else:
-            rg = opts.all_regions(config, environment)
+            rg = opts.all_regions(config, environment, frozen=frozen)
             if rg.several:
                 from mlform.cli.render_regions import apply_regions
 
@@ -284,12 +290,13 @@ def apply_counts(outcome: Any) -> str:
 @ALLOW_OVER_BUDGET
 @REFRESH
 @PARALLELISM
+@FROZEN
 def apply(plan_file: str | None, config: str, environment: str | None,
           opts: StackOptions, auto_approve: bool, allow_over_budget: bool,
-          refresh: bool, parallelism: int, debug: bool, no_color: bool) -> int:
+          refresh: bool, parallelism: int, frozen: bool, debug: bool, no_color: bool) -> int:
     """Make the cloud match the config (or apply a saved plan exactly)."""
     return _run_apply(plan_file, config, environment, opts, auto_approve, False, refresh,
-                      parallelism, no_color, allow_over_budget)
+                      parallelism, no_color, allow_over_budget, frozen)
 
 
 @click.command()

@@ -37,13 +37,14 @@ def _register() -> None:
         cmd_drift,
         cmd_import,
         cmd_init,
+        cmd_lock,
         cmd_parity,
         cmd_sandbox,
         cmd_state,
     )
 
     for module in (cmd_init, cmd_core, cmd_cost, cmd_drift, cmd_parity, cmd_import, cmd_state,
-                   cmd_sandbox):
+                   cmd_lock, cmd_sandbox):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -46,11 +46,11 @@ class StackOptions:
         return ws
 
     def all_regions(self, config: str, environment: str | None, *, offline: bool = False,
-                    ) -> Any:
+                    frozen: bool = False) -> Any:
         """The environment in each region `--region` names, or in all of them."""
         from mlform.regions import Regions
 
-        return Regions(config, environment, self.regions, offline=offline,
+        return Regions(config, environment, self.regions, offline=offline, frozen=frozen,
                        **self.workspace_args())
 
 

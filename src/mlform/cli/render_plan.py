@@ -178,6 +178,11 @@ def iter_plan_text(plan: Plan, registry: Registry, style: Style,
         for choice in plan.choices:
             yield f"  - {choice}"
         yield ""
+    if plan.lock_notes:
+        yield style.bold("Note: mlform.lock")
+        for note in plan.lock_notes:
+            yield f"  - {note}"
+        yield ""
     if plan.notes:
         yield style.bold("Note: objects have changed outside of mlform")
         yield ""

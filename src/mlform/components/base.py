@@ -10,7 +10,7 @@ module's: `module.features.aws_s3_bucket.this`.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -39,6 +39,9 @@ class ComponentModel(BaseModel):
     # `import --discover --generate-config`: the type of the object this component is built
     # around (None: never recognised), and `recognize` below.
     anchor: ClassVar[str | None] = None
+    # Settings that name container images (`image`, `images`): `mlform lock` pins their tags
+    # to digests.
+    image_fields: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def recognize(cls, found: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
@@ -69,6 +72,12 @@ class Expansion:
     resources: dict[str, Made] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # shown in the plan (a GPU type chosen)
+    # What a lock pins, as this expansion used it: choices made by a lookup or a default that
+    # may change ({"gpu": {"request": "A100:8", "instance_type": "p4de.24xlarge"}}).
+    pins: dict[str, Any] = field(default_factory=dict)
+    # Pins the lock lacked, resolved live instead ("gpu A100:8"): a note, or with --frozen an
+    # error.
+    unlocked: list[str] = field(default_factory=list)
 
     def add(self, local: str, type_name: str | None = None, **args: Any) -> Made:
         """Add `local` ("aws_s3_bucket.this", or a name with `type_name`) and return it."""
@@ -127,6 +136,13 @@ class ExpandContext:
     stack: StackContext
     base_dir: Path | None = None  # the config file's folder, for files components read
     cloud: Cloud | None = None  # None offline (mlform validate): no lookups
+    # This component's entries in mlform.lock (kind -> pin, see `Expansion.pins`); None when
+    # there is no lock for this environment and region, so nothing is "missing" from it.
+    locked: Mapping[str, Any] | None = None
+
+    def pinned(self, kind: str) -> Any:
+        """The lock's pin of `kind` ("gpu", "eks") for this component, or None."""
+        return (self.locked or {}).get(kind)
 
     @property
     def gpus(self) -> GpuCatalog | None:

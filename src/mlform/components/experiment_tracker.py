@@ -51,6 +51,7 @@ class ExperimentTracker(ComponentModel):
         default_factory=list, description="Security groups, with subnet_ids.")
     vpc_cidr: str = Field("10.43.0.0/16", description="CIDR of the VPC made without subnets.")
 
+    image_fields: ClassVar[tuple[str, ...]] = ("image",)
     outputs: ClassVar[dict[str, str]] = {
         "artifact_store": "S3 URI where runs' artifacts go",
         "database_endpoint": "host:port of the metadata database",

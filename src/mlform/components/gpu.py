@@ -163,6 +163,20 @@ def _write_cache(path: Path | None, types: dict[str, GpuType]) -> None:
         pass  # a cache that cannot be written only costs the next run the lookup
 
 
+def unpinned(pin: Any, request: GpuRequest) -> str:
+    """How a lock's note names a request its `gpu` pin does not hold."""
+    had = pin.get("request") if isinstance(pin, dict) else None
+    return f"gpu {request}" + (f" (the lock pins {had})" if had else "")
+
+
+def pinned_type(pin: Any, request: GpuRequest) -> str | None:
+    """The instance type a lock's `gpu` pin gives `request`; None when it has none, or one
+    made for another request (the config changed since: resolved again)."""
+    if isinstance(pin, dict) and pin.get("request") == str(request):
+        return str(pin["instance_type"])
+    return None
+
+
 def resolve(request: GpuRequest, catalog: GpuCatalog, region: str,
             price: Callable[[str], float | None] | None = None) -> tuple[str, list[str]]:
     """The instance type to use for `request` in `region`, and every type that would do, in

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from mlform.components.base import ComponentModel, ExpandContext, Expansion
-from mlform.components.gpu import GpuRequest, parse_gpu, resolve
+from mlform.components.gpu import GpuRequest, parse_gpu, pinned_type, resolve, unpinned
 from mlform.components.iam import trust
 from mlform.components.network import private_network
 
@@ -25,6 +25,7 @@ CLUSTER_POLICIES = ["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"]
 NODE_POLICIES = ["arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
                  "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
                  "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"]
+GPU_AMI_TYPE = "AL2_x86_64_GPU"
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}
 
 
@@ -37,9 +38,10 @@ class GpuCluster(ComponentModel):
                                                 "zero) or a fixed number.")
     spot: bool = Field(False, description="Run GPU nodes on spot capacity.")
     kubernetes_version: str | None = Field(None, description=(
-        "Kubernetes version of the control plane and the nodes, such as `1.31` (default: the "
-        "latest EKS offers, then kept). Raise it one minor version per apply to upgrade: the "
-        "control plane first, then each node group."))
+        "Kubernetes version of the control plane and the nodes, such as `1.31` (default: "
+        "EKS's default when the cluster is made, then kept; `mlform lock` pins it). Raise it "
+        "one minor version per apply to upgrade: the control plane first, then each node "
+        "group."))
     system_instance_type: str = Field("t3.medium",
                                       description="Instance type of the system node group.")
     subnet_ids: list[str] | None = Field(
@@ -83,6 +85,7 @@ class GpuCluster(ComponentModel):
         out = Expansion()
         request = parse_gpu(self.gpu)
         instance_type = self._choose(request, ctx, out)
+        version, ami_type = self._eks_pins(ctx, out)
         subnets, groups = self._network(ctx, out)
         out.add("aws_iam_role.cluster", assume_role_policy=trust("eks.amazonaws.com"),
                 description=f"Runs EKS cluster {ctx.name}", managed_policy_arns=CLUSTER_POLICIES,
@@ -93,8 +96,8 @@ class GpuCluster(ComponentModel):
                            "endpoint_private_access": True, "endpoint_public_access": True},
             "tags": self.tags,
         }
-        if self.kubernetes_version:
-            cluster["version"] = self.kubernetes_version
+        if version:
+            cluster["version"] = version
         out.add("aws_eks_cluster.this", **cluster)
         out.add("aws_iam_role.nodes", assume_role_policy=trust("ec2.amazonaws.com"),
                 description=f"Runs the nodes of EKS cluster {ctx.name}",
@@ -117,7 +120,7 @@ class GpuCluster(ComponentModel):
         gpu = out.add("aws_eks_node_group.gpu", cluster_name=name, version=version,
                 node_role_arn=nodes_role,
                 subnet_ids=subnets, instance_types=[instance_type],
-                capacity_type="SPOT" if self.spot else "ON_DEMAND", ami_type="AL2_x86_64_GPU",
+                capacity_type="SPOT" if self.spot else "ON_DEMAND", ami_type=ami_type,
                 scaling_config={"min_size": low, "max_size": high, "desired_size": low},
                 labels={"mlform/pool": "gpu", "mlform/gpu": request.model},
                 taint=[GPU_TAINT], tags=self.tags)
@@ -131,14 +134,38 @@ class GpuCluster(ComponentModel):
         return out
 
     def _choose(self, request: GpuRequest, ctx: ExpandContext, out: Expansion) -> str:
-        if ctx.gpus is None:  # offline (mlform validate): chosen when planning
+        chosen = pinned_type(ctx.pinned("gpu"), request)
+        if chosen is not None:  # the lock's: no lookup
+            out.notes.append(f"{ctx.name}: gpu {request} -> {chosen} in {ctx.stack.region} "
+                             "(mlform.lock)")
+        elif ctx.gpus is None:  # offline (mlform validate): chosen when planning
             return f"gpu:{request}"
-        chosen, candidates = resolve(request, ctx.gpus, ctx.stack.region,
-                                     lambda name: ctx.price("ec2", name))
-        others = [c for c in candidates if c != chosen]
-        out.notes.append(f"{ctx.name}: gpu {request} -> {chosen} in {ctx.stack.region}"
-                         + (f" (also possible: {', '.join(others)})" if others else ""))
+        else:
+            chosen, candidates = resolve(request, ctx.gpus, ctx.stack.region,
+                                         lambda name: ctx.price("ec2", name))
+            others = [c for c in candidates if c != chosen]
+            out.notes.append(f"{ctx.name}: gpu {request} -> {chosen} in {ctx.stack.region}"
+                             + (f" (also possible: {', '.join(others)})" if others else ""))
+            if ctx.locked is not None:
+                out.unlocked.append(unpinned(ctx.pinned("gpu"), request))
+        out.pins["gpu"] = {"request": str(request), "instance_type": chosen}
         return chosen
+
+    def _eks_pins(self, ctx: ExpandContext, out: Expansion) -> tuple[str | None, str]:
+        """The Kubernetes version (the config's, else the lock's; None: EKS's default at
+        creation) and the GPU nodes' AMI type (the lock's, else mlform's default)."""
+        pin = ctx.pinned("eks") or {}
+        version = self.kubernetes_version or pin.get("kubernetes_version")
+        ami = (pin.get("ami_types") or {}).get("gpu") or GPU_AMI_TYPE
+        if ctx.locked is not None:
+            if version is None:
+                out.unlocked.append("Kubernetes version (EKS's default)")
+            if "gpu" not in (pin.get("ami_types") or {}):
+                out.unlocked.append("AMI type of the GPU nodes")
+        out.pins["eks"] = {
+            "kubernetes_version": None if self.kubernetes_version else version,
+            "ami_types": {"gpu": ami}}
+        return version, ami
 
     def _network(self, ctx: ExpandContext, out: Expansion) -> tuple[Any, Any]:
         if self.subnet_ids is not None:

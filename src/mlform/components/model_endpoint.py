@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from mlform.components.base import ComponentModel, ExpandContext, Expansion
-from mlform.components.gpu import parse_gpu, resolve
+from mlform.components.gpu import parse_gpu, pinned_type, resolve, unpinned
 from mlform.components.iam import LOGS, document, ecr_pull, trust
 from mlform.config.refs import module_address
 from mlform.providers.base import ArgsModel
@@ -67,6 +67,7 @@ class ModelEndpoint(ComponentModel):
     role_arn: str | None = Field(
         None, description="Execution role to use instead of the least-privilege one made here.")
 
+    image_fields: ClassVar[tuple[str, ...]] = ("image",)
     outputs: ClassVar[dict[str, str]] = {
         "name": "The endpoint's name",
         "arn": "The endpoint's ARN",
@@ -152,13 +153,22 @@ class ModelEndpoint(ComponentModel):
         if self.instance_type is not None:
             return self.instance_type
         request = parse_gpu(self.gpu)
-        if ctx.gpus is None:  # offline (mlform validate): chosen when planning
+        chosen = pinned_type(ctx.pinned("gpu"), request)
+        if chosen is not None:  # the lock's: no lookup
+            out.notes.append(f"{ctx.name}: gpu {request} -> {chosen} in {ctx.stack.region} "
+                             "(mlform.lock)")
+        elif ctx.gpus is None:  # offline (mlform validate): chosen when planning
             return f"ml.gpu:{request}"
-        # SageMaker hosts on the EC2 families, named ml.<type>.
-        chosen, _ = resolve(request, ctx.gpus, ctx.stack.region,
-                            lambda name: ctx.price("sagemaker_hosting", f"ml.{name}"))
-        out.notes.append(f"{ctx.name}: gpu {request} -> ml.{chosen} in {ctx.stack.region}")
-        return f"ml.{chosen}"
+        else:
+            # SageMaker hosts on the EC2 families, named ml.<type>.
+            found, _ = resolve(request, ctx.gpus, ctx.stack.region,
+                               lambda name: ctx.price("sagemaker_hosting", f"ml.{name}"))
+            chosen = f"ml.{found}"
+            out.notes.append(f"{ctx.name}: gpu {request} -> {chosen} in {ctx.stack.region}")
+            if ctx.locked is not None:
+                out.unlocked.append(unpinned(ctx.pinned("gpu"), request))
+        out.pins["gpu"] = {"request": str(request), "instance_type": chosen}
+        return chosen
 
     def _policy(self) -> str:
         """Pull the image, read the model artifacts (decrypting them when their dataset store

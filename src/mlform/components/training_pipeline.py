@@ -37,6 +37,7 @@ class TrainingPipeline(ComponentModel):
     images: list[str] = Field(default_factory=list, description="Images the jobs may pull.")
     role_arn: str | None = Field(None, description="Role to use instead of the one made here.")
 
+    image_fields: ClassVar[tuple[str, ...]] = ("images",)
     outputs: ClassVar[dict[str, str]] = {"name": "The pipeline's name",
                                          "arn": "The pipeline's ARN",
                                          "role_arn": "The role its steps run as"}

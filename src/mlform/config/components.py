@@ -45,6 +45,9 @@ class ExpandedComponent:
     notes: list[str] = field(default_factory=list)
     seed: str = ""  # the name cloud names derive from: the old name of a moved component
     settings: dict[str, Any] = field(default_factory=dict)  # as validated, defaults included
+    pins: dict[str, Any] = field(default_factory=dict)  # what a lock pins (`Expansion.pins`)
+    unlocked: list[str] = field(default_factory=list)  # pins the lock lacked
+    images: dict[str, Any] = field(default_factory=dict)  # setting path -> lockfile.ImageUse
 
 
 def check_name(name: str) -> str | None:
@@ -190,17 +193,19 @@ def validate(model: type[ComponentModel], data: dict[str, Any], name: str, posit
 
 
 def expand(component: ComponentModel, name: str, stack: Any, base_dir: Any = None,
-           cloud: Any = None, seed: str | None = None) -> ExpandedComponent:
+           cloud: Any = None, seed: str | None = None,
+           locked: Mapping[str, Any] | None = None) -> ExpandedComponent:
     """Expand `component`; MlformError (or ValueError) for a problem only expansion finds.
 
     `seed`: the component's old name when it was renamed (`moved:`): it is expanded under that
-    name, so every cloud name stays, and its addresses are then moved to `name`."""
+    name, so every cloud name stays, and its addresses are then moved to `name`. `locked`:
+    its pins from mlform.lock (None: no lock for this environment and region)."""
     from mlform.components.base import ExpandContext
 
     seed = seed or name
     try:
         result = component.expand(ExpandContext(name=seed, stack=stack, base_dir=base_dir,
-                                                cloud=cloud))
+                                                cloud=cloud, locked=locked))
     except ValueError as exc:
         raise MlformError(str(exc)) from None
     resources = {}
@@ -211,7 +216,8 @@ def expand(component: ComponentModel, name: str, stack: Any, base_dir: Any = Non
         resources[address] = (type_name, made.args, made.lifecycle, deps)
     expanded = ExpandedComponent(name=name, type=component.type, outputs=result.outputs,
                                  resources=resources, notes=result.notes, seed=seed,
-                                 settings=component.model_dump(mode="json", exclude={"type"}))
+                                 settings=component.model_dump(mode="json", exclude={"type"}),
+                                 pins=result.pins, unlocked=result.unlocked)
     if seed != name:
         old, new = "${" + f"{MODULE}.{seed}.", "${" + f"{MODULE}.{name}."
         expanded.resources = {a: (t, _replace(args, old, new), lc, deps)

@@ -40,6 +40,7 @@ from mlform.config.checks import (
     parse_lifecycle,
 )
 from mlform.config.include import merge_includes
+from mlform.config.lockfile import ImageUse, Lock, LockUse, pin_images
 from mlform.config.models import (
     META_ARGUMENTS,
     Config,
@@ -84,6 +85,11 @@ class Stack:
     # each component's settings as this environment and region resolved them
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     parity: ParityConfig = field(default_factory=ParityConfig)  # `mlform parity`'s allowances
+    # what mlform.lock pins, as this load used it: each component's images (setting path ->
+    # image and the lock's pin) and other pins (`Expansion.pins`); and what the lock lacked
+    images: dict[str, dict[str, ImageUse]] = field(default_factory=dict)
+    pins: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lock_notes: list[str] = field(default_factory=list)
 
     @property
     def state_dir(self) -> Path:
@@ -113,6 +119,8 @@ def load_stack(
     home: str | None = None,
     offline: bool = False,
     region: str | None = None,
+    lock: Lock | None = None,
+    frozen: bool = False,
 ) -> Stack:
     """Read and check the config at `path` for `environment`; raise ConfigError listing problems.
 
@@ -122,7 +130,9 @@ def load_stack(
     `var_files` (YAML mappings, from `--var-file`) set variable values over the config's, a
     later file over an earlier one, and `variables` (from `--var name=value`) over them all
     (Terraform's order). Components that look things
-    up in the cloud (a GPU cluster's instance type) do so unless `offline`.
+    up in the cloud (a GPU cluster's instance type) do so unless `offline`, or `lock`
+    (mlform.lock, see `mlform.config.lockfile`) pins their choice. With `frozen`, what the
+    config needs and the lock lacks is an error; without, it is resolved live and noted.
     """
     config_path = Path(path)
     try:
@@ -162,7 +172,12 @@ def load_stack(
     removals = parse_removals(b, config, moves)
     resource_seeds, component_seeds = name_seeds(moves)
     resources, refs_of, where = _resources(b, config, ctx, values, static, resource_seeds)
-    expanded = _components(b, config, ctx, values, static, offline, component_seeds)
+    use = LockUse(lock, config_path, env_name, ctx.region, frozen=frozen)
+    repositories = {a: r.template["name"] for a, r in resources.items()
+                    if r.type == "aws_ecr_repository" and isinstance(r.template.get("name"), str)}
+    expanded = _components(b, config, ctx, values, static, offline, component_seeds, use,
+                           repositories)
+    use.report(b)
     find = _output_finder(expanded, set(config.components))
     for address in list(resources):
         if address in refs_of and any(r.kind == "output" for _, r in refs_of[address]):
@@ -189,6 +204,8 @@ def load_stack(
         notes=[n for c in expanded for n in c.notes], budget_usd=budget, moves=moves,
         imports=imports, removed=removals, includes=includes,
         settings={c.name: c.settings for c in expanded}, parity=config.parity,
+        images={c.name: c.images for c in expanded if c.images},
+        pins={c.name: c.pins for c in expanded if c.pins}, lock_notes=use.notes,
     )
 
 
@@ -322,8 +339,11 @@ def _resources(
 
 
 def _components(b: Builder, config: Config, ctx: StackContext, values: dict[str, Any],
-                static: dict[str, str], offline: bool, seeds: Mapping[str, str]) -> list[Any]:
-    """Check and expand `components:`, in the order their references to each other need."""
+                static: dict[str, str], offline: bool, seeds: Mapping[str, str],
+                use: LockUse, repositories: dict[str, str]) -> list[Any]:
+    """Check and expand `components:`, in the order their references to each other need,
+    with the lock's pins (`use`). `repositories`: the config's ECR repositories by address,
+    which images name; each component's are added as it is expanded."""
     if not config.components:
         return []
     from mlform.components import component_types
@@ -374,19 +394,58 @@ def _components(b: Builder, config: Config, ctx: StackContext, values: dict[str,
         at = ("components", name)
         if not _outputs_exist(b, refs, find):
             continue
-        instance, problems = comp.validate(model, comp.inline_outputs(data, find), name,
-                                           b.positions, at)
-        b.problems.extend(problems)
-        if instance is None:
-            continue
-        try:
-            result = comp.expand(instance, name, ctx, b.path.parent, cloud, seeds.get(name))
-        except MlformError as exc:
-            b.error(f"{name}: {exc.message}", at, key=True)
-            continue
-        outputs[name] = result.outputs
-        expanded.append(result)
+        result = _expand_one(b, model, comp.inline_outputs(data, find), name, ctx, cloud,
+                             seeds.get(name), use, repositories)
+        if result is not None:
+            outputs[name] = result.outputs
+            expanded.append(result)
     return expanded
+
+
+def _expand_one(b: Builder, model: Any, data: dict[str, Any], name: str, ctx: StackContext,
+                cloud: Any, seed: str | None, use: LockUse,
+                repositories: dict[str, str]) -> Any:
+    """Validate and expand one component, its outputs inlined, with the lock's pins; None
+    when it has problems (reported)."""
+    from mlform.config import components as comp
+
+    at = ("components", name)
+    images = pin_images(data, model.image_fields, repositories, use.images(name))
+    instance, problems = comp.validate(model, images.data, name, b.positions, at)
+    b.problems.extend(problems)
+    if instance is None:
+        return None
+    try:
+        result = comp.expand(instance, name, ctx, b.path.parent, cloud, seed,
+                             use.component(name))
+    except MlformError as exc:
+        b.error(f"{name}: {exc.message}", at, key=True)
+        return None
+    result.images = images.uses
+    use.missing(name, images.unlocked + result.unlocked)
+    use.notes.extend(f"{name}.{n}" for n in images.notes)
+    repositories.update(_repositories(b, ctx, result))
+    return result
+
+
+def _cloud_base(component: Any, resource_name: str) -> str:
+    """The name a component's resource derives its default cloud name from."""
+    seed = component.seed
+    return seed if resource_name == "this" else f"{seed}-{resource_name}"
+
+
+def _repositories(b: Builder, ctx: StackContext, component: Any) -> dict[str, str]:
+    """The ECR repositories `component` makes, address -> name (as `_add_component` will
+    name them)."""
+    found: dict[str, str] = {}
+    for address, (type_name, args, _, _) in component.resources.items():
+        if type_name == "aws_ecr_repository" and b.registry.knows(type_name):
+            defaults = b.registry.get(type_name).default_args(
+                ctx, _cloud_base(component, address.rsplit(".", 1)[1]))
+            name = args.get("name", defaults.get("name"))
+            if isinstance(name, str):
+                found[address] = name
+    return found
 
 
 def _outputs_exist(b: Builder, refs: list[RefAt], find: Any) -> bool:
@@ -434,7 +493,7 @@ def _add_component(b: Builder, component: Any, ctx: StackContext,
             continue
         rtype = b.registry.get(type_name)
         name = address.rsplit(".", 1)[1]
-        base = component.seed if name == "this" else f"{component.seed}-{name}"
+        base = _cloud_base(component, name)
         res = ResourceConfig(
             address=address, type=type_name, name=name,
             template={**rtype.default_args(ctx, base), **args}, depends_on=tuple(deps),

@@ -13,6 +13,7 @@ File shape (one table per kind of price, then region, then item):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -60,11 +61,16 @@ class Price:
 
 
 class PriceCatalog:
-    """Prices by table, region and item, with their sources."""
+    """Prices by table, region and item, with their sources.
+
+    `version` is a digest of the layers' contents: `mlform lock` pins it, because prices rank
+    the GPU types a component may choose and make the plan's estimate."""
 
     def __init__(self, layers: list[dict[str, Any]]) -> None:
         self._prices: dict[tuple[str, str, str], Price] = {}
         self.sources: dict[str, Source] = {}
+        canonical = json.dumps(layers, sort_keys=True, separators=(",", ":"))
+        self.version = "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
         for doc in layers:  # later layers win
             sources = {sid: Source(sid, s["name"], s["date"], s.get("url"))
                        for sid, s in doc["sources"].items()}

@@ -106,6 +106,7 @@ class Plan:
     state_dir: str = ""
     components: dict[str, str] = field(default_factory=dict)  # name -> component type
     choices: list[str] = field(default_factory=list)  # what components chose (a GPU type)
+    lock_notes: list[str] = field(default_factory=list)  # what mlform.lock lacked
     budget_usd: float | None = None  # the environment's monthly budget (see mlform.cost)
     moved: list[tuple[str, str]] = field(default_factory=list)  # (from, to), to record first
     # `moved:` entries that would keep what this plan destroys and creates again (see renames)
@@ -284,6 +285,7 @@ def make_plan(
         destroy=destroy, refreshed=refreshed, abandoned=list(abandoned or []),
         notes=list(notes or []), state_dir=str(stack.state_dir), prior=state,
         components=dict(stack.components), choices=list(stack.notes),
+        lock_notes=list(stack.lock_notes),
         budget_usd=stack.budget_usd, moved=list(moved or []), renames=renames,
     )
 

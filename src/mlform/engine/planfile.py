@@ -62,6 +62,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "notes": plan.notes,
         "components": plan.components,
         "choices": plan.choices,
+        "lock_notes": plan.lock_notes,
         "budget_usd": plan.budget_usd,
         "moved": plan.moved,
         "renames": [{"source": r.source, "target": r.target, "loses": r.loses}
@@ -96,6 +97,7 @@ def plan_from_json(data: dict[str, Any], source: str) -> Plan:
             abandoned=list(data["abandoned"]), notes=list(data["notes"]),
             state_dir=data["state_dir"], components=dict(data.get("components", {})),
             choices=list(data.get("choices", [])), budget_usd=data.get("budget_usd"),
+            lock_notes=list(data.get("lock_notes", [])),
             moved=[(a, b) for a, b in data.get("moved", [])],
             renames=[Rename(r["source"], r["target"], [(a, w) for a, w in r["loses"]])
                      for r in data.get("renames", [])],

@@ -4,6 +4,9 @@ Tools written for `terraform show -json` read it unchanged: conftest policies re
 `resource_changes[]`, checkov reads `planned_values.root_module.resources[]`. Values are in
 Terraform's shape (a single nested block is a one-item list), unknown values are left out of
 `after` and flagged in `after_unknown`, and sensitive ones are flagged in `*_sensitive`.
+
+Terraform's optional `timestamp` is left out: the same config, lock and state give the same
+bytes on any machine, at any time, which a reviewer or a CI cache can compare.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from mlform.config.refs import iter_refs, split_address
 from mlform.engine.plan import Action, Plan, ResourceChange
 from mlform.providers.registry import Registry, provider_name_of
 from mlform.providers.schema import nested_model, sensitive_fields, terraform_shape
-from mlform.state.models import State, now_iso
+from mlform.state.models import State
 from mlform.values import UNKNOWN, strip_unknown, unknown_mask
 
 FORMAT_VERSION = "1.2"
@@ -146,7 +149,6 @@ def plan_to_terraform_json(plan: Plan, registry: Registry, prior: State | None) 
             },
             "root_module": _configuration_module(plan, registry),
         },
-        "timestamp": now_iso(),
         "applyable": plan.has_changes,
         "complete": True,
         "errored": False,

@@ -10,7 +10,16 @@ from __future__ import annotations
 
 
 def apply_patches() -> None:
-    from mlform.sandbox.moto_patches import appautoscaling, ec2, ecs, eks, rds, s3, sagemaker
+    from mlform.sandbox.moto_patches import (
+        appautoscaling,
+        ec2,
+        ecr,
+        ecs,
+        eks,
+        rds,
+        s3,
+        sagemaker,
+    )
 
     sagemaker.patch_sagemaker()
     sagemaker.patch_sagemaker_notebooks()
@@ -22,3 +31,4 @@ def apply_patches() -> None:
     rds.patch_rds()
     ecs.patch_ecs()
     s3.patch_s3()
+    ecr.patch_ecr()

@@ -13,6 +13,9 @@
 - EKS's default Kubernetes version: moto's is 1.19, which AWS no longer offers; the sandbox's is
   1.35, in EKS standard support until 27 March 2027, so a cluster made without `version` can be
   upgraded as on AWS.
+- EKS DescribeClusterVersions: moto has no route for it (HTTP 404). `mlform lock` asks it which
+  Kubernetes version (and platform version) a cluster made without `version` gets, to pin it;
+  the sandbox offers its default and the minor version before it, as EKS lists them.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from __future__ import annotations
 from typing import Any
 
 DEFAULT_VERSION = "1.35"
+# The sandbox's versions, oldest first: the one before the default is in extended support.
+VERSIONS = (("1.34", "EXTENDED_SUPPORT"), (DEFAULT_VERSION, "STANDARD_SUPPORT"))
 
 
 def patch_eks() -> None:
@@ -34,6 +39,7 @@ def patch_eks() -> None:
     if getattr(EKSBackend, "_mlform_patched", False):
         return
     _patch_versions()
+    _patch_cluster_versions()
 
     def update_cluster_version(self: Any, name: str, version: str) -> dict[str, Any]:
         cluster = self.describe_cluster(name)  # raises if missing
@@ -170,3 +176,26 @@ def _patch_versions() -> None:
     setattr(EKSBackend, "update_nodegroup_version", update_nodegroup_version)  # noqa: B010
     setattr(EKSResponse, "update_nodegroup_version",  # noqa: B010
             update_nodegroup_version_response)
+
+
+def _patch_cluster_versions() -> None:
+    """DescribeClusterVersions: the sandbox's versions, its default marked."""
+    from moto.core.responses import ActionResult
+    from moto.eks import models as eks_models
+    from moto.eks import urls
+    from moto.eks.responses import EKSResponse
+
+    def describe_cluster_versions(self: Any) -> Any:
+        default_only = str(self._get_param("defaultOnly", "false")).lower() == "true"
+        wanted = self.querystring.get("clusterVersions") or []
+        found = [{"clusterVersion": version, "clusterType": "eks",
+                  "defaultPlatformVersion": eks_models.DEFAULT_PLATFORM_VERSION,
+                  "defaultVersion": version == DEFAULT_VERSION, "status": status,
+                  "versionStatus": status}
+                 for version, status in reversed(VERSIONS)
+                 if (not default_only or version == DEFAULT_VERSION)
+                 and (not wanted or version in wanted)]
+        return ActionResult({"clusterVersions": found})
+
+    urls.url_paths["{0}/cluster-versions$"] = urls.response.dispatch
+    setattr(EKSResponse, "describe_cluster_versions", describe_cluster_versions)  # noqa: B010
