@@ -186,7 +186,7 @@ def test_version_and_help(cli: Cli) -> None:
     assert cli.run("version").out.startswith("mlform ")
     help_text = cli.run("--help").out
     for command in ("validate", "plan", "apply", "destroy", "show", "output", "graph", "state",
-                    "sandbox", "parity"):
+                    "sandbox", "parity", "promote", "lock"):
         assert f"  {command}" in help_text
 
 

@@ -39,12 +39,13 @@ def _register() -> None:
         cmd_init,
         cmd_lock,
         cmd_parity,
+        cmd_promote,
         cmd_sandbox,
         cmd_state,
     )
 
-    for module in (cmd_init, cmd_core, cmd_cost, cmd_drift, cmd_parity, cmd_import, cmd_state,
-                   cmd_lock, cmd_sandbox):
+    for module in (cmd_init, cmd_core, cmd_cost, cmd_drift, cmd_parity, cmd_promote, cmd_import,
+                   cmd_state, cmd_lock, cmd_sandbox):
         for command in module.COMMANDS:
             cli.add_command(command)
 

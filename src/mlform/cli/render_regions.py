@@ -73,7 +73,21 @@ def _nodes(plan: Plan) -> int:
 def apply_regions(rg: Any, style: Style, interrupts: Any, *, auto_approve: bool,
                   destroy: bool, refresh: bool, parallelism: int,
                   allow_over_budget: bool) -> int:
-    """`mlform apply` / `destroy` for an environment of several regions."""
+    """`mlform apply` / `destroy` for an environment of several regions; the exit code."""
+    outcome = run_rollout(rg, style, interrupts, auto_approve=auto_approve, destroy=destroy,
+                          refresh=refresh, parallelism=parallelism,
+                          allow_over_budget=allow_over_budget)
+    if outcome.results is None:
+        click.echo(("Destroy" if destroy else "Apply") + " cancelled.")
+        return 1
+    return report_rollout(outcome, destroy, style)
+
+
+def run_rollout(rg: Any, style: Style, interrupts: Any, *, auto_approve: bool,
+                destroy: bool = False, refresh: bool = True, parallelism: int = 10,
+                allow_over_budget: bool = False) -> Any:
+    """Show every region's plan, ask, and apply them in rollout order, with progress lines
+    and Ctrl-C handling; the `RolloutOutcome` (its `results` are None when declined)."""
     from mlform.cli.cmd_core import ask_approval
     from mlform.cli.progress import ApplyDisplay
     from mlform.regions import with_region
@@ -94,18 +108,14 @@ def apply_regions(rg: Any, style: Style, interrupts: Any, *, auto_approve: bool,
         holder["display"].note(style.bold(f"[{region}] starting"))
 
     try:
-        outcome = rg.apply(destroy=destroy, refresh=refresh, parallelism=parallelism,
-                           confirm=confirm, cancel=interrupts.cancel, on_start=on_start,
-                           on_event=lambda r, e: holder["display"](with_region(r, e)),
-                           allow_over_budget=allow_over_budget)
+        return rg.apply(destroy=destroy, refresh=refresh, parallelism=parallelism,
+                        confirm=confirm, cancel=interrupts.cancel, on_start=on_start,
+                        on_event=lambda r, e: holder["display"](with_region(r, e)),
+                        allow_over_budget=allow_over_budget)
     finally:
         interrupts.disarm()
         if "display" in holder:
             holder["display"].close()
-    if outcome.results is None:
-        click.echo(("Destroy" if destroy else "Apply") + " cancelled.")
-        return 1
-    return report_rollout(outcome, destroy, style)
 
 
 def report_rollout(outcome: Any, destroy: bool, style: Style) -> int:

@@ -79,3 +79,43 @@ def add_include(text: str, name: str) -> str:
             lines[i] = f"{m.group(1)}{items + ', ' if items else ''}{name}{m.group(3)}"
             return "\n".join(lines) + "\n"
     return add_entries(text, "include", [name])
+
+
+def set_environment_value(text: str, path: tuple[str, ...], environment: str,
+                          value: Any) -> str:
+    """`text` (a config) with the mapping at `path` (a variable, `("variables", "v")`, or a
+    per-environment setting, `("components", "api", "replicas")`) giving `environment` the
+    value `value`: the entry is replaced where it is written, or added to the mapping (inside
+    its braces for a flow mapping, as a line like its others for a block one). Everything
+    else, comments included, stays as it is."""
+    node = yaml.compose(text)
+    for key in path:
+        found = None
+        if isinstance(node, yaml.MappingNode):
+            found = next((v for k, v in node.value if k.value == key), None)
+        if found is None:
+            raise MlformError(f"{'.'.join(path)} is not written in the config")
+        node = found
+    if not isinstance(node, yaml.MappingNode):
+        raise MlformError(f"{'.'.join(path)} is not a mapping of values per environment")
+    scalar = flow_value(value)
+    for key, item in node.value:
+        if key.value == environment:
+            start, end = item.start_mark.index, item.end_mark.index
+            return text[:start] + scalar + text[end:]
+    if node.flow_style:
+        end = node.end_mark.index - 1  # the closing brace
+        inner = text[node.start_mark.index + 1:end].strip()
+        sep = ", " if inner else ""
+        return text[:end].rstrip() + f"{sep}{environment}: {scalar}" + text[end:]
+    last = node.value[-1][1]
+    column: int = node.value[0][0].start_mark.column
+    at = text.find("\n", last.end_mark.index - 1)
+    at = len(text) if at < 0 else at
+    return text[:at] + "\n" + " " * column + f"{environment}: {scalar}" + text[at:]
+
+
+def flow_value(value: Any) -> str:
+    """`value` as YAML on one line (`v2`, `"1.10"`, `[a, b]`)."""
+    dumped = str(yaml.safe_dump(value, default_flow_style=True, width=10_000)).strip()
+    return dumped[: -len("...")].strip() if dumped.endswith("...") else dumped
