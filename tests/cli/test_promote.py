@@ -5,7 +5,6 @@ the allowed difference (prod's replicas) alone, applies, and records what it did
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
@@ -15,6 +14,7 @@ import yaml
 
 from mlform.providers.aws.session import SANDBOX_ACCOUNT_HEADER
 from tests.cli.conftest import Cli
+from tests.cli.test_lock import push
 
 STAGING, PROD = "111111111111", "222222222222"
 CONFIG = """project: {project}
@@ -45,18 +45,6 @@ def ecr(sandbox: Any, account: str, region: str) -> Any:
     client.meta.events.register("before-send", lambda request, **_: request.headers.__setitem__(
         SANDBOX_ACCOUNT_HEADER, account))
     return client
-
-
-def push(client: Any, repository: str, tag: str, build: str) -> str:
-    """A minimal image pushed under `tag`: the same `build` gives the same digest anywhere."""
-    manifest = json.dumps({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 7,
-                   "digest": "sha256:" + hashlib.sha256(build.encode()).hexdigest()},
-        "layers": []})
-    image = client.put_image(repositoryName=repository, imageManifest=manifest, imageTag=tag)
-    return str(image["image"]["imageId"]["imageDigest"])
 
 
 def served(sandbox: Any, project: str, account: str, region: str) -> str:
