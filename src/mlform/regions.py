@@ -24,7 +24,7 @@ from mlform.cost.report import BudgetError, CostReport, usd
 from mlform.engine.apply import ApplyEvent
 from mlform.engine.drift import DriftReport
 from mlform.engine.plan import Plan
-from mlform.errors import MlformError
+from mlform.errors import ConfigError, MlformError
 from mlform.providers.registry import Registry, default_registry
 from mlform.state.models import State
 
@@ -58,12 +58,26 @@ class RolloutOutcome:
         return self.results is not None and all(r.ok for r in self.results.values())
 
 
-def _parallel(fn: Callable[[str], Any], names: Sequence[str]) -> dict[str, Any]:
-    """`fn(name)` for every name at once; the first error (in `names` order) is raised."""
+def _parallel(fn: Callable[[str], Any], names: Sequence[str], *,
+              label: bool = False) -> dict[str, Any]:
+    """`fn(region)` for every region at once; the first error (in `names` order) is raised,
+    its message starting with `[region] ` when `label` and it does not name the region (a
+    config error names its file and line instead)."""
+    def run(region: str) -> Any:
+        try:
+            return fn(region)
+        except ConfigError:
+            raise
+        except MlformError as exc:
+            if label and region not in exc.message:
+                exc.message = f"[{region}] {exc.message}"
+                exc.args = (exc.message,)
+            raise
+
     if len(names) == 1:
-        return {names[0]: fn(names[0])}
+        return {names[0]: run(names[0])}
     with ThreadPoolExecutor(max_workers=len(names)) as pool:
-        futures = {n: pool.submit(fn, n) for n in names}
+        futures = {n: pool.submit(run, n) for n in names}
     return {n: f.result() for n, f in futures.items()}
 
 
@@ -122,18 +136,19 @@ class Regions:
              ) -> dict[str, Plan]:
         """Every region's plan, made in parallel, each under its own lock."""
         return _parallel(lambda r: self.workspaces[r].plan(
-            destroy=destroy, refresh=refresh, parallelism=parallelism), self.names)
+            destroy=destroy, refresh=refresh, parallelism=parallelism), self.names,
+            label=self.several)
 
     def cost(self, plans: Mapping[str, Plan]) -> dict[str, CostReport]:
         return {r: self.workspaces[r].cost(p) for r, p in plans.items()}
 
     def drift(self, *, parallelism: int = 10) -> dict[str, DriftReport]:
         return _parallel(lambda r: self.workspaces[r].drift(parallelism=parallelism),
-                         self.names)
+                         self.names, label=self.several)
 
     def refresh(self, *, parallelism: int = 10) -> dict[str, DriftReport]:
         return _parallel(lambda r: self.workspaces[r].refresh(parallelism=parallelism),
-                         self.names)
+                         self.names, label=self.several)
 
     # -- apply ----------------------------------------------------------------------------
 
@@ -170,7 +185,7 @@ class Regions:
         with self._locked(operation) as states:
             plans = _parallel(lambda r: self.workspaces[r]._plan(
                 states[r], destroy=destroy, refresh=refresh, parallelism=parallelism),
-                self.names)
+                self.names, label=self.several)
             if not (allow_over_budget or destroy):
                 check_budget(self.cost(plans))
             changes = any(p.has_changes for p in plans.values())

@@ -74,6 +74,8 @@ def test_dev_staging_and_prod_apply_on_the_sandbox(example: Cli, sandbox: Any,
     wrong = example.run("apply", "-e", "prod", "--auto-approve", env=mixed_up)
     assert wrong.code == 1
     assert STAGING in wrong.err and PROD in wrong.err and "Traceback" not in wrong.err
+    assert (f"environment 'prod' expects AWS account {PROD}, but the credentials in use "
+            f"belong to {STAGING} (profile 'fraud-prod'") in wrong.err
     assert not (example.cwd / ".mlform/state/prod/ap-south-1/state.json").exists()
     staging = prod = profiles
 
