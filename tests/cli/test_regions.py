@@ -218,3 +218,27 @@ def test_ctrl_c_stops_the_rollout_and_loses_nothing(cli: Cli, sandbox: Any, uid:
     done = cli.run("apply", "--auto-approve")
     assert done.code == 0, done.err
     assert "Apply complete! 3 region(s)." in done.out
+
+
+def test_the_budget_is_the_environment_s_over_all_its_regions(cli: Cli, sandbox: Any) -> None:
+    # an EKS control plane is $73.00 a month in each region: under the budget in any one of
+    # them, over it in three
+    cli.write("project: bud\nenvironments:\n  prod:\n"
+              f"    regions: [{', '.join(REGIONS)}]\n"
+              "budget: {monthly_usd: 150}\n"
+              "resources:\n  aws_eks_cluster.k:\n"
+              "    role_arn: arn:aws:iam::123456789012:role/x\n"
+              "    vpc_config: {subnet_ids: [subnet-1, subnet-2]}\n")
+    r = cli.run("plan")
+    assert r.code == 1
+    assert "Budget: $150.00 for 'prod' over its regions: over by $69.00." in r.out
+    assert r.out.count("Budget:") == 1  # not once per region
+    assert r.err.startswith("Error: the plan's monthly estimate, $219.00 over its regions "
+                            "(ap-southeast-1 $73.00, ap-northeast-1 $73.00, ap-south-1 "
+                            "$73.00), is above the budget of $150.00 for environment 'prod'")
+    assert cli.run("apply", "--auto-approve").code == 1
+    assert not any((cli.cwd / ".mlform/state/prod" / region / "state.json").exists()
+                   for region in REGIONS)
+    ok = cli.run("plan", "--region", "ap-south-1")  # one region alone is within it
+    assert ok.code == 0, ok.err
+    assert "Budget: $150.00 for 'prod' over its regions: $77.00 to spare." in ok.out

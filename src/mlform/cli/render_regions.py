@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -31,7 +32,8 @@ def iter_regions_text(rg: Any, plans: Mapping[str, Plan], style: Style,
         yield region_rule(region, style)
         yield ""
         yield from iter_plan_text(plan, rg.registry, style, prefix=f"[{region}] ")
-        yield from cost_section(reports[region], plan, style)
+        # the budget is the environment's, checked against every region together (below)
+        yield from cost_section(replace(reports[region], budget_usd=None), plan, style)
         yield ""
     add = change = destroy = 0
     for plan in plans.values():
@@ -41,6 +43,13 @@ def iter_regions_text(rg: Any, plans: Mapping[str, Plan], style: Style,
     after = sum(r.after.desired for r in reports.values())
     yield style.bold(f"Total over {len(plans)} regions: {add} to add, {change} to change, "
                      f"{destroy} to destroy; {usd(before)} -> {usd(after)} per month.")
+    budget = next(iter(reports.values())).budget_usd if reports else None
+    if budget is not None:
+        over = after > budget
+        paint = style.red if over else style.green
+        yield paint(f"Budget: {usd(budget)} for '{rg.environment}' over its regions: "
+                    + (f"over by {usd(after - budget)}." if over
+                       else f"{usd(budget - after)} to spare."))
 
 
 def plan_regions(rg: Any, plans: Mapping[str, Plan], style: Style, *, as_json: bool,
