@@ -20,7 +20,10 @@ resources:
 
 
 def _repos(boto: Any, uid: str) -> list[str]:
-    return [r["repositoryName"] for r in boto("ecr").describe_repositories()["repositories"]
+    # every page: the session's sandbox holds hundreds of repositories by now, and one call
+    # answers 100 at most
+    pages = boto("ecr").get_paginator("describe_repositories").paginate()
+    return [r["repositoryName"] for page in pages for r in page["repositories"]
             if r["repositoryName"].endswith(uid)]
 
 

@@ -110,3 +110,27 @@ def test_busy_port_is_a_clear_error(home: Path) -> None:
         f"the sandbox failed to start: cannot listen on 127.0.0.1:{port}: Address already in "
         "use; choose another port with `mlform sandbox start --port N` or MLFORM_SANDBOX_PORT")
     assert not (home / "sandbox" / "server.json").exists()
+
+
+def test_kms_keys_and_what_they_encrypt_survive_a_restart(home: Path) -> None:
+    """moto keeps a KMS key's key material as a `cryptography` private key, which pickle cannot
+    write: one KMS key used to stop every later snapshot, so a stop lost everything."""
+    info = lifecycle.start(str(home))
+    kms = client(info.url, "kms")
+    key = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    curve = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    symmetric = kms.create_key()["KeyMetadata"]["KeyId"]
+    blob = kms.encrypt(KeyId=symmetric, Plaintext=b"features")["CiphertextBlob"]
+    signed = kms.sign(KeyId=key, Message=b"m", SigningAlgorithm="RSASSA_PSS_SHA_256")
+    client(info.url, "s3").create_bucket(Bucket="after-the-key")
+    lifecycle.stop(str(home))
+    info = lifecycle.start(str(home))
+    kms = client(info.url, "kms")
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"features"
+    assert kms.verify(KeyId=key, Message=b"m", Signature=signed["Signature"],
+                      SigningAlgorithm="RSASSA_PSS_SHA_256")["SignatureValid"]
+    assert kms.describe_key(KeyId=curve["KeyId"])["KeyMetadata"]["KeySpec"] == "ECC_NIST_P256"
+    names = [b["Name"] for b in client(info.url, "s3").list_buckets()["Buckets"]]
+    assert names == ["after-the-key"]
+    assert "snapshot failed" not in (home / "sandbox" / "sandbox.log").read_text()
+    lifecycle.stop(str(home))

@@ -28,6 +28,7 @@ from mlform.sandbox.server import HEALTH_PATH, SERVER_INFO, SNAPSHOT
 DEFAULT_PORT = 4750
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
+BUSY_TIMEOUT = 30.0
 
 
 def mlform_home(home: str | None = None) -> Path:
@@ -60,9 +61,9 @@ class SandboxInfo:
         return path.stat().st_size if path.exists() else 0
 
 
-def _healthy(url: str, data_dir: Path) -> bool:
+def _healthy(url: str, data_dir: Path, timeout: float = 2.0) -> bool:
     try:
-        with urllib.request.urlopen(url + HEALTH_PATH, timeout=2) as resp:
+        with urllib.request.urlopen(url + HEALTH_PATH, timeout=timeout) as resp:
             info = json.loads(resp.read())
     except (OSError, ValueError, urllib.error.URLError):
         return False
@@ -88,7 +89,9 @@ def status(home: str | None = None) -> SandboxInfo | None:
                            str(raw["data_dir"]), float(raw["started_at"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not _alive(info.pid) or not _healthy(info.url, data_dir):
+    # A live server may be slow to answer while it writes a snapshot of a large state: it is
+    # given time, rather than taken for dead and started a second time beside itself.
+    if not _alive(info.pid) or not _healthy(info.url, data_dir, BUSY_TIMEOUT):
         return None
     return info
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import copyreg
+import functools
 import io
 import json
 import os
@@ -32,6 +33,10 @@ SNAPSHOT = "snapshot.pickle"
 SERVER_INFO = "server.json"
 HEALTH_PATH = "/_mlform/sandbox"
 SNAPSHOT_EVERY = 1.0
+# A snapshot holds every request while it pickles: after one that took t seconds the next waits
+# at least SNAPSHOT_PACE * t, so a large sandbox (a test session's holds GBs) spends at most
+# about a tenth of its time snapshotting. A stop always writes one.
+SNAPSHOT_PACE = 10.0
 _READ_PREFIXES = ("Describe", "List", "Get", "Head", "Search", "BatchGet", "Query", "Scan")
 
 StartResponse = Callable[..., Any]
@@ -171,20 +176,65 @@ class Sandbox:
         return len(data)
 
     def snapshot_loop(self, stop: threading.Event) -> None:
+        pause = SNAPSHOT_EVERY
         while not stop.is_set():
-            if self.dirty.wait(SNAPSHOT_EVERY) and not stop.wait(SNAPSHOT_EVERY):
+            if self.dirty.wait(SNAPSHOT_EVERY) and not stop.wait(pause):
+                started = time.monotonic()
                 try:
                     self.snapshot()
                 except Exception as exc:
                     print(f"snapshot failed: {exc!r}", file=sys.stderr, flush=True)
+                pause = max(SNAPSHOT_EVERY, SNAPSHOT_PACE * (time.monotonic() - started))
 
 
 def _dispatch_table() -> dict[type, Callable[[Any], Any]]:
-    """Locks inside moto's backends pickle as new, unlocked locks."""
+    """Locks inside moto's backends pickle as new, unlocked locks; the `cryptography` keys
+    some backends hold (every KMS key's key material, SNS signing keys), which pickle cannot
+    write by itself, as PEM, loaded back as keys on restore. (One KMS key used to make every
+    later snapshot fail, so a stop lost the sandbox's contents.)"""
     table = dict(copyreg.dispatch_table)
     table[type(threading.Lock())] = lambda _lock: (threading.Lock, ())
     table[type(threading.RLock())] = lambda _lock: (threading.RLock, ())
+    for private in _key_samples():
+        table[type(private)] = _reduce_private
+        table[type(private.public_key())] = _reduce_public
     return table
+
+
+@functools.cache
+def _key_samples() -> tuple[Any, ...]:
+    """One key of each kind moto makes, for their concrete classes (entries of a dispatch
+    table are looked up by exact type, which keeps pickling at C speed)."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    return (rsa.generate_private_key(public_exponent=65537, key_size=1024),
+            ec.generate_private_key(ec.SECP256R1()), ed25519.Ed25519PrivateKey.generate())
+
+
+def _reduce_private(key: Any) -> tuple[Callable[[bytes], Any], tuple[bytes]]:
+    from cryptography.hazmat.primitives import serialization as ser
+
+    return _private_key, (key.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.PKCS8,
+                                            ser.NoEncryption()),)
+
+
+def _reduce_public(key: Any) -> tuple[Callable[[bytes], Any], tuple[bytes]]:
+    from cryptography.hazmat.primitives import serialization as ser
+
+    return _public_key, (key.public_bytes(ser.Encoding.PEM,
+                                          ser.PublicFormat.SubjectPublicKeyInfo),)
+
+
+def _private_key(pem: bytes) -> Any:
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    return load_pem_private_key(pem, None)
+
+
+def _public_key(pem: bytes) -> Any:
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    return load_pem_public_key(pem)
 
 
 def serve(host: str, port: int, data_dir: Path) -> None:
