@@ -163,7 +163,7 @@ def stop(home: str | None = None) -> bool:
         time.sleep(0.1)
     os.kill(info.pid, signal.SIGKILL)
     raise SandboxError(f"the sandbox (pid {info.pid}) did not stop within {STOP_TIMEOUT:.0f}s "
-                       "and was killed; changes of its last second may be lost")
+                       "and was killed; changes since its last snapshot may be lost")
 
 
 def ensure_running(home: str | None = None) -> SandboxInfo:

@@ -2,9 +2,10 @@
 
 moto keeps everything in memory. To survive restarts, this process snapshots moto's backends
 (pickled, all services in one pickle so cross-references survive) to `snapshot.pickle` in its
-data folder, at most once a second after any request that may have changed something, and once
-more on SIGTERM/SIGINT. At start it restores the last snapshot. A SIGKILL can lose at most the
-last second of changes (`mlform sandbox stop` sends SIGTERM).
+data folder, about a second after any request that may have changed something (paced by how
+long the last snapshot took, see SNAPSHOT_PACE), and once more on SIGTERM/SIGINT. At start it
+restores the last snapshot. A SIGKILL can lose the changes since the last snapshot (`mlform
+sandbox stop` sends SIGTERM).
 
 Run by `mlform sandbox start` (see `lifecycle.py`); not meant to be started by hand, but it can
 be: `python -m mlform.sandbox.server --port 4750 --data-dir ~/.mlform/sandbox`.
