@@ -197,7 +197,8 @@ def test_gpu_pins_per_region(cli: Cli, sandbox: Any, uid: str,
         "trainer": {"request": "A100:8", "instance_type": "p4d.24xlarge"}}
     for region in ("ap-southeast-1", "ap-northeast-1"):  # the sandbox's EKS default
         assert pins[region]["eks"]["trainer"]["kubernetes_version"] == "1.35"
-        assert pins[region]["eks"]["trainer"]["ami_types"] == {"gpu": "AL2_x86_64_GPU"}
+        gpu_ami = pins[region]["eks"]["trainer"]["ami_types"]
+        assert gpu_ami == {"gpu": "AL2023_x86_64_NVIDIA"}
 
     def gpu_nodes(doc: dict[str, Any], region: str) -> list[str]:
         change = next(c for c in doc["regions"][region]["resource_changes"]

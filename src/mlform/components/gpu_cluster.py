@@ -25,7 +25,7 @@ CLUSTER_POLICIES = ["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"]
 NODE_POLICIES = ["arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
                  "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
                  "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"]
-GPU_AMI_TYPE = "AL2_x86_64_GPU"
+GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA"  # AL2 AMIs end with Kubernetes 1.32
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}
 
 

@@ -13,8 +13,10 @@ region it holds, for each component that has one:
           gpu:                      # component -> the instance type a `gpu:` request got
             trainer: {request: "A100:8", instance_type: p4de.24xlarge}
           eks:                      # gpu_cluster -> what EKS or mlform would otherwise choose
-            trainer: {kubernetes_version: "1.35", ami_types: {gpu: AL2_x86_64_GPU},
-                      observed: {platform_version: eks.4, ami_types: {system: AL2_x86_64}}}
+            trainer: {kubernetes_version: "1.35",
+                      ami_types: {gpu: AL2023_x86_64_NVIDIA},
+                      observed: {platform_version: eks.4,
+                                 ami_types: {system: AL2023_x86_64_STANDARD}}}
     catalog: sha256:...             # the price catalog's version (it ranks GPU types)
     mlform: 0.1.0                   # mlform's version (it decides how components expand)
 

@@ -62,7 +62,7 @@ def _gpu_group(cluster: str, name: str, role: str, network: dict[str, Any],
                **extra: Any) -> dict[str, Any]:
     return {"cluster_name": cluster, "node_group_name": name, "node_role_arn": role,
             "subnet_ids": network["subnets"], "instance_types": ["p3.2xlarge"],
-            "ami_type": "AL2_x86_64_GPU", "capacity_type": "SPOT",
+            "ami_type": "AL2023_x86_64_NVIDIA", "capacity_type": "SPOT",
             "scaling_config": {"min_size": 0, "max_size": 4, "desired_size": 0},
             "taint": [{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}],
             "labels": {"accelerator": "nvidia-tesla-v100"}, **extra}
@@ -242,6 +242,51 @@ def test_version_rules_at_plan_time() -> None:
         "Kubernetes does not support: set it to 1.30 (or at least 1.27)"]
 
 
+def test_amazon_linux_2_nodes_end_with_kubernetes_1_32_at_plan_time() -> None:
+    planned = {"aws_eks_cluster.c": {"name": "c", "version": "1.33"}}
+    gpu = {"cluster_name": "c", "ami_type": "AL2_x86_64_GPU"}
+    expected = ("ami_type AL2_x86_64_GPU is an Amazon Linux 2 image, which EKS offers up to "
+                "Kubernetes 1.32 only, and these nodes run 1.33: use an AL2023 type "
+                "(AL2023_x86_64_NVIDIA for GPU nodes, AL2023_x86_64_STANDARD) or a "
+                "Bottlerocket one")
+    assert EksNodeGroup.check_related(gpu, planned) == [expected]  # the cluster's version
+    assert EksNodeGroup.check_related({**gpu, "version": "1.32"}, planned) == []
+    assert EksNodeGroup.check_related({**gpu, "ami_type": "AL2023_x86_64_NVIDIA"},
+                                      planned) == []
+    assert EksNodeGroup.check_related(gpu, {}) == []  # unknown until apply: EKS decides
+
+
+def test_the_sandbox_refuses_amazon_linux_2_nodes_after_1_32(
+        aws_session: Any, stack_context: StackContext, uid: str, roles: tuple[str, str],
+        network: dict[str, Any], boto: Any) -> None:
+    eks = boto("eks")
+    clusters = EksCluster(aws_session)
+    meta = ResourceMeta("aws_eks_cluster.al2", stack_context)
+    config = _cluster_args(f"al2-{uid}", roles[0], network, version="1.32")
+    cluster = clusters.wait_ready(clusters.create(EksCluster.Args.model_validate(config), meta))
+    rt = EksNodeGroup(aws_session)
+    group_meta = ResourceMeta("aws_eks_node_group.al2", stack_context)
+    old = _gpu_group(cluster["id"], f"old-{uid}", roles[1], network, ami_type="AL2_x86_64_GPU")
+    group = rt.wait_ready(rt.create(EksNodeGroup.Args.model_validate(old), group_meta))
+    cluster = clusters.update(cluster["id"], cluster, EksCluster.Args.model_validate(
+        {**config, "version": "1.33"}), meta)
+    with pytest.raises(ProviderError) as err:  # an AL2 group cannot follow its cluster
+        rt.update(group["id"], group, EksNodeGroup.Args.model_validate(
+            {**old, "version": "1.33"}), group_meta)
+    assert "AMI Type AL2_x86_64_GPU is only supported for kubernetes versions 1.32" in (
+        err.value.message)
+    with pytest.raises(ProviderError):  # nor be made on it
+        rt.create(EksNodeGroup.Args.model_validate(
+            {**old, "node_group_name": f"new-{uid}"}), group_meta)
+    plain = _gpu_group(cluster["id"], f"plain-{uid}", roles[1], network, ami_type=None)
+    made = rt.wait_ready(rt.create(EksNodeGroup.Args.model_validate(plain), group_meta))
+    live = eks.describe_nodegroup(clusterName=f"al2-{uid}", nodegroupName=f"plain-{uid}")
+    assert live["nodegroup"]["amiType"] == "AL2023_x86_64_STANDARD"  # EKS's default now
+    for each in (made, group):
+        rt.delete(each["id"], each)
+    clusters.delete(cluster["id"], cluster)
+
+
 # -- GPU node groups --------------------------------------------------------------------------
 
 def test_gpu_node_group(aws_session: Any, stack_context: StackContext, uid: str,
@@ -256,7 +301,7 @@ def test_gpu_node_group(aws_session: Any, stack_context: StackContext, uid: str,
     live = eks.describe_nodegroup(clusterName=f"gpu-{uid}", nodegroupName=f"p3-{uid}")
     group = live["nodegroup"]
     assert (group["instanceTypes"], group["amiType"], group["capacityType"]) == (
-        ["p3.2xlarge"], "AL2_x86_64_GPU", "SPOT")
+        ["p3.2xlarge"], "AL2023_x86_64_NVIDIA", "SPOT")
     assert group["scalingConfig"] == {"minSize": 0, "maxSize": 4, "desiredSize": 0}
     assert group["taints"] == [{"key": "nvidia.com/gpu", "value": "true",
                                 "effect": "NO_SCHEDULE"}]
@@ -353,7 +398,7 @@ resources:
     node_role_arn: {node_role}
     subnet_ids: [{subnets}]
     instance_types: [p3.2xlarge]
-    ami_type: AL2_x86_64_GPU
+    ami_type: AL2023_x86_64_NVIDIA
     capacity_type: SPOT
     scaling_config: {{min_size: 0, max_size: 4, desired_size: 0}}
     taint:

@@ -66,6 +66,10 @@ VERSION = r"^\d+\.\d+$"
 # Kubernetes' version skew policy: a kubelet may be up to three minor versions older than its
 # API server (two before 1.28), never newer.
 KUBELET_SKEW = 3
+# Amazon Linux 2 node images end with Kubernetes 1.32 (AL2 reached end of support on 26 November
+# 2025): from 1.33 EKS refuses AL2_* AMI types and defaults to AL2023. The plan checks it
+# (EksNodeGroup.check_related) and the sandbox refuses it, as EKS does.
+LAST_AL2 = (1, 33)
 
 
 def minor_version(version: Any) -> tuple[int, int] | None:

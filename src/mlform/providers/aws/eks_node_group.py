@@ -18,6 +18,7 @@ from pydantic import AfterValidator, Field, ValidationError, model_validator
 from mlform.providers.aws.base import all_tags, aws_chosen, tags_all_field, tags_field, user_tags
 from mlform.providers.aws.eks import (
     KUBELET_SKEW,
+    LAST_AL2,
     VERSION,
     AmiType,
     EksCluster,
@@ -93,7 +94,8 @@ class EksNodeGroupArgs(ArgsModel):
     capacity_type: Annotated[Literal["ON_DEMAND", "SPOT"], ForceNew()] = Field(
         "ON_DEMAND", description="ON_DEMAND or SPOT instances.")
     ami_type: Annotated[AmiType | None, ForceNew()] = Field(None, description=(
-        "Node image, such as AL2_x86_64_GPU (default: EKS's choice, not managed)."))
+        "Node image, such as AL2023_x86_64_NVIDIA (default: EKS's choice, not managed). "
+        "Amazon Linux 2 types (AL2_*) run Kubernetes 1.32 at most."))
     disk_size: Annotated[int | None, ForceNew()] = Field(None, ge=1, description=(
         "Root disk size in GiB (default: EKS's, 20 or 50 on Windows; not managed)."))
     scaling_config: ScalingConfig = Field(description="How many nodes the group may run.")
@@ -169,6 +171,13 @@ class EksNodeGroup(EksResource[EksNodeGroupArgs]):
                        and attrs.get("name") == after.get("cluster_name")), None)
         mine = after.get("version")
         nodes, ours = minor_version(mine), minor_version(theirs)
+        runs = nodes or ours  # a group whose version is left to its cluster runs the cluster's
+        ami = after.get("ami_type")
+        if isinstance(ami, str) and ami.startswith("AL2_") and runs and runs >= LAST_AL2:
+            return [f"ami_type {ami} is an Amazon Linux 2 image, which EKS offers up to "
+                    f"Kubernetes 1.32 only, and these nodes run {mine or theirs}: use an AL2023 "
+                    "type (AL2023_x86_64_NVIDIA for GPU nodes, AL2023_x86_64_STANDARD) or a "
+                    "Bottlerocket one"]
         if nodes is None or ours is None or nodes[0] != ours[0]:
             return []  # unknown until apply, or left to EKS (then the cluster's)
         if nodes > ours:

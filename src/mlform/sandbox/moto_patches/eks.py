@@ -109,6 +109,23 @@ def patch_eks() -> None:
     setattr(EKSBackend, "_mlform_patched", True)  # noqa: B010
 
 
+def _past_al2(version: str | None) -> bool:
+    """Whether Kubernetes `version` comes after the last with Amazon Linux 2 node images."""
+    from mlform.providers.aws.eks import LAST_AL2  # the rule the plan checks, shared
+
+    return _minor(version) >= LAST_AL2
+
+
+def _al2_too_new(ami_type: str | None, version: str | None) -> bool:
+    return bool(ami_type) and str(ami_type).startswith("AL2_") and _past_al2(version)
+
+
+def _al2_message(ami_type: str | None, version: str | None) -> str:
+    return (f"AMI Type {ami_type} is only supported for kubernetes versions 1.32 or earlier; "
+            f"Kubernetes {version} runs AL2023 (AL2023_x86_64_STANDARD, AL2023_x86_64_NVIDIA, "
+            "...) or Bottlerocket AMI types")
+
+
 def _minor(version: str | None) -> tuple[int, ...]:
     try:
         return tuple(int(p) for p in (version or "").split("."))
@@ -144,6 +161,12 @@ def _patch_versions() -> None:
                 raise refuse(cluster.name, kwargs["nodegroup_name"],
                              f"Requested Nodegroup version {kwargs['version']} is newer than "
                              f"cluster version {cluster.version}")
+            ami = kwargs.get("ami_type")
+            if ami is None and _past_al2(kwargs["version"]):
+                kwargs["ami_type"] = "AL2023_x86_64_STANDARD"  # EKS's default from 1.33 on
+            elif _al2_too_new(ami, kwargs["version"]):
+                raise refuse(cluster.name, kwargs["nodegroup_name"], _al2_message(
+                    ami, kwargs["version"]))
         return original_create_nodegroup(self, **kwargs)
 
     def update_nodegroup_version(self: Any, cluster_name: str, nodegroup_name: str,
@@ -159,6 +182,8 @@ def _patch_versions() -> None:
             raise refuse(cluster_name, nodegroup_name,
                          f"Nodegroup {nodegroup_name} cannot be downgraded from "
                          f"{group.version} to {version}")
+        if _al2_too_new(group.ami_type, version):
+            raise refuse(cluster_name, nodegroup_name, _al2_message(group.ami_type, version))
         group.version = version
         return {"id": str(mock_random.uuid4()), "status": "Successful", "type": "VersionUpdate",
                 "params": [{"type": "Version", "value": version}], "createdAt": utcnow(),
