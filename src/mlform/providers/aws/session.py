@@ -10,6 +10,7 @@ credentials: nothing can reach a real AWS endpoint by accident.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import Counter
 from typing import Any
@@ -22,6 +23,16 @@ from mlform.providers.base import StackContext
 SANDBOX_CREDENTIALS = ("mlform-sandbox", "mlform-sandbox")  # moto accepts any
 SANDBOX_ACCOUNT_HEADER = "x-moto-account-id"
 MAX_ATTEMPTS = 10
+
+
+@functools.cache
+def _shared_loader() -> Any:
+    """botocore's data loader (service models, endpoints), made once for the process; its
+    caches are filled on first use and only read afterwards (two threads filling one at the
+    same moment both parse the same file: harmless)."""
+    from botocore.loaders import create_loader
+
+    return create_loader()
 
 
 class AwsSession:
@@ -52,6 +63,10 @@ class AwsSession:
                 raise ProviderError(
                     f"environment '{ctx.environment}': {exc} (profiles come from ~/.aws/config "
                     "and ~/.aws/credentials)") from None
+        # Every session of the process reads the service models through one loader: parsing
+        # them (EC2's is megabytes of JSON) cost each new session about half a second of CPU,
+        # several times over in an environment of several regions.
+        self._session._session.register_component("data_loader", _shared_loader())
         self._config = botocore.config.Config(
             retries={"mode": "adaptive", "max_attempts": MAX_ATTEMPTS},
             connect_timeout=10, read_timeout=60,
