@@ -5,7 +5,9 @@ the allowed difference (prod's replicas) alone, applies, and records what it did
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 from typing import Any
 
 import boto3
@@ -94,6 +96,17 @@ def test_promotion_carries_staging_s_digest_to_prod(cli: Cli, sandbox: Any,
     r = cli.run("promote", "staging", "prod", input="no\n")  # declined: nothing changes
     assert r.code == 1, r.err
     assert "Promotion cancelled" in r.out
+    assert (cli.cwd / "mlform.yaml").read_text() == config_before
+
+    # prod busy: the plan cannot be made, so nothing is promoted and the files go back
+    lock = cli.cwd / ".mlform/state/prod/ap-south-1/lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        r = cli.run("promote", "staging", "prod", "--auto-approve")
+    finally:
+        os.close(fd)
+    assert r.code == 1 and "environment 'prod' in ap-south-1 is locked" in r.err, r.err
     assert (cli.cwd / "mlform.yaml").read_text() == config_before
 
     r = cli.run("promote", "staging", "prod", "--auto-approve")

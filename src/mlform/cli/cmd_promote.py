@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import click
 
 from mlform.cli.cmd_core import ALLOW_OVER_BUDGET, PARALLELISM
@@ -44,16 +46,19 @@ def promote(source: str, target: str, config: str, opts: StackOptions, auto_appr
         click.echo("\n".join([style.dim("Left as they are:"), *kept]))
     click.echo("")
     before = write_promotion(promo)
-    asked = False
+    approved = threading.Event()
     try:
         rg = opts.all_regions(config, target)
         outcome = run_rollout(rg, style, Interrupts(style), auto_approve=auto_approve,
-                              parallelism=parallelism, allow_over_budget=allow_over_budget)
-        asked = True
-    finally:
-        if not asked:  # an error before the plan was approved: nothing was changed
+                              parallelism=parallelism, allow_over_budget=allow_over_budget,
+                              approved=approved)
+    except BaseException:
+        # An error or Ctrl-C before the plans were approved changed nothing: the files go
+        # back. Once approved they stay, whatever happens: they say what is being applied.
+        if not approved.is_set():
             restore(promo, before)
-    if outcome.results is None:
+        raise
+    if outcome.results is None:  # declined
         restore(promo, before)
         click.echo("Promotion cancelled; mlform.yaml and mlform.lock are as they were.")
         return 1

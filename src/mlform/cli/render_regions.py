@@ -94,9 +94,10 @@ def apply_regions(rg: Any, style: Style, interrupts: Any, *, auto_approve: bool,
 
 def run_rollout(rg: Any, style: Style, interrupts: Any, *, auto_approve: bool,
                 destroy: bool = False, refresh: bool = True, parallelism: int = 10,
-                allow_over_budget: bool = False) -> Any:
+                allow_over_budget: bool = False, approved: Any = None) -> Any:
     """Show every region's plan, ask, and apply them in rollout order, with progress lines
-    and Ctrl-C handling; the `RolloutOutcome` (its `results` are None when declined)."""
+    and Ctrl-C handling; the `RolloutOutcome` (its `results` are None when declined).
+    `approved` (a threading.Event) is set once the plans are approved."""
     from mlform.cli.cmd_core import ask_approval
     from mlform.cli.progress import ApplyDisplay
     from mlform.regions import with_region
@@ -108,6 +109,8 @@ def run_rollout(rg: Any, style: Style, interrupts: Any, *, auto_approve: bool,
             sys.stdout.write(line + "\n")
         if not auto_approve and not ask_approval(destroy, style):
             return False
+        if approved is not None:
+            approved.set()
         click.echo("")
         holder["display"] = ApplyDisplay(style, sum(_nodes(p) for p in plans.values()))
         interrupts.arm()
