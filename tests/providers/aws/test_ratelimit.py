@@ -54,3 +54,11 @@ def test_limits_per_target_and_from_the_environment(monkeypatch: pytest.MonkeyPa
 def test_bad_rates_say_what_is_expected(text: str) -> None:
     with pytest.raises(ValueError, match="is not SERVICE=CALLS_PER_SECOND"):
         parse_rates(text)
+
+
+def test_global_services_share_one_bucket_across_regions(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLFORM_API_RATE", raising=False)
+    singapore, tokyo = RateLimits.for_target("aws"), RateLimits.for_target("aws")  # 2 sessions
+    assert singapore.bucket("iam") is tokyo.bucket("iam")  # IAM: one limit per account
+    assert singapore.bucket("sagemaker") is not tokyo.bucket("sagemaker")  # per region

@@ -18,6 +18,14 @@ from collections.abc import Callable, Mapping
 # Calls per second on AWS, per service (others: DEFAULT_RATE).
 AWS_RATES: dict[str, float] = {"iam": 10.0, "sagemaker": 20.0, "eks": 10.0, "rds": 20.0}
 DEFAULT_RATE = 50.0
+# Services with one endpoint and one limit for the whole account, whatever the region: the
+# sessions of an environment's regions share one bucket for each (three regions must not send
+# IAM three times its rate; sessions of another account in the same process share it too, which
+# can only be slower than AWS allows, never faster). Regional services' limits are per region,
+# as their buckets.
+GLOBAL_SERVICES = frozenset({"iam", "organizations", "route53", "cloudfront"})
+_GLOBAL: dict[tuple[str, float], TokenBucket] = {}
+_GLOBAL_LOCK = threading.Lock()
 
 
 class TokenBucket:
@@ -86,8 +94,14 @@ class RateLimits:
         if service not in self._buckets:
             with self._lock:
                 rate = self.rates.get(service, self.default)
-                self._buckets.setdefault(
-                    service, TokenBucket(rate) if rate else None)
+                if not rate:
+                    made = None
+                elif service in GLOBAL_SERVICES:  # one for every session of the process
+                    with _GLOBAL_LOCK:
+                        made = _GLOBAL.setdefault((service, rate), TokenBucket(rate))
+                else:
+                    made = TokenBucket(rate)
+                self._buckets.setdefault(service, made)
         return self._buckets[service]
 
     def acquire(self, service: str) -> None:
