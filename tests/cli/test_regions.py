@@ -121,6 +121,8 @@ def test_rollout_stops_after_a_failed_region(project: Cli, uid: str, boto: Any) 
     assert r.code == 1
     assert "Traceback" not in r.err
     assert "[ap-northeast-1] aws_s3_bucket.data:" in r.err
+    assert (f"adopt it with `mlform import -e prod --region ap-northeast-1 aws_s3_bucket.data "
+            f"{_bucket(uid, 'ap-northeast-1')}`") in r.err
     assert "  ap-southeast-1: done. Resources: 2 added" in r.out
     assert "  ap-northeast-1: failed" in r.out
     assert "  ap-south-1: not started (stop_after_failures reached)" in r.out
@@ -134,12 +136,14 @@ def test_rollout_stops_after_a_failed_region(project: Cli, uid: str, boto: Any) 
     with pytest.raises(ClientError):
         boto("s3", "ap-south-1").head_bucket(Bucket=_bucket(uid, "ap-south-1"))
 
-    # once the name is free, the next apply finishes the rollout and leaves the first alone
-    squatter.delete_bucket(Bucket=_bucket(uid, "ap-northeast-1"))
+    # adopted as the message says, the next apply finishes the rollout, leaving the first alone
+    imported = project.run("import", "-e", "prod", "--region", "ap-northeast-1",
+                           "aws_s3_bucket.data", _bucket(uid, "ap-northeast-1"))
+    assert imported.code == 0, imported.err
     done = project.run("apply", "--auto-approve")
     assert done.code == 0, done.err
     assert "  ap-southeast-1: no changes" in done.out
-    assert "  ap-northeast-1: done. Resources: 1 added" in done.out
+    assert "  ap-northeast-1: done. Resources: 0 added, 1 changed" in done.out  # its tags
     assert "  ap-south-1: done. Resources: 2 added" in done.out
     assert project.run("destroy", "--auto-approve").code == 0
 

@@ -211,9 +211,11 @@ class AwsResource(ResourceType[A], Discoverable):
                 f"{operation}: {self.type_name} {id} already exists and belongs to "
                 f"{address or 'a resource'} in mlform stack {stack}: give this resource "
                 "another name")
+        ctx = meta.context
+        where = f"-e {ctx.environment} --region {ctx.region} " if ctx.regional else ""
         return ProviderError(
             f"{operation}: {self.type_name} {id} already exists and was made outside mlform: "
-            f"adopt it with `mlform import {meta.address} {id}`, or give this resource "
+            f"adopt it with `mlform import {where}{meta.address} {id}`, or give this resource "
             "another name")
 
     @staticmethod
