@@ -39,6 +39,7 @@ from mlform.config.checks import (
     label,
     parse_lifecycle,
 )
+from mlform.config.credentials import find_credentials
 from mlform.config.include import merge_includes
 from mlform.config.lockfile import ImageUse, Lock, LockUse, pin_images
 from mlform.config.models import (
@@ -135,22 +136,7 @@ def load_stack(
     config needs and the lock lacks is an error; without, it is resolved live and noted.
     """
     config_path = Path(path)
-    try:
-        text = decode(config_path.read_bytes(), str(config_path))
-    except FileNotFoundError:
-        raise ConfigError.single(
-            f"config file not found: {config_path} (run mlform in the folder that holds "
-            f"{DEFAULT_CONFIG}, or pass --config PATH)"
-        ) from None
-    except OSError as exc:
-        raise ConfigError.single(f"cannot read config file {config_path}: {exc}") from None
-    raw, positions = load_yaml(text, str(config_path))
-    if not isinstance(raw, dict):
-        raise ConfigError.single(
-            "the config must be a mapping with at least `project:`",
-            SourcePos(str(config_path), 1, 1),
-        )
-    includes = merge_includes(raw, positions, config_path)
+    raw, positions, includes = _read_config(config_path)
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
@@ -163,8 +149,8 @@ def load_stack(
         region=_pick_region(b, env, env_name, region), profile=env.profile, home=home,
         account=env.account, account_id=env.account_id, regional=env.regions is not None,
     )
-    from_files, problems = merge_var_files([read_var_file(f) for f in var_files],
-                                           config.variables, config_path)
+    from_files, problems = merge_var_files(_read_var_files(var_files), config.variables,
+                                           config_path)
     b.problems.extend(problems)
     values = _variables(b, config, env_name, {**from_files, **(variables or {})})
     static = {"project": ctx.project, "environment": ctx.environment, "region": ctx.region}
@@ -207,6 +193,41 @@ def load_stack(
         images={c.name: c.images for c in expanded if c.images},
         pins={c.name: c.pins for c in expanded if c.pins}, lock_notes=use.notes,
     )
+
+
+def _read_config(config_path: Path) -> tuple[dict[str, Any], Positions, list[Path]]:
+    """The config file and the files it includes, read; credentials written in them are
+    refused here, before anything reads them or echoes them in a later message."""
+    try:
+        text = decode(config_path.read_bytes(), str(config_path))
+    except FileNotFoundError:
+        raise ConfigError.single(
+            f"config file not found: {config_path} (run mlform in the folder that holds "
+            f"{DEFAULT_CONFIG}, or pass --config PATH)"
+        ) from None
+    except OSError as exc:
+        raise ConfigError.single(f"cannot read config file {config_path}: {exc}") from None
+    raw, positions = load_yaml(text, str(config_path))
+    if not isinstance(raw, dict):
+        raise ConfigError.single(
+            "the config must be a mapping with at least `project:`",
+            SourcePos(str(config_path), 1, 1),
+        )
+    includes = merge_includes(raw, positions, config_path)
+    found = find_credentials(raw, positions)
+    if found:
+        raise ConfigError(found)
+    return raw, positions, includes
+
+
+def _read_var_files(var_files: Sequence[str | os.PathLike[str]]) -> list[Any]:
+    """The var files, read; credentials written in them are refused."""
+    files = [read_var_file(f) for f in var_files]
+    found = [p for vf in files
+             for p in find_credentials(vf.values, vf.positions, f"the var file {vf.path}")]
+    if found:
+        raise ConfigError(found)
+    return files
 
 
 def _pick_region(b: Builder, env: EnvironmentConfig, env_name: str,
