@@ -5,7 +5,8 @@
     plan = ws.plan()
     outcome = ws.apply(plan)
 
-Every operation that reads or changes state holds the state lock for its whole duration.
+Every operation that changes the state holds its lock for its whole duration; those that only
+read it (plan, drift, state, show) take none.
 """
 
 from __future__ import annotations
@@ -109,8 +110,15 @@ class Workspace:
     # -- plan -----------------------------------------------------------------------------
 
     def plan(self, *, destroy: bool = False, refresh: bool = True, parallelism: int = 10,
-             ) -> Plan:
-        """Refresh, then compare the config with the state: what apply would do."""
+             lock: bool = False) -> Plan:
+        """Refresh, then compare the config with the state: what apply would do.
+
+        A plan changes nothing, so it reads the state without its lock (it works while an
+        apply runs, showing what that apply has done so far); `lock`: hold the lock, for a
+        plan that is saved to be applied (`plan -out`)."""
+        if not lock:
+            return self._plan(self.backend.snapshot(), destroy=destroy, refresh=refresh,
+                              parallelism=parallelism)
         with self.backend.lock("plan"):
             state = self.backend.load()
             return self._plan(state, destroy=destroy, refresh=refresh, parallelism=parallelism)
@@ -144,9 +152,9 @@ class Workspace:
                 if r.lifecycle.ignore_changes}
 
     def drift(self, *, parallelism: int = 10) -> DriftReport:
-        """Read every managed object and report what changed outside mlform; change nothing."""
-        with self.backend.lock("drift"):
-            return self._drift(self.backend.load(), parallelism)[0]
+        """Read every managed object and report what changed outside mlform; change nothing
+        (so it takes no lock: it works while an apply runs)."""
+        return self._drift(self.backend.snapshot(), parallelism)[0]
 
     def refresh(self, *, parallelism: int = 10) -> DriftReport:
         """Read every managed object and record what is live: drift is accepted into the state

@@ -133,10 +133,10 @@ class Regions:
     # -- read -----------------------------------------------------------------------------
 
     def plan(self, *, destroy: bool = False, refresh: bool = True, parallelism: int = 10,
-             ) -> dict[str, Plan]:
-        """Every region's plan, made in parallel, each under its own lock."""
+             lock: bool = False) -> dict[str, Plan]:
+        """Every region's plan, made in parallel (`lock`: each under its region's lock)."""
         return _parallel(lambda r: self.workspaces[r].plan(
-            destroy=destroy, refresh=refresh, parallelism=parallelism), self.names,
+            destroy=destroy, refresh=refresh, parallelism=parallelism, lock=lock), self.names,
             label=self.several)
 
     def cost(self, plans: Mapping[str, Plan]) -> dict[str, CostReport]:

@@ -91,7 +91,8 @@ def plan(config: str, environment: str | None, opts: StackOptions, out: str | No
         if out and len(rg.names) > 1:
             raise MlformError(f"--out saves one region's plan; environment "
                               f"'{rg.environment}' has several: add --region REGION")
-        plans = rg.plan(destroy=destroy, refresh=refresh, parallelism=parallelism)
+        plans = rg.plan(destroy=destroy, refresh=refresh, parallelism=parallelism,
+                         lock=bool(out))
         plan_regions(rg, plans, stdout_style(no_color), as_json=as_json, allowed=allowed)
         if out:
             save_plan(plans[rg.names[0]], out)
@@ -100,7 +101,7 @@ def plan(config: str, environment: str | None, opts: StackOptions, out: str | No
                              "To perform exactly these actions, run:", f"    mlform apply {out}"])
         return 2 if detailed_exitcode and any(p.has_changes for p in plans.values()) else 0
     ws = rg.first
-    p = ws.plan(destroy=destroy, refresh=refresh, parallelism=parallelism)
+    p = ws.plan(destroy=destroy, refresh=refresh, parallelism=parallelism, lock=bool(out))
     if as_json:
         report = ws.cost(p)
         doc = plan_to_terraform_json(p, ws.registry, p.prior)
