@@ -117,6 +117,7 @@ def test_promotion_carries_staging_s_digest_to_prod(cli: Cli, sandbox: Any,
         assert served(sandbox, project, PROD, region).endswith("@" + platform["v2"])
     assert "var.serving: it makes an allowed difference (api.replicas)" in r.out
     assert "  ap-south-1: done." in r.out
+    assert "Promoted staging -> prod: mlform.yaml and mlform.lock say so; recorded in " in r.out
 
     # the promotion is written where a person would write it, and recorded
     text = (cli.cwd / "mlform.yaml").read_text()

@@ -64,8 +64,13 @@ def promote(source: str, target: str, config: str, opts: StackOptions, auto_appr
         return 1
     where = record(promo, rg.first.stack, {r: x.status for r, x in outcome.results.items()})
     code = report_rollout(outcome, False, style)
-    click.echo(f"Promoted {source} -> {target}: mlform.yaml and mlform.lock say so; recorded "
-               f"in {where}.")
+    if code == 0:
+        click.echo(f"Promoted {source} -> {target}: mlform.yaml and mlform.lock say so; "
+                   f"recorded in {where}.")
+    else:
+        click.echo(f"The promotion of {source} -> {target} is in mlform.yaml and mlform.lock "
+                   f"(recorded in {where}), but not every region applied it: `mlform apply -e "
+                   f"{target}` finishes it.")
     return code
 
 
