@@ -4,6 +4,7 @@ does, with `Interrupted.` and exit code 130, not a traceback from deep inside an
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # the C module, without stubs
 import sys
 
 
@@ -13,4 +14,8 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("\nInterrupted.\n")
         raise SystemExit(130) from None
+    finally:
+        # `python -m mlform` exits at once on Ctrl-C while it loads (see __main__); the CLI
+        # itself handles KeyboardInterrupt, Python's default, from here on.
+        _signal.signal(_signal.SIGINT, _signal.default_int_handler)
     run()
