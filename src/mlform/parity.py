@@ -147,8 +147,7 @@ def compare_environments(
         return load_stack(config, environment, variables, var_files=var_files,
                           registry=registry, home=home, offline=offline, region=region)
 
-    # One load alone first: it imports the providers, which the registry does not do safely
-    # from several threads at once; and it lists the environments.
+    # One load alone first: it lists the environments (and each one's regions).
     first = load(environments[0] if environments else None)
     names = list(dict.fromkeys(environments or first.environments))
     firsts = {first.context.environment: first}
