@@ -39,6 +39,8 @@ from mlform.engine.refresh import refresh as refresh_state
 from mlform.errors import MlformError, StalePlanError
 from mlform.providers.base import StackContext
 from mlform.providers.registry import Registry, default_registry
+from mlform.state.backend import StateBackend
+from mlform.state.backends import open_backend
 from mlform.state.journal import Journal
 from mlform.state.local import LocalBackend
 from mlform.state.models import ResourceState, State
@@ -81,7 +83,8 @@ class Workspace:
                                        registry=self.registry, home=home, offline=offline,
                                        region=region, lock=self.lock, frozen=frozen)
         self.context: StackContext = self.stack.context
-        self.backend = backend_for(self.stack.state_dir, self.context)
+        self.backend = backend_for(self.stack.state_dir, self.context,
+                                   self.stack.env.state.model_dump(exclude_none=True))
         self._prices: PriceCatalog | None = None
         if self.lock is not None and not offline:
             self.stack.lock_notes[:0] = check_versions(self.lock, __version__,
@@ -227,7 +230,7 @@ class Workspace:
             folders = [folder, *(sorted(p for p in folder.iterdir() if p.is_dir())
                                  if folder.is_dir() else [])]
             for other in folders:
-                if other != self.backend.dir and (other / "state.json").exists():
+                if other != getattr(self.backend, "dir", None) and (other / "state.json").exists():
                     states.append(LocalBackend(other, self.context.project, env).snapshot())
         return states
 
@@ -312,10 +315,21 @@ class Workspace:
         )
 
 
-def backend_for(directory: Path, context: StackContext) -> LocalBackend:
-    """The state backend of one stack (an environment, or one region of it)."""
-    return LocalBackend(directory, context.project, context.environment,
-                        region=context.region if context.regional else None)
+def backend_for(directory: Path, context: StackContext,
+                config: dict[str, Any] | None = None) -> StateBackend:
+    """The state backend of one stack (an environment, or one region of it), as its
+    environment's `state:` (`config`) says."""
+    return open_backend(config or {}, directory, context.project, context.environment,
+                        context.region if context.regional else None,
+                        session=lambda: _aws_session(context))
+
+
+def _aws_session(context: StackContext) -> Any:
+    """The environment's AWS session, for a state store on S3 or encrypted with KMS; imported
+    (and the sandbox started) only when such a store is used."""
+    from mlform.providers.aws.session import AwsSession
+
+    return AwsSession(context)
 
 
 def state_root(directory: Path, context: StackContext) -> Path:
@@ -323,13 +337,13 @@ def state_root(directory: Path, context: StackContext) -> Path:
     return directory.parent.parent if context.regional else directory.parent
 
 
-def backend_for_plan(plan: Plan) -> LocalBackend:
+def backend_for_plan(plan: Plan) -> StateBackend:
     """The state backend a saved plan was made against."""
-    return backend_for(Path(plan.state_dir), plan.context)
+    return backend_for(Path(plan.state_dir), plan.context, plan.state_config)
 
 
 def apply_plan(
-    backend: LocalBackend,
+    backend: StateBackend,
     registry: Registry,
     plan: Plan | None,
     *,
@@ -361,7 +375,7 @@ def apply_plan(
 
 
 def apply_locked(
-    backend: LocalBackend,
+    backend: StateBackend,
     registry: Registry,
     plan: Plan,
     state: State,

@@ -34,9 +34,9 @@ def test_commit_keeps_every_previous_version(tmp_path: Path) -> None:
         state.outputs = {"n": {"value": i}}
         b.commit(state)
     assert b.read().serial == 3
-    history = [json.loads(p.read_text()) for p in b.history()]
-    assert [h["serial"] for h in history] == [1, 2]
-    assert [h["outputs"]["n"]["value"] for h in history] == [0, 1]
+    assert [v.serial for v in b.versions()] == [1, 2, 3]  # the current one included
+    assert [b.version(n).outputs["n"]["value"] for n in (1, 2, 3)] == [0, 1, 2]
+    assert all(v.operation == "write" and v.who and v.written_at for v in b.versions())
     assert not list(b.dir.glob("*.tmp"))
 
 
@@ -89,7 +89,7 @@ def test_state_of_another_project_or_newer_format_is_refused(tmp_path: Path) -> 
     with pytest.raises(StateError, match="newer than this mlform"):
         b.read()
     b.state_file.write_text("{not json")
-    with pytest.raises(StateError, match="is not valid JSON"):
+    with pytest.raises(StateError, match="is damaged: not valid JSON"):
         b.read()
 
 
@@ -140,3 +140,20 @@ def test_snapshot_reads_during_an_apply_without_the_lock(tmp_path: Path) -> None
         assert b.journal_file.exists()  # nothing compacted behind the apply's back
         b.commit(state, journal)
     assert list(backend(tmp_path).snapshot().resources) == ["mlform_data.a"]
+
+
+def test_a_damaged_state_is_named_and_the_last_good_version_offered(tmp_path: Path) -> None:
+    b = backend(tmp_path)
+    state = b.read()
+    for i in range(3):
+        state.outputs = {"n": {"value": i}}
+        b.commit(state, operation="apply")
+    doc = json.loads(b.state_file.read_text())
+    doc["outputs"]["n"]["value"] = 99  # changed behind mlform's back: valid JSON, wrong sum
+    b.state_file.write_text(json.dumps(doc))
+    with pytest.raises(StateError, match=r"checksum does not match.*last good version is "
+                                         r"serial 2 \(apply by .*mlform state rollback 2"):
+        b.read()
+    b.state_file.write_text(b.state_file.read_text()[:40])  # truncated
+    with pytest.raises(StateError, match=r"damaged: not valid JSON.*serial 2"):
+        b.read()

@@ -19,13 +19,77 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class EncryptionConfig(Strict):
+    """How state, its history and journal are encrypted at rest (AES-256-GCM)."""
+
+    key: str | None = Field(
+        None, description="`env:NAME`: a 256-bit key, base64 or hex, in that environment "
+        "variable. It wraps a data key made for each stack.")
+    passphrase: str | None = Field(
+        None, description="`env:NAME`: a passphrase in that environment variable, stretched "
+        "with scrypt into the key that wraps each stack's data key.")
+    kms_key_id: str | None = Field(
+        None, description="A KMS key id, ARN or alias in the environment's account and "
+        "region: each stack's data key is wrapped by KMS (GenerateDataKey / Decrypt).")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> EncryptionConfig:
+        given = [n for n in ("key", "passphrase", "kms_key_id") if getattr(self, n)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of `key`, `passphrase` or `kms_key_id`")
+        for name in ("key", "passphrase"):
+            value = getattr(self, name)
+            if value is not None and not value.startswith("env:"):
+                raise ValueError(f"`{name}` must name an environment variable (`env:NAME`); "
+                                 "a key written in the config would be readable by anyone "
+                                 "who can read the repository")
+        return self
+
+
 class StateConfig(Strict):
-    backend: Literal["local"] = Field(
-        "local", description="Where state is kept. `local`: JSON files under `path`."
-    )
+    backend: Literal["local", "s3", "postgres"] = Field(
+        "local", description="Where state is kept. `local`: JSON files under `path`; `s3`: an "
+        "object in a versioned S3 bucket (`bucket`, `key`); `postgres`: rows in a PostgreSQL "
+        "database (`url`).")
     path: str = Field(
-        ".mlform", description="Folder for local state, relative to the config file."
-    )
+        ".mlform", description="Folder for local state, relative to the config file.")
+    bucket: str | None = Field(None, description="`s3`: the versioned bucket that holds state.")
+    key: str | None = Field(
+        None, description="`s3`: the state object's key (default "
+        "`<project>/<environment>/state.json`); each region of an environment of several "
+        "gets `<region>/` inserted before the file name.")
+    region: str | None = Field(
+        None, description="`s3`: the bucket's region (default: the environment's).")
+    url: str | None = Field(
+        None, description="`postgres`: a libpq URL without a password "
+        "(`postgresql://mlform@db.internal/infra`); the password comes from PGPASSWORD or "
+        "~/.pgpass, never from the config. `env:NAME` reads the whole URL from a variable.")
+    schema_name: str = Field(
+        "mlform", alias="schema", description="`postgres`: the schema of mlform's tables.")
+    lock_ttl: float = Field(
+        60.0, gt=0, description="`s3`/`postgres`: seconds after which the lock of a holder "
+        "that stopped renewing it (killed, machine gone) may be taken over. Holders renew it "
+        "every quarter of this.")
+    encryption: EncryptionConfig | None = Field(
+        None, description="Encrypt state, history and journal at rest.")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _backend_settings(self) -> StateConfig:
+        needs = {"s3": ("bucket",), "postgres": ("url",), "local": ()}[self.backend]
+        for name in needs:
+            if not getattr(self, name):
+                raise ValueError(f"backend `{self.backend}` needs `{name}`")
+        extra = {"local": ("bucket", "key", "region", "url"), "s3": ("url",),
+                 "postgres": ("bucket", "key", "region")}[self.backend]
+        for name in extra:
+            if getattr(self, name) is not None:
+                raise ValueError(f"`{name}` is not a setting of backend `{self.backend}`")
+        if self.url and re.match(r"^[a-z]+://[^/@]*:[^/@]*@", self.url):
+            raise ValueError("`url` holds a password: give it in PGPASSWORD or ~/.pgpass, or "
+                             "the whole URL with `url: env:NAME`")
+        return self
 
 
 class RolloutConfig(Strict):

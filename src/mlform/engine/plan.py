@@ -104,6 +104,7 @@ class Plan:
     abandoned: list[str] = field(default_factory=list)  # pending creates that made nothing
     notes: list[str] = field(default_factory=list)
     state_dir: str = ""
+    state_config: dict[str, Any] = field(default_factory=dict)  # the environment's `state:`
     components: dict[str, str] = field(default_factory=dict)  # name -> component type
     choices: list[str] = field(default_factory=list)  # what components chose (a GPU type)
     lock_notes: list[str] = field(default_factory=list)  # what mlform.lock lacked
@@ -284,6 +285,7 @@ def make_plan(
         changes=ordered + deposed, outputs=outputs, config_path=str(stack.config_path),
         destroy=destroy, refreshed=refreshed, abandoned=list(abandoned or []),
         notes=list(notes or []), state_dir=str(stack.state_dir), prior=state,
+        state_config=stack.env.state.model_dump(exclude_none=True),
         components=dict(stack.components), choices=list(stack.notes),
         lock_notes=list(stack.lock_notes),
         budget_usd=stack.budget_usd, moved=list(moved or []), renames=renames,

@@ -50,6 +50,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "serial": plan.serial,
         "config_path": plan.config_path,
         "state_dir": plan.state_dir,
+        "state_config": plan.state_config,
         "destroy": plan.destroy,
         "changes": [_change_json(c) for c in plan.changes],
         "outputs": {
@@ -95,7 +96,8 @@ def plan_from_json(data: dict[str, Any], source: str) -> Plan:
             refreshed={a: ResourceState.from_json(r) if r else None
                        for a, r in data["refreshed"].items()},
             abandoned=list(data["abandoned"]), notes=list(data["notes"]),
-            state_dir=data["state_dir"], components=dict(data.get("components", {})),
+            state_dir=data["state_dir"], state_config=dict(data.get("state_config", {})),
+            components=dict(data.get("components", {})),
             choices=list(data.get("choices", [])), budget_usd=data.get("budget_usd"),
             lock_notes=list(data.get("lock_notes", [])),
             moved=[(a, b) for a, b in data.get("moved", [])],

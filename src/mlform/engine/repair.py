@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from mlform.config.adopt import COMPONENT_ADDRESS, RESOURCE_ADDRESS
 from mlform.config.validation import suggest
 from mlform.errors import StateError
-from mlform.state.local import LocalBackend
+from mlform.state.backend import StateBackend
 from mlform.state.models import ResourceState, State
 
 
@@ -30,7 +30,7 @@ def _matching(state: State, pattern: str) -> list[str]:
     return found
 
 
-def remove(backend: LocalBackend, addresses: Sequence[str]) -> dict[str, ResourceState]:
+def remove(backend: StateBackend, addresses: Sequence[str]) -> dict[str, ResourceState]:
     """Forget the resources at `addresses` (or under `module.<component>`); what was forgotten.
     Nothing in the cloud changes."""
     with backend.lock("state rm"):
@@ -48,7 +48,7 @@ def remove(backend: LocalBackend, addresses: Sequence[str]) -> dict[str, Resourc
         return gone
 
 
-def move(backend: LocalBackend, source: str, target: str) -> list[tuple[str, str]]:
+def move(backend: StateBackend, source: str, target: str) -> list[tuple[str, str]]:
     """Record what is at `source` at `target` instead (a resource to a resource of the same
     type, or `module.a` to `module.b`); the (from, to) pairs moved. Nothing in the cloud
     changes; the objects keep their ids."""

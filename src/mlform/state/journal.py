@@ -32,14 +32,15 @@ Durability (`MLFORM_DURABILITY`):
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from mlform.errors import StateError
+from mlform.state.codec import Codec
 from mlform.state.models import State, apply_record, now_iso
+from mlform.state.store import Store
 
 DURABILITY_MODES = ("power", "process")
 
@@ -54,29 +55,27 @@ def durability() -> str:
 
 
 class Journal:
-    """Writes records to the journal file and applies them to the in-memory state, atomically
-    with respect to other threads."""
+    """Writes records to the store's journal and applies them to the in-memory state,
+    atomically with respect to other threads."""
 
-    def __init__(self, path: Path, state: State, operation: str,
+    def __init__(self, store: Store, codec: Codec, state: State, operation: str,
                  mode: str | None = None) -> None:
-        self.path = path
+        self.store = store
+        self.codec = codec
         self.state = state
+        self.operation = operation
         self.mode = mode or durability()
+        self._lineage, self._serial = state.lineage, state.serial
         self._lock = threading.Lock()
-        created = not path.exists()
-        self._file: IO[str] | None = open(path, "a", encoding="utf-8")  # noqa: SIM115
+        self._open = True
         self._write({"t": "begin", "lineage": state.lineage, "serial": state.serial,
-                     "op": operation, "at": now_iso()})
-        if created and self.mode == "power":
-            fsync_dir(path.parent)  # or a power cut could lose the file, not just its end
+                     "op": operation, "at": now_iso()}, durable=True)
 
     def _write(self, record: dict[str, Any], durable: bool = False) -> None:
-        if self._file is None:
+        if not self._open:
             raise StateError("the journal is closed")
-        self._file.write(json.dumps(record, separators=(",", ":"), default=str) + "\n")
-        self._file.flush()
-        if durable and self.mode == "power":
-            os.fsync(self._file.fileno())
+        self.store.journal_append(self.codec.dump_record(record, self._lineage, self._serial),
+                                  durable=durable and self.mode == "power")
 
     def record(self, record: dict[str, Any], *, durable: bool = False) -> None:
         """Persist `record`, then apply it to the in-memory state. `durable`: the record must
@@ -87,11 +86,9 @@ class Journal:
 
     def close(self) -> None:
         with self._lock:
-            if self._file is not None:
-                self._file.flush()
-                os.fsync(self._file.fileno())
-                self._file.close()
-                self._file = None
+            if self._open:
+                self._open = False
+                self.store.journal_close()
 
 
 def fsync_dir(directory: Path) -> None:
@@ -103,20 +100,8 @@ def fsync_dir(directory: Path) -> None:
 
 
 def read_journal(path: Path) -> list[dict[str, Any]]:
-    """The complete records of a journal file; a torn last line (killed mid-write) is dropped."""
-    records: list[dict[str, Any]] = []
-    with open(path, encoding="utf-8") as fh:
-        lines = fh.read().split("\n")
-    for i, line in enumerate(lines):
-        if not line:
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            if i >= len(lines) - 2:  # the last line, cut short by a kill
-                break
-            raise StateError(f"{path}: journal line {i + 1} is damaged") from None
-    return records
+    """The complete records of an unencrypted journal file; a torn last line is dropped."""
+    return Codec().load_records(path.read_bytes().split(b"\n"), str(path))
 
 
 def replay(state: State, records: list[dict[str, Any]]) -> bool:

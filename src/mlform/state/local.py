@@ -1,130 +1,218 @@
-"""Local state backend: JSON files in the config's `.mlform/state/<environment>/` folder.
+"""Local state: files in the config's `.mlform/state/<environment>[/<region>]/` folder.
 
-    state.json             the current state (lineage, serial, resources, outputs)
+    state.json             the current state (lineage, serial, resources, outputs, checksum)
     journal.jsonl          changes of the apply in progress, or of one that was interrupted
-    history/<serial>.json  every previous version of state.json, never deleted by mlform
-    lock                   flock'd while a command reads or changes the state; says who holds it
+    history/<serial>.json  every version written, the current one included; never deleted
+    lock                   flock'd while a command changes the state; says who holds it
 
 state.json is only ever replaced atomically (write a temporary file, fsync, rename), so a reader
-sees the old or the new version, never a truncated one.
+sees the old or the new version, never a truncated one. The lock is an flock(2), which the
+kernel releases when its holder dies, even by SIGKILL: no heartbeat, no TTL, nothing to break.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+from typing import IO, Any
 
 from mlform.errors import StateError
-from mlform.state.journal import Journal, fsync_dir, read_journal, replay
-from mlform.state.lock import state_lock
-from mlform.state.models import State
+from mlform.state.backend import StateBackend
+from mlform.state.codec import Cipher
+from mlform.state.store import LockInfo, Stored, VersionMeta, WriteConflict
 
 
-class LocalBackend:
-    """State files for one environment under `directory`."""
+def fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
-    def __init__(self, directory: Path, project: str, environment: str,
-                 region: str | None = None) -> None:
+
+class LocalStore:
+    """The files of one stack's state under `directory`."""
+
+    needs_heartbeat = False
+
+    def __init__(self, directory: Path) -> None:
         self.dir = directory
-        self.project = project
-        self.environment = environment
-        self.region = region  # one region of an environment of several
+        self.location = str(directory / "state.json")
         self.state_file = directory / "state.json"
         self.journal_file = directory / "journal.jsonl"
         self.history_dir = directory / "history"
+        self.lock_file = directory / "lock"
+        self._journal: IO[bytes] | None = None
+        self._lock_fd: int | None = None
 
-    @contextmanager
-    def lock(self, operation: str) -> Iterator[None]:
-        where = f"environment '{self.environment}'" + (f" in {self.region}" if self.region
-                                                       else "")
-        with state_lock(self.dir / "lock", operation, where):
-            yield
+    # --- state -----------------------------------------------------------------------------
 
-    def read(self) -> State:
-        """The last committed state (no journal), or a new empty one."""
+    def read(self) -> Stored | None:
         try:
-            raw = self.state_file.read_text(encoding="utf-8")
+            with open(self.state_file, "rb") as fh:
+                data = fh.read()
+                st = os.fstat(fh.fileno())
         except FileNotFoundError:
-            return State(project=self.project, environment=self.environment)
+            return None
         except OSError as exc:
             raise StateError(f"cannot read {self.state_file}: {exc}") from None
+        return Stored(data, _identity(st))
+
+    def write(self, data: bytes, *, expect: str | None, meta: VersionMeta) -> str:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.history_dir.mkdir(exist_ok=True)
         try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise StateError(f"{self.state_file} is not valid JSON ({exc}); previous versions "
-                             f"are in {self.history_dir}") from None
-        state = State.from_json(data, str(self.state_file))
-        if (state.project, state.environment) != (self.project, self.environment):
-            raise StateError(
-                f"{self.state_file} belongs to project '{state.project}', environment "
-                f"'{state.environment}', not '{self.project}', '{self.environment}'"
-            )
-        return state
-
-    def snapshot(self) -> State:
-        """The state as `load` would give it, without the lock and without writing anything."""
-        state = self.read()
-        if self.journal_file.exists():
-            try:
-                replay(state, read_journal(self.journal_file))
-            except FileNotFoundError:  # compacted between the check and the read
-                return self.read()
-        return state
-
-    def load(self) -> State:
-        """The current state, including changes in a journal left by an interrupted apply.
-
-        Call with the lock held. If a journal is found it is compacted into state.json.
-        """
-        state = self.read()
-        if self.journal_file.exists():
-            if replay(state, read_journal(self.journal_file)):
-                self.commit(state)
-            else:  # already compacted before the process died
-                self.journal_file.unlink()
-        return state
-
-    def begin(self, state: State, operation: str) -> Journal:
-        """Start the journal for a change to `state` (which must be what `load` returned)."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        if not self.state_file.exists():  # a journal must always have a state to replay onto
-            self._write(state)
-        return Journal(self.journal_file, state, operation)
-
-    def commit(self, state: State, journal: Journal | None = None) -> None:
-        """Write `state` as the next serial, keep the previous version, drop the journal."""
-        if journal is not None:
-            journal.close()
-        state.serial += 1
-        self._write(state)
-        if self.journal_file.exists():
-            self.journal_file.unlink()
-
-    def history(self) -> list[Path]:
-        """Previous state versions, oldest first."""
-        if not self.history_dir.exists():
-            return []
-        return sorted(self.history_dir.glob("*.json"))
-
-    def _write(self, state: State) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        if self.state_file.exists():
-            self.history_dir.mkdir(exist_ok=True)
-            kept = self.history_dir / f"{state.serial - 1:08d}.json"
+            current = _identity(os.stat(self.state_file))
+        except FileNotFoundError:
+            current = None
+        if current != expect:  # the lock makes this a check, not a race, between mlforms
+            raise WriteConflict(f"{self.state_file} is not the version that was read")
+        if current is not None:  # the version being replaced joins the history
+            kept = self.history_dir / f"{meta.serial - 1:08d}.json"
             if not kept.exists():
                 try:
                     os.link(self.state_file, kept)  # O(1): the old inode stays as history
                 except OSError:
                     shutil.copy2(self.state_file, kept)
         tmp = self.dir / f".state.json.{os.getpid()}.tmp"
-        data = json.dumps(state.to_json(), indent=1, sort_keys=False, default=str)
-        with open(tmp, "w", encoding="utf-8") as fh:
+        with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+            identity = _identity(os.fstat(fh.fileno()))
         os.replace(tmp, self.state_file)
         fsync_dir(self.dir)
+        return identity
+
+    def versions(self) -> list[VersionMeta]:
+        paths = sorted(self.history_dir.glob("*.json")) if self.history_dir.exists() else []
+        out = [_meta(int(p.stem), _head(p), p.name) for p in paths]
+        current = _head(self.state_file)
+        if isinstance(current.get("serial"), int):
+            out = [v for v in out if v.serial < current["serial"]]
+            out.append(_meta(current["serial"], current, "state.json"))
+        return out
+
+    def read_version(self, serial: int) -> bytes:
+        current = self.read()
+        if current is not None and _head(self.state_file).get("serial") == serial:
+            return current.data
+        try:
+            return (self.history_dir / f"{serial:08d}.json").read_bytes()
+        except FileNotFoundError:
+            raise KeyError(serial) from None
+
+    # --- journal ---------------------------------------------------------------------------
+
+    def journal_append(self, line: bytes, *, durable: bool) -> None:
+        created = False
+        if self._journal is None:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            created = not self.journal_file.exists()
+            self._journal = open(self.journal_file, "ab")  # noqa: SIM115
+        self._journal.write(line + b"\n")  # one write: a kill tears at most this line
+        self._journal.flush()
+        if durable and created:
+            # The journal's first record (`begin`) says nothing was called yet; what must
+            # survive a power cut is the file's directory entry. The first intent's fsync
+            # makes this line durable with it.
+            fsync_dir(self.dir)
+        elif durable:
+            os.fsync(self._journal.fileno())
+
+    def journal_close(self) -> None:
+        if self._journal is not None:
+            self._journal.flush()
+            os.fsync(self._journal.fileno())
+            self._journal.close()
+            self._journal = None
+
+    def journal_read(self) -> list[bytes] | None:
+        try:
+            return self.journal_file.read_bytes().split(b"\n")
+        except FileNotFoundError:
+            return None
+
+    def journal_drop(self) -> None:
+        self.journal_close()
+        self.journal_file.unlink(missing_ok=True)
+
+    # --- lock ------------------------------------------------------------------------------
+
+    def try_lock(self, info: LockInfo) -> LockInfo | None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return self.holder() or LockInfo("unknown", id="(unreadable)", who="?",
+                                             host="?", pid=0)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, info.to_bytes(), 0)
+        self._lock_fd = fd
+        return None
+
+    def take_over(self, stale: LockInfo, info: LockInfo) -> bool:
+        return False  # the kernel frees a dead holder's flock; a live one keeps it
+
+    def heartbeat(self, info: LockInfo) -> bool:
+        return True
+
+    def unlock(self, info: LockInfo) -> None:
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def holder(self) -> LockInfo | None:
+        try:
+            raw = self.lock_file.read_bytes()
+        except FileNotFoundError:
+            return None
+        return LockInfo.from_bytes(raw) if raw else None
+
+    def force_unlock(self, lock_id: str) -> LockInfo:
+        holder = self.holder()
+        raise StateError(
+            "local state is locked with flock(2), which the kernel releases as soon as its "
+            "holder exits, even when it is killed: there is nothing to force"
+            + (f"; it is held now by {holder.describe()}, which is still running"
+               if holder else "; it is not locked now"))
+
+
+def _identity(st: os.stat_result) -> str:
+    return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def _meta(serial: int, doc: dict[str, Any], ref: str) -> VersionMeta:
+    written = doc.get("written") if isinstance(doc.get("written"), dict) else {}
+    return VersionMeta(serial, written.get("at", ""), written.get("by", ""),
+                       written.get("operation", ""), ref=ref)
+
+
+def _head(path: Path) -> dict[str, Any]:
+    """A state file's document, or {} when it is missing or unreadable (history lists what
+    it can; reading a version checks it)."""
+    try:
+        doc = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+class LocalBackend(StateBackend):
+    """The state of one stack in local files under `directory`."""
+
+    def __init__(self, directory: Path, project: str, environment: str,
+                 region: str | None = None, *, cipher: Cipher | None = None) -> None:
+        self.local = LocalStore(directory)
+        super().__init__(self.local, project, environment, region, cipher=cipher)
+        self.dir = directory
+        self.state_file = self.local.state_file
+        self.journal_file = self.local.journal_file
+        self.history_dir = self.local.history_dir
