@@ -1,3 +1,31 @@
-"""The real CLI in a subprocess, for state tests that watch a whole command."""
+"""Fixtures of the state tests: the real CLI in a subprocess, and every backend's settings."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tests.cli.conftest import cli  # noqa: F401  (a fixture)
+
+# The backends contract tests run on. Each kind's `state:` settings come from its function in
+# `_CONFIGS`, which may use fixtures that start its service (the sandbox for S3, PostgreSQL).
+BACKEND_KINDS = ["local"]
+
+
+def _local(request: pytest.FixtureRequest, env: str) -> dict[str, Any]:
+    return {"backend": "local"}
+
+
+_CONFIGS = {"local": _local}
+
+
+@pytest.fixture(params=BACKEND_KINDS)
+def backend_spec(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
+    """A fresh stack's spec (see tests.state.backends.open_spec) on each backend."""
+    env = f"e{uuid.uuid4().hex[:8]}"
+    config = _CONFIGS[request.param](request, env)
+    return {"config": config, "dir": str(tmp_path / "state" / env), "environment": env,
+            "kind": request.param}
