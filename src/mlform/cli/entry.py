@@ -8,6 +8,23 @@ import _signal  # type: ignore[import-not-found]  # the C module, without stubs
 import sys
 
 
+_report_unraisable = sys.unraisablehook
+
+
+def _redeliver_interrupt(info: object) -> None:
+    """A Ctrl-C that landed in a callback Python cannot raise from (a weakref callback inside
+    importlib, a finalizer) is printed as "Exception ignored ... Traceback" and lost. Deliver
+    it again, so it ends the command as any other Ctrl-C does: one line, exit code 130."""
+    exc_type = getattr(info, "exc_type", None)
+    if isinstance(exc_type, type) and issubclass(exc_type, (KeyboardInterrupt, SystemExit)):
+        _signal.raise_signal(_signal.SIGINT)
+        return
+    _report_unraisable(info)  # type: ignore[arg-type]
+
+
+sys.unraisablehook = _redeliver_interrupt
+
+
 def main() -> None:
     try:
         from mlform.cli.main import main as run
