@@ -22,10 +22,17 @@ def _local(request: pytest.FixtureRequest, env: str) -> dict[str, Any]:
 _CONFIGS = {"local": _local}
 
 
+def make_spec(request: pytest.FixtureRequest, kind: str, tmp_path: Path,
+              env: str | None = None) -> dict[str, Any]:
+    """A stack's spec (see tests.state.backends.open_spec) on backend `kind`: a fresh stack,
+    or environment `env`'s in another place."""
+    env = env or f"e{uuid.uuid4().hex[:8]}"
+    config = _CONFIGS[kind](request, env)
+    folder = tmp_path / f"state-{uuid.uuid4().hex[:6]}" / env
+    return {"config": config, "dir": str(folder), "environment": env, "kind": kind}
+
+
 @pytest.fixture(params=BACKEND_KINDS)
 def backend_spec(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
-    """A fresh stack's spec (see tests.state.backends.open_spec) on each backend."""
-    env = f"e{uuid.uuid4().hex[:8]}"
-    config = _CONFIGS[request.param](request, env)
-    return {"config": config, "dir": str(tmp_path / "state" / env), "environment": env,
-            "kind": request.param}
+    """A fresh stack's spec on each backend."""
+    return make_spec(request, request.param, tmp_path)

@@ -122,10 +122,10 @@ def plan(config: str, environment: str | None, opts: StackOptions, out: str | No
     return 2 if detailed_exitcode and p.has_changes else 0
 
 
-def ask_approval(destroy: bool, style: Style) -> bool:
+def ask_approval(destroy: bool, style: Style, question: str | None = None) -> bool:
     """Ask on standard input; True when the answer is `yes`."""
-    question = ("Do you really want to destroy all resources?" if destroy
-                else "Do you want to perform these actions?")
+    question = question or ("Do you really want to destroy all resources?" if destroy
+                            else "Do you want to perform these actions?")
     click.echo("\n" + style.bold(question))
     click.echo("  mlform will perform the actions described above.\n"
                "  Only 'yes' will be accepted to approve.\n")

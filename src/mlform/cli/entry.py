@@ -7,7 +7,6 @@ from __future__ import annotations
 import _signal  # type: ignore[import-not-found]  # the C module, without stubs
 import sys
 
-
 _report_unraisable = sys.unraisablehook
 
 

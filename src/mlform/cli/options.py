@@ -69,7 +69,7 @@ def stack_options(fn: F) -> F:
     fn = click.option("--region", "regions", multiple=True, metavar="REGION",
                       help="Work on this region of the environment only (repeatable; default: "
                       "every region it lists).")(fn)
-    fn = _variable_options(fn)
+    fn = _variable_options(lock_timeout_option(fn))
     fn = click.option("-e", "--env", "environment", metavar="ENV", envvar="MLFORM_ENV",
                       help="Environment to act on (default: the first in the config).")(fn)
     return common_options(_config_option(fn))
@@ -102,6 +102,20 @@ def _config_option(fn: F) -> F:
     return click.option("-c", "--config", "config", default="mlform.yaml", show_default=True,
                         envvar="MLFORM_CONFIG", type=click.Path(dir_okay=False),
                         help="Config file.")(fn)
+
+
+def _set_lock_timeout(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value:
+        from mlform.state.backend import LockWait, parse_duration
+
+        LockWait.seconds = parse_duration(value)
+
+
+def lock_timeout_option(fn: F) -> F:
+    return click.option("--lock-timeout", metavar="DURATION", envvar="MLFORM_LOCK_TIMEOUT",
+                        expose_value=False, callback=_set_lock_timeout,
+                        help="When another command holds the state lock, wait this long for "
+                        "it (30s, 5m) instead of failing at once.")(fn)
 
 
 def common_options(fn: F) -> F:

@@ -46,3 +46,31 @@ def state_json(state: State, registry: Registry) -> dict[str, Any]:
         "lineage": state.lineage,
         "serial": state.serial,
     }
+
+
+def rollback_lines(preview: Any, style: Style) -> Iterator[str]:
+    """What a rollback means for live objects (`mlform.history.RollbackPreview`)."""
+    yield (f"Rolling back to version {preview.serial} replaces version {preview.current} as "
+           "the current state. Nothing in the cloud is changed.")
+    if preview.harmless:
+        yield "Both versions record the same objects."
+        return
+    for address, id_ in preview.forgotten:
+        yield style.yellow(f"  - {address} [id={id_}]: no longer managed; the object stays "
+                           "in the cloud")
+    for address, id_, live in preview.restored:
+        status = "exists" if live else style.red("is gone: the next plan creates it again")
+        yield style.green(f"  + {address} [id={id_}]: recorded again; the object ") + status
+    for address, new, old, live in preview.changed:
+        status = "exists" if live else style.red("is gone")
+        yield (style.yellow(f"  ~ {address}: id {new} -> {old}") + "; the object recorded "
+               f"again {status}, and {new} is no longer managed")
+    for address in preview.dropped_pending:
+        yield style.red(f"  ! {address}: a create in flight would be forgotten; if it made "
+                        "an object, that object would no longer be managed")
+    if preview.still_configured:
+        yield style.red(
+            f"  The config still declares {', '.join(preview.still_configured)}: the next plan "
+            "would create a second object for each unless it is imported again "
+            "(`mlform import`).")
+    yield f"  {preview.unchanged} object(s) are recorded the same in both versions."

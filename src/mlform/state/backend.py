@@ -30,6 +30,28 @@ from mlform.state.store import LockInfo, Store, VersionMeta, WriteConflict, curr
 DEFAULT_TTL = 60.0  # seconds a silent holder keeps a lock (stores with heartbeats)
 
 
+class LockWait:
+    """How long `lock` waits for a lock someone else holds, unless told otherwise: 0, fail at
+    once (`--lock-timeout` / MLFORM_LOCK_TIMEOUT set it for a whole command)."""
+
+    seconds: float = 0.0
+
+
+def parse_duration(text: str) -> float:
+    """`90`, `30s`, `5m`, `1h` → seconds."""
+    value = text.strip().lower()
+    scale = {"s": 1, "m": 60, "h": 3600}.get(value[-1:])
+    number = value[:-1] if scale else value
+    try:
+        seconds = float(number) * (scale or 1)
+    except ValueError:
+        raise StateError(f"lock timeout {text!r}: expected a duration such as 30s, 5m or 1h"
+                         ) from None
+    if seconds < 0:
+        raise StateError(f"lock timeout {text!r} is negative")
+    return seconds
+
+
 class StateBackend:
     """The state of one stack (an environment, or one region of it) in `store`."""
 
@@ -53,10 +75,11 @@ class StateBackend:
     # --- locking -------------------------------------------------------------------------
 
     @contextmanager
-    def lock(self, operation: str, timeout: float = 0.0) -> Iterator[LockInfo]:
-        """Hold the state lock for the duration (see the module docstring)."""
+    def lock(self, operation: str, timeout: float | None = None) -> Iterator[LockInfo]:
+        """Hold the state lock for the duration (see the module docstring); wait up to
+        `timeout` seconds for it (default: `LockWait.seconds`)."""
         info = LockInfo(operation)
-        self._acquire(info, timeout)
+        self._acquire(info, LockWait.seconds if timeout is None else timeout)
         self._held = info
         stop = threading.Event()
         beat = None

@@ -190,7 +190,8 @@ def _identity(st: os.stat_result) -> str:
 
 
 def _meta(serial: int, doc: dict[str, Any], ref: str) -> VersionMeta:
-    written = doc.get("written") if isinstance(doc.get("written"), dict) else {}
+    found = doc.get("written")
+    written: dict[str, Any] = found if isinstance(found, dict) else {}
     return VersionMeta(serial, written.get("at", ""), written.get("by", ""),
                        written.get("operation", ""), ref=ref)
 
