@@ -30,9 +30,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +48,7 @@ KEY_ENV = "MLFORM_SECRET_KEY"
 
 _revealed: set[str] = set()  # every plain text revealed in this process, for `redact`
 _revealed_lock = threading.Lock()
+_quiet = threading.local()
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,31 @@ def redact(text: str) -> str:
         if plain in text:
             text = text.replace(plain, MASK)
     return text
+
+
+class RedactingFilter(logging.Filter):
+    """A log handler's filter: every revealed value masked in every record, and the AWS
+    libraries' records (which hold request and response bodies) dropped while a value is
+    being read (`unlogged`), before it is known and could be masked."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(_quiet, "on", False) and record.name.startswith(("botocore", "urllib3")):
+            return False
+        text = record.getMessage()
+        masked = redact(text)
+        if masked != text:
+            record.msg, record.args = masked, None
+        return True
+
+
+@contextmanager
+def unlogged() -> Iterator[None]:
+    """While inside, this thread's AWS library log records are dropped (see RedactingFilter)."""
+    _quiet.on = True
+    try:
+        yield
+    finally:
+        _quiet.on = False
 
 
 def find_refs(value: Any) -> list[SecretRef]:

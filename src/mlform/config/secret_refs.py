@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlform.config.refs import Ref
 from mlform.providers.schema import sensitive_fields
-from mlform.sensitive import SecretRef, find_refs
+from mlform.sensitive import SecretRef, find_refs, unlogged
 
 if TYPE_CHECKING:
     from mlform.config.checks import Builder
@@ -85,7 +85,8 @@ def _from_secretsmanager(ref: SecretRef, rest: str, clients: Clients) -> str:
 
     secret_id, _, key = rest.partition("#")
     try:
-        answer = clients("secretsmanager").get_secret_value(SecretId=secret_id)
+        with unlogged():
+            answer = clients("secretsmanager").get_secret_value(SecretId=secret_id)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         raise ref.fail(f"cannot read the secret ({code})") from None
@@ -110,7 +111,8 @@ def _from_ssm(ref: SecretRef, name: str, clients: Clients) -> str:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        answer = clients("ssm").get_parameter(Name=name, WithDecryption=True)
+        with unlogged():
+            answer = clients("ssm").get_parameter(Name=name, WithDecryption=True)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         raise ref.fail(f"cannot read the parameter ({code})") from None
