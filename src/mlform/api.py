@@ -36,6 +36,7 @@ from mlform.engine.plan import Plan, make_plan
 from mlform.engine.providers import ProviderPool
 from mlform.engine.refresh import RefreshResult
 from mlform.engine.refresh import refresh as refresh_state
+from mlform.engine.secrets import reread_plan, seal_stack
 from mlform.errors import MlformError, StalePlanError
 from mlform.providers.base import StackContext
 from mlform.providers.registry import Registry, default_registry
@@ -128,6 +129,8 @@ class Workspace:
 
     def _plan(self, state: State, *, destroy: bool, refresh: bool, parallelism: int) -> Plan:
         pool = self.pool()
+        if not destroy:  # read the sensitive values the plan compares (a destroy needs none)
+            seal_stack(self.stack, pool)
         moved = apply_moves(state, self.stack.moves)
         result = RefreshResult()
         notes: list[str] = []
@@ -390,6 +393,7 @@ def apply_locked(
         return ApplyOutcome(plan, None, state)
     pool = ProviderPool(registry, plan.context)
     pool.open_early(c.type for c in plan.changes)
+    reread_plan(plan, pool)  # a saved plan's sensitive values, read again and checked
     journal = backend.begin(state, operation)
     try:
         for source, target in plan.moved:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from mlform.errors import SourcePos
+from mlform.sensitive import SecretRef, SecretValue
+
 
 class _Unknown:
     __slots__ = ()
@@ -70,9 +73,16 @@ def strip_unknown(value: Any) -> Any:
 
 
 def to_json_data(value: Any) -> Any:
-    """Encode UNKNOWN as a tagged map so plans with unknowns survive a JSON round trip."""
+    """Encode UNKNOWN as a tagged map so plans with unknowns survive a JSON round trip, and a
+    sensitive value as its token and where to read it again (never the value)."""
     if value is UNKNOWN:
         return {"__mlform_unknown__": True}
+    if isinstance(value, SecretValue):
+        ref = value.ref
+        return {"__mlform_sensitive__": str(value), "source": ref.source if ref else None,
+                "label": ref.label if ref else "", "base_dir": ref.base_dir if ref else ".",
+                "pos": [ref.pos.file, ref.pos.line, ref.pos.column] if ref and ref.pos
+                else None}
     if isinstance(value, dict):
         return {k: to_json_data(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -85,6 +95,12 @@ def from_json_data(value: Any) -> Any:
     if isinstance(value, dict):
         if value.get("__mlform_unknown__") is True and len(value) == 1:
             return UNKNOWN
+        if isinstance(value.get("__mlform_sensitive__"), str):
+            pos = value.get("pos")
+            ref = (SecretRef(value["source"], value.get("label", ""),
+                             SourcePos(*pos) if pos else None, value.get("base_dir", "."))
+                   if value.get("source") else None)
+            return SecretValue(value["__mlform_sensitive__"], ref)
         return {k: from_json_data(v) for k, v in value.items()}
     if isinstance(value, list):
         return [from_json_data(v) for v in value]

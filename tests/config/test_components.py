@@ -77,12 +77,25 @@ def test_components_may_not_refer_to_each_other_in_a_cycle(tmp_path: Path) -> No
     assert message.split("cycle: ")[1] in ("a -> b -> a", "b -> a -> b")
 
 
-def test_secret_values_are_not_supported_yet(tmp_path: Path) -> None:
-    text = "project: demo\ncomponents:\n  db: {type: secret, value_from: 'env:PW'}\n"
+def test_a_secret_value_from_must_be_a_reference(tmp_path: Path) -> None:
+    text = "project: demo\ncomponents:\n  db: {type: secret, value_from: 'PW'}\n"
     assert problems(tmp_path, text) == [
-        "mlform.yaml:3:34: db.value_from: secret values are not supported yet: create the "
-        "secret here and put its value in with the AWS console or CLI for now, got a string "
-        "('env:PW')"]
+        "mlform.yaml:3:34: db.value_from: 'PW' is not a reference; expected one of env:NAME, "
+        "file:PATH, aws-secretsmanager:NAME_OR_ARN[#json-key], ssm:/parameter/name, got a "
+        "string ('PW')"]
+
+
+def test_a_secret_with_value_from_puts_a_version_holding_a_reference(tmp_path: Path) -> None:
+    from mlform.sensitive import SecretRef
+
+    path = tmp_path / "mlform.yaml"
+    path.write_text("project: demo\ncomponents:\n  db: {type: secret, value_from: 'env:PW'}\n")
+    stack = load_stack(path)
+    version = stack.resources["module.db.aws_secretsmanager_secret_version.this"]
+    ref = version.template["secret_string"]
+    assert isinstance(ref, SecretRef)
+    assert (ref.source, ref.label, str(ref.pos)) == ("env:PW", "db", f"{path}:3:34")
+    assert version.template["secret_id"] == "${module.db.aws_secretsmanager_secret.this.arn}"
 
 
 def test_a_check_of_the_whole_component_points_at_the_key_it_names(tmp_path: Path) -> None:

@@ -53,7 +53,7 @@ def test_every_credential_is_refused_with_its_place_and_never_echoed(tmp_path: P
     assert "an AWS access key id is written in the config" in found[1]
     assert "a private key is written in the config" in found[2]
     assert "a GitHub token is written in the config" in found[3]
-    assert "keep the value in AWS Secrets Manager and give its ARN" in found[4]
+    assert "read it with value_from (env:NAME, file:PATH, aws-secretsmanager:ID" in found[4]
     text = "\n".join(found)
     for secret in ("hunter2", KEY_ID, "MIIEow", GITHUB, "changeme"):
         assert secret not in text

@@ -140,6 +140,6 @@ def test_variable_keys_are_environments(tmp_path: Path) -> None:
                               "  size: {default: 1, prd: 3}\n  pw: {sensitive: true}\n") == [
         "mlform.yaml:4:22: variables.size.prd: unknown key 'prd'; a variable takes `default`, "
         "`description` and one value per environment (dev, prod)",
-        "mlform.yaml:5:8: variables.pw.sensitive: sensitive variables are not supported yet; "
-        "keep secret values out of mlform.yaml",
+        "mlform.yaml:5:3: variables.pw: a sensitive variable needs a value: value_from: "
+        "env:NAME (or file:, aws-secretsmanager:, ssm:), or --var pw=...",
     ]

@@ -55,11 +55,13 @@ _register()
 
 def report(exc: BaseException, debug: bool) -> None:
     """Print an error for a person: what went wrong, where, and (with --debug) the traceback."""
+    from mlform.sensitive import redact  # values revealed in this run never reach stderr
+
     style = Style.for_stream(sys.stderr)
     if debug:
         import traceback
 
-        traceback.print_exception(exc, file=sys.stderr)
+        sys.stderr.write(redact("".join(traceback.format_exception(exc))))
     if isinstance(exc, ConfigError):
         lines = [str(p) for p in exc.problems]
     elif isinstance(exc, MlformError):
@@ -68,7 +70,7 @@ def report(exc: BaseException, debug: bool) -> None:
         lines = [f"internal error: {type(exc).__name__}: {exc}"
                  + ("" if debug else " (run again with --debug for the traceback)")]
     for line in lines:
-        first, *rest = line.split("\n")
+        first, *rest = redact(line).split("\n")
         sys.stderr.write(f"{style.red(style.bold('Error:'))} {first}\n")
         for more in rest:
             sys.stderr.write(f"  {more}\n")
@@ -81,8 +83,12 @@ def main(argv: list[str] | None = None) -> None:
     if debug:  # otherwise Python's default: warnings and errors to stderr, no set-up cost
         import logging
 
+        from mlform.sensitive import RedactingFilter
+
         logging.basicConfig(level=logging.DEBUG,
                             format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(RedactingFilter())
     try:
         code = cli.main(args=args, prog_name="mlform", standalone_mode=False)
     except click.exceptions.Abort:  # click's form of a Ctrl-C outside an apply

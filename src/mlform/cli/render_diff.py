@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from mlform.cli.style import Style
+from mlform.cli.style import SENSITIVE, Style
 from mlform.providers.schema import map_documents
 from mlform.values import UNKNOWN
 
@@ -46,6 +46,8 @@ def fmt(value: Any) -> str:
     """One value as it reads in a plan (strings quoted, unknown spelled out)."""
     if value is UNKNOWN:
         return "(known after apply)"
+    if value is SENSITIVE:  # the mask itself, unquoted as Terraform shows it
+        return str(SENSITIVE)
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, bool):
@@ -142,7 +144,9 @@ class Lines:
         """How `key` changes from `before` to `after` (just the value's change without a
         key: a document's body)."""
         label = f"{key.ljust(width)} = " if key else ""
-        if before is None and after is not None:
+        if before is SENSITIVE and after is SENSITIVE:  # changed, but neither value is shown
+            self.add(indent, "~", f"{label}{SENSITIVE}{suffix}")
+        elif before is None and after is not None:
             self.value(indent, "+", key, width, after, suffix)
         elif after is None and before is not None:
             self.value(indent, "-", key, width, before, suffix)

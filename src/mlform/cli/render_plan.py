@@ -120,7 +120,10 @@ def render_change(c: ResourceChange, registry: Registry, style: Style,
 def _render_diff(c: ResourceChange, before: dict[str, Any], after: dict[str, Any],
                  lines: Lines) -> None:
     keys = sorted(set(before) | set(after))
-    changed = [k for k in keys if before.get(k) != after.get(k) or after.get(k) is UNKNOWN]
+    # A sensitive value that changed reads the same masked: the plan's own list tells.
+    planned = {f.split(".", 1)[0].split("[", 1)[0] for f in c.changed}
+    changed = [k for k in keys if before.get(k) != after.get(k) or after.get(k) is UNKNOWN
+               or (k in planned and after.get(k) is SENSITIVE)]
     show_id = "id" in before and "id" not in changed
     width = max([len(k) for k in changed] + ([2] if show_id else []), default=0)
     forced = {f.split(".", 1)[0] for f in c.replace_because}

@@ -1,7 +1,10 @@
-"""`secret`: a Secrets Manager secret that other components and resources refer to by ARN.
+"""`secret`: a Secrets Manager secret that other components and resources refer to by ARN,
+and, with `value_from`, its value.
 
-Only the secret itself is managed here; putting a value in it comes with mlform's secrets
-support (values must never reach state, plans or logs in plain text).
+The value is read where `value_from` points (`mlform.config.secret_refs`) when a plan or apply
+needs it, and put as a new version (`aws_secretsmanager_secret_version`) only when its keyed
+hash (`mlform.sensitive`) differs from the one recorded: plans, the journal and the state never
+hold the value. Other resources get the secret's ARN, never its value.
 """
 
 from __future__ import annotations
@@ -11,8 +14,11 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator
 
 from mlform.components.base import ComponentModel, ExpandContext, Expansion
+from mlform.config.secret_refs import source_problem
+from mlform.sensitive import SecretRef
 
 SECRET = "aws_secretsmanager_secret.this"
+VERSION = "aws_secretsmanager_secret_version.this"
 
 
 class Secret(ComponentModel):
@@ -24,17 +30,21 @@ class Secret(ComponentModel):
     recovery_window_in_days: int = Field(
         7, description="Days a deleted secret stays recoverable (0: deleted at once).")
     value_from: str | None = Field(
-        None, description="Not supported yet: secret values come with mlform's secrets "
-                          "support.")
+        None, description="Where the secret's value is read when a plan or apply needs it: "
+        "env:NAME (an environment variable), file:PATH (relative to mlform.yaml), "
+        "aws-secretsmanager:NAME_OR_ARN[#json-key] (another secret, a key of its JSON "
+        "value with #key) or ssm:/parameter/name. The value goes to Secrets Manager as a "
+        "new version when it changes; plans and the state hold only a keyed hash of it. "
+        "Unset: the secret is created empty, for a value put in by other means.")
 
     outputs: ClassVar[dict[str, str]] = {"arn": "The secret's ARN", "name": "The secret's name"}
 
     @field_validator("value_from")
     @classmethod
-    def _no_values_yet(cls, value: str | None) -> str | None:
-        if value is not None:
-            raise ValueError("secret values are not supported yet: create the secret here and "
-                             "put its value in with the AWS console or CLI for now")
+    def _reference(cls, value: str | None) -> str | None:
+        problem = value is not None and source_problem(value)
+        if problem:
+            raise ValueError(problem.removeprefix("value_from: "))
         return value
 
     anchor: ClassVar[str | None] = "aws_secretsmanager_secret"
@@ -61,5 +71,10 @@ class Secret(ComponentModel):
         if self.kms_key_id:
             args["kms_key_id"] = self.kms_key_id
         out.add(SECRET, **args)
+        if self.value_from is not None:
+            # Positioned at this component's value_from by the loader (`place_refs`).
+            ref = SecretRef(self.value_from, ctx.name,
+                            base_dir=str(ctx.base_dir) if ctx.base_dir else ".")
+            out.add(VERSION, secret_id=ctx.ref(SECRET, "arn"), secret_string=ref)
         out.outputs = {"arn": ctx.ref(SECRET, "arn"), "name": ctx.ref(SECRET, "name")}
         return out

@@ -27,6 +27,7 @@ from mlform.config.yamlpos import Positions
 from mlform.errors import MlformError
 from mlform.providers.base import ResourceType
 from mlform.providers.registry import Registry
+from mlform.sensitive import SecretRef
 from mlform.values import UNKNOWN
 
 if TYPE_CHECKING:
@@ -88,6 +89,12 @@ def fill_static(b: Builder, value: Any, at: tuple[str | int, ...], values: dict[
 
     for path, ref in refs:
         if ref.parts[0] == "var" and ref.text not in missing:
+            if isinstance(values.get(str(ref.parts[1])), SecretRef):
+                if not _whole(value, at, path) or len(ref.parts) != 2:
+                    b.error(f"{label(path)}: {ref} is sensitive and can only be used whole "
+                            f"(a value that is exactly {ref}), never inside other text", path)
+                    missing.add(ref.text)
+                continue
             _check_embedded_text(b, value, at, path, ref, values)
 
     def resolve(ref: Ref) -> Any:
@@ -98,6 +105,15 @@ def fill_static(b: Builder, value: Any, at: tuple[str | int, ...], values: dict[
 
     return (substitute(value, resolve, only_static=True),
             [(path, ref) for path, ref in refs if not ref.is_static])
+
+
+def _whole(value: Any, at: tuple[str | int, ...], path: tuple[str | int, ...]) -> bool:
+    """True if the string at `path` is exactly one reference."""
+    try:
+        text = lookup(value, path[len(at):])
+    except (KeyError, IndexError, TypeError):
+        return False
+    return isinstance(text, str) and len(parse_template(text)) == 1
 
 
 def _check_embedded_text(b: Builder, value: Any, at: tuple[str | int, ...],
@@ -191,7 +207,8 @@ def check_resource(
     except ValidationError as exc:
         # Values that hold a resource reference are known only after apply: check them then.
         open_paths = {p[len(at):] for p, _ in refs}
-        open_paths |= {p[len(at):] for p, v in leaves(res.template, at) if v is UNKNOWN}
+        open_paths |= {p[len(at):] for p, v in leaves(res.template, at)
+                       if v is UNKNOWN or isinstance(v, SecretRef)}
         b.problems.extend(validation_problems(
             exc, rtype.Args, b.positions, at, label=res.address,
             ignore=lambda loc: any(loc[: len(p)] == p for p in open_paths),

@@ -178,6 +178,15 @@ class VariableConfig(BaseModel):
 
     default: Any = Field(None, description="Value for environments without their own.")
     description: str | None = None
+    sensitive: bool = Field(
+        False, description="The value is a secret: never shown in plans, outputs or logs, "
+        "never written to state (only its keyed hash), and only usable where a resource "
+        "takes a sensitive argument. It comes from `value_from` or `--var`, never from a "
+        "value written in the config.")
+    value_from: str | None = Field(
+        None, description="Where a sensitive variable's value is read when a plan or apply "
+        "needs it: env:NAME, file:PATH (relative to mlform.yaml), "
+        "aws-secretsmanager:NAME_OR_ARN[#json-key] or ssm:/parameter/name.")
 
     @property
     def per_environment(self) -> dict[str, Any]:

@@ -51,12 +51,14 @@ from mlform.config.models import (
     ParityConfig,
 )
 from mlform.config.resources import OutputSpec, ResourceConfig, check_acyclic
+from mlform.config.secret_refs import place_refs, sensitive_output, sensitive_variable
 from mlform.config.validation import suggest, validation_problems
 from mlform.config.varfile import merge_var_files, read_var_file
 from mlform.config.yamlpos import Positions, decode, load_yaml
 from mlform.errors import ConfigError, MlformError, SourcePos
 from mlform.providers.base import StackContext
 from mlform.providers.registry import Registry, default_registry
+from mlform.sensitive import holds_sensitive
 from mlform.values import contains_unknown
 
 DEFAULT_CONFIG = "mlform.yaml"
@@ -172,6 +174,7 @@ def load_stack(
         _add_component(b, component, ctx, resources, refs_of, where)
     types = {a: b.registry.get(r.type) for a, r in resources.items()}
     for address, res in resources.items():
+        place_refs(b, res, types[address], where[address])
         if address in refs_of:  # not when its references are broken: they were reported
             check_resource(b, res, types[address], resources, types, refs_of[address],
                            where[address])
@@ -290,18 +293,15 @@ def _variables(
         for env_key in var.per_environment:
             if env_key in config.environments:
                 continue
-            if env_key == "sensitive":
-                b.error(f"variables.{name}.sensitive: sensitive variables are not supported "
-                        "yet; keep secret values out of mlform.yaml",
-                        ("variables", name, env_key), key=True)
-                continue
             b.error(
                 f"variables.{name}.{env_key}: unknown key '{env_key}'; a variable takes "
                 "`default`, `description` and one value per environment "
                 f"({', '.join(config.environments)})",
                 ("variables", name, env_key), key=True,
             )
-        if name in overrides:
+        if var.sensitive or var.value_from is not None:
+            values[name] = sensitive_variable(b, name, var, overrides.pop(name, None))
+        elif name in overrides:
             values[name] = overrides.pop(name)
         elif env_name in var.per_environment:
             values[name] = var.per_environment[env_name]
@@ -396,6 +396,10 @@ def _components(b: Builder, config: Config, ctx: StackContext, values: dict[str,
             b.error(f"{name}.{key}: no value for environment '{ctx.environment}' (add one, or "
                     "a `default`)", (*at, key))
         data, refs = fill_static(b, data, at, values, static)
+        if holds_sensitive(data):
+            b.error(f"{name}: components take no sensitive variables; a `secret` component "
+                    "reads its value with value_from, and others get its ARN", at, key=True)
+            continue
         # (UNKNOWN stands for an unknown variable, reported: there is nothing to expand)
         if refs is not None and not missing and not contains_unknown(data):
             prepared[name] = (model, data, refs)
@@ -550,6 +554,7 @@ def _outputs(
             refs = find_refs(b, template, value_at)
         deps = [ref.address for path, ref in refs
                 if check_ref(b, ref, path, resources, types, None)]
+        sensitive_output(b, name, template, refs, types, spec.sensitive, at)
         out[name] = OutputSpec(name, template, spec.sensitive, spec.description,
                                tuple(dict.fromkeys(deps)))
     return out

@@ -297,6 +297,7 @@ RULES: dict[str, Rule] = {
     **dict.fromkeys((
         "mlform_data", "aws_iam_role", "aws_vpc", "aws_subnet", "aws_security_group",
         "aws_db_subnet_group", "aws_ecs_cluster", "aws_ecs_task_definition",
+        "aws_secretsmanager_secret_version",
         "aws_sagemaker_model", "aws_sagemaker_endpoint_configuration",
         "aws_sagemaker_notebook_instance_lifecycle_configuration", "aws_ecr_lifecycle_policy",
         "aws_appautoscaling_target", "aws_appautoscaling_policy",

@@ -26,7 +26,14 @@ from mlform.engine.renames import Rename, suggest_moves
 from mlform.errors import ConfigError, MlformError, SourcePos
 from mlform.providers.base import ResourceType, StackContext
 from mlform.providers.registry import Registry
-from mlform.providers.schema import computed_fields, fill_defaults, forced_paths, keep_computed
+from mlform.providers.schema import (
+    computed_fields,
+    fill_defaults,
+    forced_paths,
+    keep_computed,
+    sensitive_fields,
+)
+from mlform.sensitive import SecretValue
 from mlform.state.models import ResourceState, State
 from mlform.values import UNKNOWN, contains_unknown
 
@@ -184,6 +191,9 @@ def resolve_args(
     except ValidationError as exc:
         problems = validation_problems(exc, rtype.Args, _NoPositions(pos), label=where)
         raise ConfigError(problems) from None
+    for name in sensitive_fields(rtype.Args):  # its value stays with it, for apply's call
+        if isinstance(args.get(name), SecretValue):
+            normalised[name] = args[name]
     return normalised
 
 

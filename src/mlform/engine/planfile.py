@@ -29,7 +29,8 @@ def _change_json(c: ResourceChange) -> dict[str, Any]:
     # thousands of resources, and nothing here is mutated).
     return {
         "address": c.address, "type": c.type, "action": c.action.value,
-        "before": c.before, "after": c.after, "template": c.template, "changed": c.changed,
+        "before": c.before, "after": c.after, "template": to_json_data(c.template),
+        "changed": c.changed,
         "replace_because": c.replace_because, "triggered_by": c.triggered_by,
         "dependencies": c.dependencies,
         "prior_dependencies": c.prior_dependencies,
@@ -54,7 +55,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "destroy": plan.destroy,
         "changes": [_change_json(c) for c in plan.changes],
         "outputs": {
-            n: {"template": o.template, "before": o.before, "after": o.after,
+            n: {"template": to_json_data(o.template), "before": o.before, "after": o.after,
                 "sensitive": o.sensitive}
             for n, o in plan.outputs.items()
         },

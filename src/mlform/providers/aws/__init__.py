@@ -31,7 +31,7 @@ from mlform.providers.aws.sagemaker_platform import (
     SagemakerNotebookInstance,
     SagemakerNotebookInstanceLifecycleConfiguration,
 )
-from mlform.providers.aws.secretsmanager import SecretsmanagerSecret
+from mlform.providers.aws.secretsmanager import SecretsmanagerSecret, SecretsmanagerSecretVersion
 from mlform.providers.aws.session import open_session
 from mlform.providers.registry import ProviderSpec
 
@@ -50,6 +50,7 @@ PROVIDER = ProviderSpec(
         SagemakerEndpointConfiguration,
         SagemakerEndpoint,
         SecretsmanagerSecret,
+        SecretsmanagerSecretVersion,
         AppautoscalingTarget,
         AppautoscalingPolicy,
         EksCluster,

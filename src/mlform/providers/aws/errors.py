@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from mlform.errors import ProviderError
+from mlform.sensitive import redact
 
 log = logging.getLogger("mlform.aws")
 
@@ -94,7 +95,7 @@ def translate(exc: BaseException, operation: str) -> ProviderError:
     """A botocore error as ProviderError('Operation: Code: message'); raise it `from exc`,
     marked `outcome_unknown` when the call may have taken effect (see `outcome_unknown`)."""
     code = error_code(exc)
-    message = error_message(exc)
+    message = redact(error_message(exc))  # a service may echo a value it was given
     log.debug("%s failed: %s", operation, message)
     text = f"{operation}: {code}: {_shorten(message)}" if code else f"{operation}: {message}"
     return ProviderError(text, outcome_unknown=outcome_unknown(exc))
