@@ -274,6 +274,8 @@ class PostgresStore:
     # --- lock ------------------------------------------------------------------------------
 
     def try_lock(self, info: LockInfo) -> LockInfo | None:
+        info.heartbeat = precise_now()  # a TTL of seconds needs more than whole seconds
+
         def work(conn: psycopg.Connection[Any]) -> Any:
             row = conn.execute(self._q(
                 f"INSERT INTO {{s}}.locks (stack, {_LOCK_COLUMNS}) VALUES (%s, %s, %s, %s, "
