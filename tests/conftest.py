@@ -131,3 +131,17 @@ def proxy(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
         monkeypatch.setenv("MLFORM_API_RATE", "*=1000")
         yield server
+
+
+@pytest.fixture(scope="session")
+def postgres(no_network: None) -> Iterator[Any]:
+    """A PostgreSQL server on 127.0.0.1 for the session (tests/pgserver.py); skips when its
+    binaries are missing, unless MLFORM_REQUIRE_POSTGRES is set (CI), which makes it fail."""
+    from tests.pgserver import start_server
+
+    server = start_server()
+    if server is None:
+        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl, postgres) found; "
+                    "install Debian's `postgresql` package")
+    yield server
+    server.stop()

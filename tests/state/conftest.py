@@ -12,14 +12,20 @@ from tests.cli.conftest import cli  # noqa: F401  (a fixture)
 
 # The backends contract tests run on. Each kind's `state:` settings come from its function in
 # `_CONFIGS`, which may use fixtures that start its service (the sandbox for S3, PostgreSQL).
-BACKEND_KINDS = ["local"]
+BACKEND_KINDS = ["local", "postgres"]
 
 
 def _local(request: pytest.FixtureRequest, env: str) -> dict[str, Any]:
     return {"backend": "local"}
 
 
-_CONFIGS = {"local": _local}
+def _postgres(request: pytest.FixtureRequest, env: str) -> dict[str, Any]:
+    # One schema for every contract test: many stacks side by side, as in real use.
+    server = request.getfixturevalue("postgres")
+    return {"backend": "postgres", "url": server.url, "schema": "contract", "lock_ttl": 5}
+
+
+_CONFIGS = {"local": _local, "postgres": _postgres}
 
 
 def make_spec(request: pytest.FixtureRequest, kind: str, tmp_path: Path,
