@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import json
 import threading
-from contextlib import suppress
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -199,9 +199,9 @@ class S3Store:
             doc = json.loads(got[0]) if got else {}
         except ValueError:
             return None
-        written = doc.get("written") if isinstance(doc.get("written"), dict) else {}
-        if not isinstance(doc.get("serial"), int):
+        if not isinstance(doc, dict) or not isinstance(doc.get("serial"), int):
             return None
+        written = doc["written"] if isinstance(doc.get("written"), dict) else {}
         return VersionMeta(doc["serial"], written.get("at", ""), written.get("by", ""),
                            written.get("operation", ""), ref=vid)
 
