@@ -31,7 +31,7 @@ from mlform.state.store import LockInfo, Stored, VersionMeta, WriteConflict, pre
 
 REFUSALS = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
 MISSING = frozenset({"NoSuchKey", "NotFound", "404"})
-DENIED = frozenset({"AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId",
+DENIED = frozenset({"AccessDenied", "403", "AllAccessDisabled", "InvalidAccessKeyId",
                     "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken"})
 WRONG_REGION = frozenset({"PermanentRedirect", "AuthorizationHeaderMalformed",
                           "IllegalLocationConstraintException", "301"})
