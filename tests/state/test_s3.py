@@ -138,6 +138,9 @@ def test_a_region_of_an_environment_of_several_gets_its_own_key(
 
 def test_the_sandbox_lets_one_of_many_simultaneous_conditional_puts_win(boto: Any,
                                                                         bucket: str) -> None:
+    # What the S3 lock stands on. moto checks a condition and writes in two steps; the
+    # sandbox's patch makes them one. The race is narrow: this passes without the patch too
+    # (tried), so it guards the outcome, not the patch.
     s3, wins, refused = boto("s3"), [], []
 
     def put(i: int) -> None:
