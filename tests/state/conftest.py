@@ -12,7 +12,7 @@ from tests.cli.conftest import cli  # noqa: F401  (a fixture)
 
 # The backends contract tests run on. Each kind's `state:` settings come from its function in
 # `_CONFIGS`, which may use fixtures that start its service (the sandbox for S3, PostgreSQL).
-BACKEND_KINDS = ["local", "postgres"]
+BACKEND_KINDS = ["local", "s3", "postgres"]
 
 
 def _local(request: pytest.FixtureRequest, env: str) -> dict[str, Any]:
@@ -25,7 +25,22 @@ def _postgres(request: pytest.FixtureRequest, env: str) -> dict[str, Any]:
     return {"backend": "postgres", "url": server.url, "schema": "contract", "lock_ttl": 5}
 
 
-_CONFIGS = {"local": _local, "postgres": _postgres}
+def _s3(request: pytest.FixtureRequest, env: str) -> dict[str, Any]:
+    """A fresh versioned bucket on the sandbox (mlform never creates its state bucket)."""
+    bucket = make_state_bucket(request.getfixturevalue("boto"))
+    return {"backend": "s3", "bucket": bucket, "key": f"{env}/state.json", "lock_ttl": 5}
+
+
+def make_state_bucket(boto: Any, *, versioned: bool = True) -> str:
+    s3 = boto("s3")
+    bucket = f"state-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    if versioned:
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    return bucket
+
+
+_CONFIGS = {"local": _local, "s3": _s3, "postgres": _postgres}
 
 
 def make_spec(request: pytest.FixtureRequest, kind: str, tmp_path: Path,

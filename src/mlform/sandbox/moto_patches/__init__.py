@@ -31,4 +31,5 @@ def apply_patches() -> None:
     rds.patch_rds()
     ecs.patch_ecs()
     s3.patch_s3()
+    s3.patch_s3_conditional_writes()
     ecr.patch_ecr()

@@ -5,11 +5,18 @@
   one to an infrequent-access class, and an expiration on or before the last transition
   (InvalidArgument); so does the sandbox, with the rules mlform checks configs with
   (`mlform.providers.aws.s3_rules`).
+- S3 object writes (PutObject, CopyObject, DeleteObject, DeleteObjects): moto checks If-Match
+  and If-None-Match, then writes, while other requests run; two conditional PUTs can both pass
+  their check. AWS makes the check and the write one step (the other gets 412 or 409), which
+  S3 state locking and compare-and-swap depend on; the sandbox runs object writes one at a time.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
+
+_OBJECT_WRITES = threading.RLock()
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -41,3 +48,22 @@ def patch_s3() -> None:
 
     setattr(FakeBucket, "set_lifecycle", set_lifecycle)  # noqa: B010
     setattr(FakeBucket, "_mlform_patched", True)  # noqa: B010
+
+
+def patch_s3_conditional_writes() -> None:
+    from moto.s3.responses import S3Response
+
+    if getattr(S3Response, "_mlform_atomic_writes", False):
+        return
+    for name in ("put_object", "copy_object", "delete_object", "_bucket_response_delete_keys"):
+        setattr(S3Response, name, _one_at_a_time(getattr(S3Response, name)))
+    setattr(S3Response, "_mlform_atomic_writes", True)  # noqa: B010
+
+
+def _one_at_a_time(method: Any) -> Any:
+    def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _OBJECT_WRITES:
+            return method(self, *args, **kwargs)
+
+    locked.__name__ = method.__name__
+    return locked
