@@ -27,14 +27,17 @@ import time
 import uuid
 from pathlib import Path
 
+from mlform.state.codec import Codec
 from mlform.state.journal import Journal
+from mlform.state.local import LocalStore
 from mlform.state.models import State
 
 
 def per_record(mode: str, n: int, where: Path) -> float:
     """Seconds per intent record."""
-    path = where / f"journal-{mode}.jsonl"
-    journal = Journal(path, State(project="b", environment="b"), "bench", mode=mode)
+    store = LocalStore(where / f"journal-{mode}")
+    path = store.journal_file
+    journal = Journal(store, Codec(), State(project="b", environment="b"), "bench", mode=mode)
     start = time.perf_counter()
     for i in range(n):
         journal.record({"t": "intent", "a": f"mlform_data.r{i}", "op": "create",
@@ -42,6 +45,7 @@ def per_record(mode: str, n: int, where: Path) -> float:
     elapsed = time.perf_counter() - start
     journal.close()
     path.unlink()
+    path.parent.rmdir()
     return elapsed / n
 
 
