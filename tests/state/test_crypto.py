@@ -8,6 +8,10 @@ import base64
 import hashlib
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +24,9 @@ from mlform.state.codec import canonical
 from mlform.state.crypto import rekey
 from mlform.state.local import LocalBackend
 from mlform.state.models import ResourceState
+from tests.cli.conftest import Cli
+
+ROOT = Path(__file__).resolve().parents[2]
 
 SECRET = "s3cr3t-attribute-7f3a9c"  # a value that must never appear in a state file
 KEY_A = base64.b64encode(bytes(range(32))).decode()
@@ -252,3 +259,86 @@ def test_rekey_from_kms_to_a_passphrase_never_writes_the_passphrase(
     for name, data in every_file(by_pass.dir).items():
         assert PASSPHRASE.encode() not in data and SECRET.encode() not in data, name
     assert os.environ["MLFORM_TEST_PASS"] == PASSPHRASE
+
+
+# --- through the real CLI --------------------------------------------------------------------
+
+def encrypted_config(encryption: str, resources: str = "") -> str:
+    return ("project: contract\nenvironments:\n  dev:\n    target: sandbox\n"
+            f"    region: us-east-1\n    state: {{encryption: {encryption}}}\nresources:\n"
+            f"  mlform_data.a: {{input: {SECRET}}}\n{resources}")
+
+
+def test_cli_apply_show_and_a_killed_writers_journal_all_encrypted(
+        cli: Cli, keys: None) -> None:
+    cli.write(encrypted_config("{key: env:MLFORM_TEST_KEY_A}"))
+    r = cli.run("apply", "--auto-approve")
+    assert r.code == 0, r.err
+    folder = cli.cwd / ".mlform" / "state" / "dev"
+    assert (folder / "state.json").exists()
+    r = cli.run("state", "show", "mlform_data.a")
+    assert r.code == 0 and SECRET in r.out, r.err
+    assert cli.run("show").code == 0
+
+    # A writer SIGKILLed after journaling a change: its encrypted journal is replayed.
+    victim = f"victim{os.getpid()}"
+    spec = {"config": {"backend": "local", "encryption": {"key": "env:MLFORM_TEST_KEY_A"}},
+            "dir": str(folder), "environment": "dev", "hold": 60.0}
+    proc = subprocess.Popen([sys.executable, "-m", "tests.state.backends", json.dumps(spec),
+                             victim], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (folder / "journal.jsonl").exists() or \
+                len((folder / "journal.jsonl").read_bytes().splitlines()) < 2:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        proc.kill()
+        proc.communicate()
+    for name, data in every_file(folder).items():
+        assert SECRET.encode() not in data and victim.encode() not in data, name
+    r = cli.run("state", "list")
+    assert (r.code, r.out) == (0, f"mlform_data.a\nmlform_data.{victim}\n"), r.err
+    r = cli.run("apply", "--auto-approve")  # recovers the journal, then removes the victim
+    assert r.code == 0, r.err
+    assert not (folder / "journal.jsonl").exists()
+    assert cli.run("state", "list").out == "mlform_data.a\n"
+    for name, data in every_file(folder).items():
+        assert SECRET.encode() not in data and victim.encode() not in data, name
+
+    cli.write(encrypted_config("{key: env:MLFORM_TEST_KEY_B}"))
+    r = cli.run("state", "list")
+    assert r.code == 1 and r.err.startswith("Error: the state of contract/dev is encrypted "
+                                            "with key key:") and len(r.err.splitlines()) == 1
+    r = cli.run("state", "rekey", "--from-key", "env:MLFORM_TEST_KEY_A")
+    assert r.code == 0, r.err
+    assert r.out.startswith("Rekeyed the state of environment 'dev': serial ")
+    assert "Earlier versions keep their encryption." in r.out
+    assert cli.run("state", "list").out == "mlform_data.a\n"
+
+
+def test_cli_rekey_from_a_passphrase_to_a_kms_alias(
+        cli: Cli, keys: None, boto: Any, sandbox: Any, uid: str) -> None:
+    a, _ = kms_keys(boto)
+    alias = f"alias/mlform-cli-{uid}"
+    boto("kms").create_alias(AliasName=alias, TargetKeyId=a["KeyId"])
+    cli.write(encrypted_config("{passphrase: env:MLFORM_TEST_PASS}"))
+    assert cli.run("apply", "--auto-approve").code == 0
+    cli.write(encrypted_config(f"{{kms_key_id: {alias}}}"))
+    r = cli.run("state", "rekey", "--from-passphrase", PASSPHRASE)
+    assert (r.code, r.err) == (1, "Error: --from-passphrase takes `env:NAME`, the environment "
+                                  "variable that holds it: a key on the command line is seen "
+                                  "by anyone who can list processes\n")
+    assert PASSPHRASE not in r.err.split("takes")[0]
+    r = cli.run("state", "rekey")
+    assert r.code == 1 and "give the old key with --from-key, --from-passphrase" in r.err
+    r = cli.run("state", "rekey", "--from-passphrase", "env:MLFORM_TEST_PASS")
+    assert r.code == 0, r.err
+    assert f"with key {a['Arn']} (was: passphrase:" in r.out
+    r = cli.run("state", "list", env={"MLFORM_TEST_PASS": ""})
+    assert (r.code, r.out) == (0, "mlform_data.a\n"), r.err
+    for name, data in every_file(cli.cwd / ".mlform").items():
+        assert PASSPHRASE.encode() not in data and SECRET.encode() not in data, name
