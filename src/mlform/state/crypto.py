@@ -113,8 +113,8 @@ class StateCipher:
             self._current = self.wrapper.wrap(data_key)
             self._keys[self._current.fields["wrapped_key"]] = data_key
         elif self._current is None:
-            fields = {k: str(envelope[k]) for k in ("wrap", "key_id", "wrapped_key", "salt")
-                      if k in envelope}
+            kept = ("wrap", "key_id", "wrapped_key", "salt")
+            fields: dict[str, str] = {k: str(envelope[k]) for k in kept if k in envelope}
             self._current = Wrapped(data_key, fields)
         return data_key
 
