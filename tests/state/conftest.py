@@ -47,8 +47,11 @@ def make_spec(request: pytest.FixtureRequest, kind: str, tmp_path: Path,
               env: str | None = None) -> dict[str, Any]:
     """A stack's spec (see tests.state.backends.open_spec) on backend `kind`: a fresh stack,
     or environment `env`'s in another place."""
+    elsewhere = env is not None
     env = env or f"e{uuid.uuid4().hex[:8]}"
     config = _CONFIGS[kind](request, env)
+    if elsewhere and kind == "postgres":  # the same stack, in another schema
+        config["schema"] = "contract_elsewhere"
     folder = tmp_path / f"state-{uuid.uuid4().hex[:6]}" / env
     return {"config": config, "dir": str(folder), "environment": env, "kind": kind}
 

@@ -223,4 +223,42 @@ def force_unlock(lock_id: str, config: str, environment: str | None, opts: Stack
     click.echo(f"Removed the lock of {ws.backend.where}: {removed.describe()}.")
 
 
+@state.command("rekey")
+@click.option("--from-key", metavar="env:NAME", help="The raw key (base64 or hex, in that "
+              "environment variable) the state is encrypted with now, if not the configured "
+              "one.")
+@click.option("--from-passphrase", metavar="env:NAME", help="The passphrase (in that "
+              "environment variable) the state is encrypted with now.")
+@click.option("--from-kms-key", metavar="KEY", help="The KMS key the state is encrypted with "
+              "now (not needed: KMS opens what any key of the account wrapped).")
+@stack_options
+def state_rekey(from_key: str | None, from_passphrase: str | None, from_kms_key: str | None,
+                config: str, environment: str | None, opts: StackOptions, debug: bool,
+                no_color: bool) -> None:
+    """Encrypt the state with the key `state.encryption` names now.
+
+    After a KMS key rotation, a move to another key (a passphrase to KMS, say), or to encrypt
+    a state written before `state.encryption` was set. The stack's data key is kept and
+    wrapped by the configured key, and the state is written as a new version under the lock.
+    The key the state is encrypted with now must still be at hand (--from-key,
+    --from-passphrase; KMS keys need nothing). Versions already in the history stay as they
+    were: reading them still needs the key they were written with."""
+    from mlform.state.crypto import rekey
+
+    given = {name: value for name, value in (("key", from_key), ("passphrase", from_passphrase),
+                                             ("kms_key_id", from_kms_key)) if value}
+    if len(given) > 1:
+        raise MlformError("give at most one of --from-key, --from-passphrase, --from-kms-key")
+    for name, value in given.items():
+        if name != "kms_key_id" and not value.startswith("env:"):
+            raise MlformError(f"--from-{name} takes `env:NAME`, the environment variable that "
+                              "holds it: a key on the command line is seen by anyone who can "
+                              "list processes")
+    ws = opts.workspace(config, environment, offline=True)
+    done = rekey(ws.backend, given or None)
+    click.echo(f"Rekeyed the state of {ws.backend.where}: serial {done.serial} is encrypted "
+               f"with key {done.after} (was: {done.before}). Earlier versions keep their "
+               "encryption.")
+
+
 COMMANDS = [state, force_unlock]

@@ -148,8 +148,19 @@ class StateBackend:
                 f"{self.store.location} belongs to project '{state.project}', environment "
                 f"'{state.environment}', not '{self.project}', '{self.environment}'"
             )
+        if self.codec.cipher is not None:
+            self._check_not_replayed(state)
         self._version = stored.version
         return state
+
+    def _check_not_replayed(self, state: State) -> None:
+        """An old version copied over the current one opens (it is sealed with its own
+        serial), so the current serial is checked against the history. Only with encryption:
+        listing the history costs a read of every version on some stores."""
+        newest = max((v.serial for v in self.store.versions()), default=0)
+        if newest > state.serial:
+            raise StateError(f"state replayed: current is serial {state.serial} but version "
+                             f"{newest} exists ({self.store.location})")
 
     def _last_good(self) -> str:
         for meta in reversed(self.versions()):

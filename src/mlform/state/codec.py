@@ -58,6 +58,7 @@ def journal_aad(lineage: str, serial: int) -> bytes:
 class Codec:
     def __init__(self, cipher: Cipher | None = None) -> None:
         self.cipher = cipher
+        self.plain_ok = False  # `state rekey` reads an unencrypted state to encrypt it
 
     def dump_state(self, state: State, written: dict[str, Any]) -> bytes:
         doc = state.to_json()
@@ -76,7 +77,7 @@ class Codec:
                                  "`state.encryption` to open it with")
             content = json.loads(self.cipher.open(doc["encrypted"], state_aad(doc)))
             doc = {**{k: v for k, v in doc.items() if k != "encrypted"}, **content}
-        elif self.cipher is not None and doc.get("serial"):
+        elif self.cipher is not None and doc.get("serial") and not self.plain_ok:
             raise StateError(f"{source} is not encrypted although `state.encryption` is set: "
                              "run `mlform state rekey` to encrypt it, or remove the setting")
         return State.from_json(doc, source), doc.get("written") or {}

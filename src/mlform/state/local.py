@@ -92,7 +92,9 @@ class LocalStore:
         out = [_meta(int(p.stem), _head(p), p.name) for p in paths]
         current = _head(self.state_file)
         if isinstance(current.get("serial"), int):
-            out = [v for v in out if v.serial < current["serial"]]
+            # The current version last, even when history holds a later serial (an old
+            # version copied over state.json: the backend's replay check sees it).
+            out = [v for v in out if v.serial != current["serial"]]
             out.append(_meta(current["serial"], current, "state.json"))
         return out
 
