@@ -104,9 +104,25 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write("Interrupted.\n")
         sys.exit(130)
     except Exception as exc:
+        if _interrupted(exc):
+            sys.stderr.write("Interrupted.\n")
+            sys.exit(130)
         report(exc, debug)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """A Ctrl-C that Python wrapped in another exception on its way up (type creation turns an
+    exception in `__set_name__`, pydantic's model building among them, into a RuntimeError)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 if __name__ == "__main__":
