@@ -17,6 +17,7 @@ from typing import Any
 from mlform.providers.base import StackContext
 from mlform.state.backend import StateBackend
 from mlform.state.backends import open_backend
+from mlform.state.models import ResourceState
 
 PROJECT = "contract"
 
@@ -47,6 +48,24 @@ def write_one(spec: dict[str, Any], name: str) -> int:
         return state.serial
 
 
+def churn(spec: dict[str, Any], size: int) -> None:
+    """Hold the lock and commit states of `size` resources (half a megabyte) one after another
+    until killed: nearly all of the time goes to writing, so that is where a kill lands."""
+    backend = open_spec(spec)
+    with backend.lock("apply", timeout=spec.get("timeout", 0.0)):
+        state = backend.load()
+        for i in range(size):
+            state.resources[f"mlform_data.r{i}"] = ResourceState(
+                "mlform_data", f"r{i}", {"id": f"r{i}", "input": "x" * 200})
+        print("writing", flush=True)
+        while True:
+            state.outputs = {"round": {"value": state.serial}}
+            backend.commit(state, operation="apply")
+
+
 if __name__ == "__main__":
     spec = json.loads(sys.argv[1])
-    print(write_one(spec, sys.argv[2]), flush=True)
+    if sys.argv[2] == "--churn":
+        churn(spec, int(sys.argv[3]))
+    else:
+        print(write_one(spec, sys.argv[2]), flush=True)

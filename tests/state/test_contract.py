@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -101,3 +102,40 @@ def test_a_writer_killed_mid_apply_leaves_a_loadable_state_and_a_free_lock(
         state = backend.load()
     # The killed writer's journaled change is recorded, on top of the state before it.
     assert set(state.resources) == {"mlform_data.before", "mlform_data.killed"}
+
+
+def test_writers_killed_in_the_middle_of_state_writes_leave_every_version_loadable(
+        backend_spec: dict[str, Any]) -> None:
+    backend = open_spec(backend_spec)
+    rng = random.Random(20261207)
+    for _ in range(4):
+        proc = subprocess.Popen([sys.executable, "-m", "tests.state.backends",
+                                 json.dumps({**backend_spec, "timeout": 30.0}), "--churn",
+                                 "2000"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "writing"
+        time.sleep(rng.uniform(0.05, 0.6))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        proc.stdout.close()
+        holder = backend.holder()
+        if holder is not None and backend.store.needs_heartbeat:
+            backend.force_unlock(holder.id)  # the next writer would take it over after the TTL
+        state = backend.read()  # the last complete write, never a torn one
+        assert len(state.resources) in (0, 2000)
+    versions = backend.versions()
+    assert len(versions) > 4
+    for meta in versions:  # every version in the history is whole, checksum and all
+        assert len(backend.version(meta.serial).resources) in (0, 2000)
+
+
+def test_state_rm_and_mv_on_every_backend(backend_spec: dict[str, Any]) -> None:
+    from mlform.engine import repair
+
+    write_one(backend_spec, "a")
+    write_one(backend_spec, "b")
+    backend = open_spec(backend_spec)
+    assert repair.move(backend, "mlform_data.a", "mlform_data.c") == [
+        ("mlform_data.a", "mlform_data.c")]
+    assert set(repair.remove(backend, ["mlform_data.b"])) == {"mlform_data.b"}
+    assert set(open_spec(backend_spec).read().resources) == {"mlform_data.c"}
+    assert [v.operation for v in backend.versions()][-2:] == ["state mv", "state rm"]

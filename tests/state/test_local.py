@@ -157,3 +157,17 @@ def test_a_damaged_state_is_named_and_the_last_good_version_offered(tmp_path: Pa
     b.state_file.write_text(b.state_file.read_text()[:40])  # truncated
     with pytest.raises(StateError, match=r"damaged: not valid JSON.*serial 2"):
         b.read()
+
+
+def test_a_journal_record_altered_in_place_is_caught_by_its_checksum(tmp_path: Path) -> None:
+    b = backend(tmp_path)
+    state = b.read()
+    journal = b.begin(state, "apply")
+    journal.record(put("mlform_data.a", "1"))
+    journal.record(put("mlform_data.b", "2"))
+    journal.close()
+    text = b.journal_file.read_text()
+    assert text.count('"c":"') == 3  # begin and both records
+    b.journal_file.write_text(text.replace('"id":"1"', '"id":"7"'))  # still valid JSON
+    with pytest.raises(StateError, match=r"journal line 2 is damaged .*checksum"):
+        b.load()

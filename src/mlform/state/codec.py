@@ -55,6 +55,12 @@ def journal_aad(lineage: str, serial: int) -> bytes:
     return f"mlform-journal:{lineage}:{serial}".encode()
 
 
+def _record_sum(body: str) -> str:
+    """A journal record's checksum: bit rot inside a line that still parses is caught (a torn
+    last line, which does not parse, is a kill mid-write and is dropped)."""
+    return hashlib.sha256(body.encode()).hexdigest()[:12]
+
+
 class Codec:
     def __init__(self, cipher: Cipher | None = None) -> None:
         self.cipher = cipher
@@ -96,7 +102,8 @@ class Codec:
         return doc
 
     def dump_record(self, record: dict[str, Any], lineage: str, serial: int) -> bytes:
-        line = json.dumps(record, separators=(",", ":"), default=str).encode()
+        body = json.dumps(record, separators=(",", ":"), default=str)
+        line = (body[:-1] + f',"c":"{_record_sum(body)}"}}').encode()
         if self.cipher is not None and record.get("t") != "begin":
             line = json.dumps({"e": self.cipher.seal(line, journal_aad(lineage, serial))},
                               separators=(",", ":")).encode()
@@ -121,6 +128,14 @@ class Codec:
                                      "`state.encryption` to open it with")
                 record = json.loads(self.cipher.open(
                     record["e"], journal_aad(head.get("lineage", ""), head.get("serial", -1))))
+            if "c" in record:
+                given = record.pop("c")
+                if given != _record_sum(json.dumps(record, separators=(",", ":"))):
+                    raise StateError(
+                        f"{source}: journal line {i + 1} is damaged (its checksum does not "
+                        "match); the records before it are intact. Move the journal aside to "
+                        "continue from the last committed state, then run `mlform plan`: the "
+                        "refresh finds what the cloud holds")
             if record.get("t") == "begin" and not head:
                 head = record
             records.append(record)
