@@ -187,3 +187,42 @@ def test_a_schema_the_user_may_not_use_is_named_with_what_to_grant(
         f"the PostgreSQL state database at 127.0.0.1:{postgres.port}/mlform refused access to "
         f"schema '{schema}' (permission denied for schema {schema}); grant this user USAGE and "
         "CREATE on it (or on the database, for mlform to create it)")
+
+
+def test_cli_names_a_dead_holder_and_force_unlock_clears_it(cli: Cli,
+                                                           postgres: PostgresServer) -> None:
+    """A CI job killed while holding the lock: the next apply says who and how to clear it;
+    `mlform force-unlock ID` does, and the killed job's journaled change is recorded."""
+    schema = f"fu{uuid.uuid4().hex[:8]}"
+    cli.write("project: pgfu\nenvironments:\n  dev:\n    state: {backend: postgres, "
+              f"url: 'env:PGURL', schema: {schema}, lock_ttl: 600}}\nresources:\n"
+              "  mlform_data.a: {input: 1}\n")
+    env = {"PGURL": postgres.url}
+    assert cli.run("apply", "--auto-approve", env=env).code == 0
+    spec = {"config": {"backend": "postgres", "url": postgres.url, "schema": schema},
+            "dir": str(cli.cwd / "unused"), "environment": "dev", "hold": 60.0}
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import json, sys\nimport tests.state.backends as b\n"
+         "b.PROJECT = 'pgfu'\nb.write_one(json.loads(sys.argv[1]), 'killed')\n",
+         json.dumps(spec)], cwd=ROOT)
+    store = PostgresStore(postgres.url, schema, "pgfu/dev")
+    deadline = time.monotonic() + 30
+    while (store.holder() is None or store.holder().pid != holder.pid  # type: ignore[union-attr]
+           or store.journal_read() is None or len(store.journal_read() or []) < 2):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(10)
+    lock_id = store.holder().id  # type: ignore[union-attr]
+    locked = cli.run("apply", "--auto-approve", env=env)
+    assert locked.code == 1
+    assert f"`mlform force-unlock {lock_id}` clears it" in locked.err, locked.err
+    assert "Traceback" not in locked.err
+    wrong = cli.run("force-unlock", "not-the-id", env=env)
+    assert wrong.code == 1 and lock_id in wrong.err
+    cleared = cli.run("force-unlock", lock_id, env=env)
+    assert cleared.code == 0 and f"lock id {lock_id}" in cleared.out, cleared.err
+    listed = cli.run("state", "list", env=env).out.split()
+    assert "mlform_data.killed" in listed  # in the killed job's journal, which is kept
+    applied = cli.run("apply", "--auto-approve", env=env)  # records it, then removes it
+    assert applied.code == 0 and "mlform_data.killed: Destroying" in applied.out, applied.out

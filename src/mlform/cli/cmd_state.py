@@ -14,7 +14,8 @@ from mlform.errors import MlformError
 
 @click.group()
 def state() -> None:
-    """Inspect the recorded state, or repair it (rm, mv)."""
+    """Inspect the recorded state and its history, or repair it (rm, mv, rollback, migrate,
+    rekey)."""
 
 
 @state.command("list")
