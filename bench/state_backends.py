@@ -73,7 +73,8 @@ def measure(backend: Any, direct: Callable[[bytes], None], rounds: int,
         out["lock"].append(timed(lock))
         with backend.lock("bench"):
             current = backend.load()
-            out["write"].append(timed(lambda: backend.commit(current, operation="bench")))
+            out["write"].append(timed(
+                lambda st=current: backend.commit(st, operation="bench")))
 
         def change() -> None:
             with backend.lock("apply"):
@@ -105,8 +106,8 @@ def local_backend(tmp: Path) -> tuple[Any, Callable[[bytes], None]]:
 
 
 def s3_backend(tmp: Path) -> tuple[Any, Callable[[bytes], None]]:
-    from mlform.providers.base import StackContext
     from mlform.providers.aws.session import AwsSession
+    from mlform.providers.base import StackContext
     from mlform.state.backends import open_backend
 
     ctx = StackContext("bench", "dev", home=os.environ["MLFORM_HOME"])
@@ -147,9 +148,9 @@ def main() -> None:
     home = tempfile.mkdtemp(prefix="mlform-bench-home-")
     os.environ.update({"MLFORM_HOME": home, "MLFORM_SANDBOX_PORT": "0",
                        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
-    from mlform.sandbox.lifecycle import stop
-
     from tests.pgserver import start_server
+
+    from mlform.sandbox.lifecycle import stop
 
     server = start_server()
     rows: list[tuple[str, dict[str, list[float]]]] = []
