@@ -2,7 +2,9 @@
 
 Each (environment, region) is loaded as a plan would load it, with the old lock's pins (none
 with `update`), so components report what they used (a GPU type: pinned, or resolved now).
-Then what only the cloud knows is looked up: each image tag's digest (ECR DescribeImages),
+A model registry's latest approved package is looked up by the load itself (the component
+asks SageMaker while expanding, unless the old lock pins it). Then what only the cloud knows
+is looked up: each image tag's digest (ECR DescribeImages),
 and for each GPU cluster whose config leaves `kubernetes_version` unset, the version it runs,
 or, before it exists, the one EKS gives a new cluster (DescribeClusterVersions). Without
 `update` a pin the old lock holds is kept, so only what is new is looked up; an image that
@@ -26,6 +28,7 @@ from mlform.config.lockfile import (
     ImageRef,
     ImageUse,
     LockData,
+    ModelPackagePin,
     RegionPins,
     lock_path,
     moved,
@@ -122,6 +125,9 @@ def _region_pins(stack: Stack, before: RegionPins | None) -> RegionPins:
     for component, used in stack.pins.items():
         if "gpu" in used:
             pins.gpu[component] = GpuPin.model_validate(used["gpu"])
+        if "model_package" in used:  # looked up (or kept) by the registry's expansion
+            pins.model_packages[component] = ModelPackagePin.model_validate(
+                used["model_package"])
         if "eks" in used:
             previous = before.eks.get(component) if before is not None else None
             pins.eks[component] = lookups.eks(component, used["eks"], previous)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from mlform.cost.catalog import PriceCatalog
+from mlform.cost.catalog import PriceCatalog, load_catalog
 from mlform.cost.estimate import FREE, PRICED, RULES, UNKNOWN_COST, USAGE, Res, estimate
 from mlform.providers.registry import default_registry
 from mlform.values import UNKNOWN
@@ -147,3 +147,15 @@ def test_a_region_missing_from_the_catalog_is_unknown() -> None:
     world = {"aws_eks_cluster.c": Res("aws_eks_cluster.c", "aws_eks_cluster", {})}
     c = estimate(world, CATALOG, "ap-south-1")["aws_eks_cluster.c"]
     assert c.kind == UNKNOWN_COST and "in ap-south-1" in c.note
+
+
+def test_efs_is_usage_based_with_its_price_and_the_registry_and_studio_are_free() -> None:
+    fs = cost(Res("aws_efs_file_system.f", "aws_efs_file_system", {}))
+    assert (fs.kind, fs.desired) == (USAGE, 0)
+    assert "per GB-month" in fs.note  # the catalog here has no EFS price: the note says so
+    shipped = estimate({"f": Res("f", "aws_efs_file_system", {})}, load_catalog(),
+                       "us-east-1")["f"]
+    assert shipped.note == "data stored: $0.3 per GB-month (Standard)" and shipped.sources
+    for kind in ("aws_sagemaker_model_package_group", "aws_sagemaker_model_package_group_policy",
+                 "aws_sagemaker_domain", "aws_sagemaker_user_profile", "aws_efs_mount_target"):
+        assert cost(Res(f"{kind}.x", kind, {})).kind == FREE

@@ -20,6 +20,7 @@ def component_types() -> dict[str, type[ComponentModel]]:
     from mlform.components.feature_store import FeatureStore
     from mlform.components.gpu_cluster import GpuCluster
     from mlform.components.model_endpoint import ModelEndpoint
+    from mlform.components.model_registry import ModelRegistry
     from mlform.components.notebook import Notebook
     from mlform.components.secret import Secret
     from mlform.components.training_pipeline import TrainingPipeline
@@ -34,5 +35,6 @@ def component_types() -> dict[str, type[ComponentModel]]:
         GpuCluster,
         ExperimentTracker,
         Secret,
+        ModelRegistry,
     )
     return {t.model_fields["type"].annotation.__args__[0]: t for t in types}  # type: ignore[union-attr]

@@ -117,6 +117,33 @@ class Cloud:
             self._opened = self._session()
         return self._opened.client(service, region)
 
+    def latest_approved(self, region: str, group: str) -> tuple[str | None, str]:
+        """The ARN of the newest model package in `group` whose ModelApprovalStatus is
+        Approved, or (None, why there is none): the group does not exist, or has no approved
+        package."""
+        from botocore.exceptions import ClientError
+
+        from mlform.errors import MlformError
+        from mlform.providers.aws.errors import error_code, error_message, translate
+
+        sagemaker = self._client("sagemaker", region)
+        try:
+            found = sagemaker.list_model_packages(
+                ModelPackageGroupName=group, ModelApprovalStatus="Approved",
+                SortBy="CreationTime", SortOrder="Descending", MaxResults=1)
+        except ClientError as exc:
+            if error_code(exc) == "ValidationException" and "not exist" in error_message(exc):
+                return None, f"model package group {group} does not exist yet"
+            raise MlformError(translate(exc, "ListModelPackages").message) from None
+        packages = found.get("ModelPackageSummaryList") or []
+        if not packages:
+            try:
+                sagemaker.describe_model_package_group(ModelPackageGroupName=group)
+            except ClientError:
+                return None, f"model package group {group} does not exist yet"
+            return None, f"model package group {group} has no approved model package yet"
+        return str(packages[0]["ModelPackageArn"]), ""
+
     def availability_zones(self, region: str) -> list[str]:
         if region not in self._zones:
             answer = self._client("ec2", region).describe_availability_zones(
@@ -151,6 +178,11 @@ class ExpandContext:
     def price(self, table: str, item: str) -> float | None:
         """USD per hour of `item` in this region from the price catalog (None offline)."""
         return self.cloud.price(table, self.stack.region, item) if self.cloud else None
+
+    def latest_approved(self, group: str) -> tuple[str | None, str]:
+        """`Cloud.latest_approved` in this region ((None, "offline") offline)."""
+        return (self.cloud.latest_approved(self.stack.region, group) if self.cloud
+                else (None, "offline"))
 
     def availability_zones(self) -> list[str]:
         """The region's availability zones, in order ([] offline)."""

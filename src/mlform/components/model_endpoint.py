@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from mlform.components.base import ComponentModel, ExpandContext, Expansion
 from mlform.components.gpu import parse_gpu, pinned_type, resolve, unpinned
@@ -49,7 +49,12 @@ class Autoscale(ArgsModel):
 
 class ModelEndpoint(ComponentModel):
     type: Literal["model_endpoint"]
-    image: str = Field(description="Inference image, usually `${registry.url}:<tag>`.")
+    image: str | None = Field(
+        None, description="Inference image, usually `${registry.url}:<tag>` (or give "
+        "`model_package`).")
+    model_package: str | None = Field(
+        None, description="A model package to serve instead of `image` and `model_data`, "
+        "usually `${models.latest_approved}` of a model_registry.")
     model_data: str | None = Field(
         None, description="S3 URL of the model artifacts (`s3://bucket/key.tar.gz`), usually "
                           "`${features.uri}/models/...`.")
@@ -74,6 +79,24 @@ class ModelEndpoint(ComponentModel):
         "url": "The HTTPS URL to invoke (POST) with SigV4-signed requests",
         "role_arn": "The execution role's ARN",
     }
+
+    @field_validator("model_package", mode="before")
+    @classmethod
+    def _resolved(cls, value: Any) -> Any:
+        """A registry's `latest_approved` that has no package yet says why (model_registry)."""
+        if isinstance(value, dict) and "unresolved" in value:
+            raise ValueError(
+                f"{value['unresolved']}: apply the registry '{value.get('registry')}' first "
+                "(without this endpoint), register and approve a model version, then plan again")
+        return value
+
+    @model_validator(mode="after")
+    def _image_or_package(self) -> ModelEndpoint:
+        if (self.image is None) == (self.model_package is None):
+            raise ValueError("give either image (with model_data) or model_package")
+        if self.model_package is not None and self.model_data is not None:
+            raise ValueError("model_data comes with the model package: give one of them")
+        return self
 
     @model_validator(mode="after")
     def _instance_or_gpu(self) -> ModelEndpoint:
@@ -100,7 +123,11 @@ class ModelEndpoint(ComponentModel):
                     inline_policy=[{"name": "serve", "policy": self._policy()}],
                     tags=self.tags)
             role_arn = ctx.ref(ROLE, "arn")
-        container: dict[str, Any] = {"image": self.image, "environment": self.environment}
+        container: dict[str, Any] = {"environment": self.environment}
+        if self.model_package is not None:
+            container["model_package_name"] = self.model_package
+        else:
+            container["image"] = self.image
         if self.model_data:
             container["model_data_url"] = self.model_data
         out.add(MODEL, execution_role_arn=role_arn, primary_container=container,
@@ -175,7 +202,13 @@ class ModelEndpoint(ComponentModel):
         has a KMS key), write logs and metrics: nothing more."""
         from mlform.components.iam import kms_access
 
-        statements = [*ecr_pull([self.image]), LOGS]
+        if self.model_package is not None:
+            # The package names its image and artifacts, which the config does not know:
+            # give `role_arn` a role that may read them (see the README).
+            return document([LOGS, {"Sid": "ReadPackage", "Effect": "Allow",
+                                    "Action": "sagemaker:DescribeModelPackage",
+                                    "Resource": self.model_package}])
+        statements = [*ecr_pull([self.image or ""]), LOGS]
         if self.model_data and self.model_data.startswith("s3://"):
             statements.append({"Sid": "ReadModel", "Effect": "Allow", "Action": "s3:GetObject",
                                "Resource": "arn:aws:s3:::" + self.model_data[len("s3://"):]})

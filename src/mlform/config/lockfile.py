@@ -12,6 +12,8 @@ region it holds, for each component that has one:
                       repository: <repo>, tag: v3, digest: "sha256:..."}
           gpu:                      # component -> the instance type a `gpu:` request got
             trainer: {request: "A100:8", instance_type: p4de.24xlarge}
+          model_packages:           # model_registry -> its latest approved package
+            registry: {group: <name>, arn: "arn:aws:sagemaker:...:model-package/<name>/3"}
           eks:                      # gpu_cluster -> what EKS or mlform would otherwise choose
             trainer: {kubernetes_version: "1.35",
                       ami_types: {gpu: AL2023_x86_64_NVIDIA},
@@ -95,10 +97,17 @@ class EksPin(_Strict):
     observed: EksObserved = Field(default_factory=EksObserved)
 
 
+class ModelPackagePin(_Strict):
+    group: str = Field(description="The model package group (a `model_registry`'s).")
+    arn: str = Field(description="Its latest approved model package when locked.")
+
+
 class RegionPins(_Strict):
     images: dict[str, dict[str, ImagePin]] = Field(default_factory=dict)
     gpu: dict[str, GpuPin] = Field(default_factory=dict)
     eks: dict[str, EksPin] = Field(default_factory=dict)
+    # model_registry -> the package `latest_approved` gave
+    model_packages: dict[str, ModelPackagePin] = Field(default_factory=dict)
 
     def component(self, name: str) -> dict[str, Any]:
         """What a component sees of the lock (`ExpandContext.locked`): its gpu and eks pins."""
@@ -107,6 +116,8 @@ class RegionPins(_Strict):
             found["gpu"] = self.gpu[name].model_dump()
         if name in self.eks:
             found["eks"] = self.eks[name].model_dump()
+        if name in self.model_packages:
+            found["model_package"] = self.model_packages[name].model_dump()
         return found
 
 
@@ -353,6 +364,8 @@ def _flat(pins: RegionPins | None) -> dict[str, str]:
             out[f"{component}.{path} ({_label(pin)})"] = pin.digest or UNPINNED
     for component, gpu in pins.gpu.items():
         out[f"{component}.gpu {gpu.request}"] = gpu.instance_type
+    for component, package in pins.model_packages.items():
+        out[f"{component}.latest_approved ({package.group})"] = package.arn
     for component, eks in pins.eks.items():
         if eks.kubernetes_version:
             out[f"{component}.kubernetes_version"] = eks.kubernetes_version

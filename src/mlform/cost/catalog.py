@@ -37,6 +37,7 @@ TABLES: dict[str, tuple[str, str]] = {
     "fargate": ("Fargate, Linux/x86 (vcpu, memory_gb)", "hour"),
     "eks": ("EKS cluster control plane", "hour"),
     "secretsmanager": ("Secrets Manager secret", "month"),
+    "efs_storage": ("EFS storage (standard: Standard storage class)", "GB-month"),
 }
 
 

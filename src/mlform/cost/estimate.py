@@ -271,6 +271,18 @@ def _secret(res: Res, world: World, p: Pricer, out: ResourceCost) -> None:
                (1, 1, 1))
 
 
+def _efs(res: Res, world: World, p: Pricer, out: ResourceCost) -> None:
+    """EFS bills the data stored, which no argument states: usage-based, with the price."""
+    out.kind = USAGE
+    try:
+        price = p.price("efs_storage", "standard", "EFS Standard storage", named=False)
+    except _Missing:
+        out.note = "data stored (per GB-month) and, if provisioned, throughput"
+        return
+    out.note = f"data stored: ${price.usd:g} per GB-month (Standard)"
+    out.sources.add(price.source.id)
+
+
 def _free(res: Res, world: World, p: Pricer, out: ResourceCost) -> None:
     out.kind = FREE
 
@@ -294,6 +306,12 @@ RULES: dict[str, Rule] = {
     "aws_ecr_repository": _usage("image storage"),
     "aws_sagemaker_feature_group": _usage("storage, reads and writes"),
     "aws_sagemaker_pipeline": _usage("the jobs its steps run"),
+    "aws_efs_file_system": _efs,
+    # The registry and a Studio domain are free themselves: AWS bills the packages' artifacts
+    # (S3 storage) and the Studio apps users run, not the group, domain or profile.
+    **dict.fromkeys(("aws_sagemaker_model_package_group", "aws_sagemaker_domain",
+                     "aws_sagemaker_model_package_group_policy", "aws_sagemaker_user_profile",
+                     "aws_efs_mount_target"), _free),
     **dict.fromkeys((
         "mlform_data", "aws_iam_role", "aws_vpc", "aws_subnet", "aws_security_group",
         "aws_db_subnet_group", "aws_ecs_cluster", "aws_ecs_task_definition",

@@ -81,6 +81,7 @@ QUERIES = (
     Query("eks", "AmazonEKS", {}, _usage({"cluster": r"(?:^|-)AmazonEKS-Hours:perCluster$"})),
     Query("secretsmanager", "AWSSecretsManager", {},
           _usage({"secret": r"(?:^|-)AWSSecretsManager-Secrets$"})),
+    Query("efs_storage", "AmazonEFS", {}, _usage({"standard": r"(?:^|-)TimedStorage-ByteHrs$"})),
 )
 
 

@@ -10,6 +10,7 @@ from mlform.providers.aws.ecr import EcrRepository
 from mlform.providers.aws.ecr_lifecycle import EcrLifecyclePolicy
 from mlform.providers.aws.ecs import EcsCluster, EcsService
 from mlform.providers.aws.ecs_task_definition import EcsTaskDefinition
+from mlform.providers.aws.efs import EfsFileSystem, EfsMountTarget
 from mlform.providers.aws.eks import EksCluster
 from mlform.providers.aws.eks_node_group import EksNodeGroup
 from mlform.providers.aws.iam import IamRole
@@ -31,6 +32,11 @@ from mlform.providers.aws.sagemaker_platform import (
     SagemakerNotebookInstance,
     SagemakerNotebookInstanceLifecycleConfiguration,
 )
+from mlform.providers.aws.sagemaker_registry import (
+    SagemakerModelPackageGroup,
+    SagemakerModelPackageGroupPolicy,
+)
+from mlform.providers.aws.sagemaker_studio import SagemakerDomain, SagemakerUserProfile
 from mlform.providers.aws.secretsmanager import SecretsmanagerSecret, SecretsmanagerSecretVersion
 from mlform.providers.aws.session import open_session
 from mlform.providers.registry import ProviderSpec
@@ -67,6 +73,12 @@ PROVIDER = ProviderSpec(
         EcsCluster,
         EcsTaskDefinition,
         EcsService,
+        SagemakerModelPackageGroup,
+        SagemakerModelPackageGroupPolicy,
+        SagemakerDomain,
+        SagemakerUserProfile,
+        EfsFileSystem,
+        EfsMountTarget,
     ),
     open_session=open_session,
     terraform_provider="registry.terraform.io/hashicorp/aws",

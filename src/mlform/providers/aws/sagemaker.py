@@ -238,13 +238,24 @@ class _ContentNamed(_SagemakerResource[N]):
 # -- aws_sagemaker_model ------------------------------------------------------------------------
 
 class PrimaryContainer(ArgsModel):
-    image: str = Field(description="Registry path of the inference image (in Amazon ECR).")
+    image: str | None = Field(
+        None, description="Registry path of the inference image (in Amazon ECR); or give "
+        "`model_package_name`.")
+    model_package_name: str | None = Field(
+        None, description="ARN of a model package (from the model registry) to serve: its "
+        "image and artifacts, instead of `image` and `model_data_url`.")
     model_data_url: str | None = Field(None, description="S3 URL of the model artifacts.")
     environment: dict[str, str] = Field(
         default_factory=dict, description="Environment variables of the container.")
     mode: Literal["SingleModel", "MultiModel"] = Field(
         "SingleModel", description="One model, or many loaded on demand from `model_data_url`.")
     container_hostname: str | None = Field(None, description="DNS host name of the container.")
+
+    @model_validator(mode="after")
+    def _image_or_package(self) -> PrimaryContainer:
+        if (self.image is None) == (self.model_package_name is None):
+            raise ValueError("give either image or model_package_name")
+        return self
 
 
 class SagemakerModelArgs(ContentNamedArgs):
@@ -283,7 +294,11 @@ class SagemakerModel(_ContentNamed[SagemakerModelArgs]):
         if have is not None:
             return self.update(name, have, args, meta)
         pc = args.primary_container
-        container: dict[str, Any] = {"Image": pc.image, "Mode": pc.mode}
+        container: dict[str, Any] = {"Mode": pc.mode}
+        if pc.image:
+            container["Image"] = pc.image
+        if pc.model_package_name:
+            container["ModelPackageName"] = pc.model_package_name
         if pc.environment:
             container["Environment"] = pc.environment
         if pc.model_data_url:
@@ -312,12 +327,17 @@ class SagemakerModel(_ContentNamed[SagemakerModelArgs]):
 
     def _args_from(self, found: Mapping[str, Any], prior: Mapping[str, Any]) -> dict[str, Any]:
         pc = found.get("PrimaryContainer") or {}
+        # A model made from a package may be described with the package's image: the image
+        # is then AWS's choice, not an argument (unless the config gave one).
+        given = (prior.get("primary_container") or {}).get("image")
+        image = None if pc.get("ModelPackageName") and not given else pc.get("Image")
         return {
             "name": found["ModelName"],
             "name_prefix": prior.get("name_prefix"),  # not stored by AWS
             "execution_role_arn": found["ExecutionRoleArn"],
             "primary_container": {
-                "image": pc.get("Image"), "model_data_url": pc.get("ModelDataUrl"),
+                "image": image, "model_package_name": pc.get("ModelPackageName"),
+                "model_data_url": pc.get("ModelDataUrl"),
                 "environment": pc.get("Environment") or {},
                 "mode": pc.get("Mode", "SingleModel"),
                 "container_hostname": pc.get("ContainerHostname")},

@@ -15,10 +15,12 @@ def apply_patches() -> None:
         ec2,
         ecr,
         ecs,
+        efs,
         eks,
         rds,
         s3,
         sagemaker,
+        sagemaker_studio,
     )
 
     sagemaker.patch_sagemaker()
@@ -33,3 +35,6 @@ def apply_patches() -> None:
     s3.patch_s3()
     s3.patch_s3_conditional_writes()
     ecr.patch_ecr()
+    sagemaker_studio.patch_sagemaker_registry()
+    sagemaker_studio.patch_sagemaker_studio()
+    efs.patch_efs()
