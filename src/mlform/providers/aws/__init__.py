@@ -12,6 +12,8 @@ from mlform.providers.aws.ecs import EcsCluster, EcsService
 from mlform.providers.aws.ecs_task_definition import EcsTaskDefinition
 from mlform.providers.aws.eks import EksCluster
 from mlform.providers.aws.eks_node_group import EksNodeGroup
+from mlform.providers.aws.elbv2 import Lb
+from mlform.providers.aws.elbv2_listener import LbListener, LbTargetGroup
 from mlform.providers.aws.iam import IamRole
 from mlform.providers.aws.rds import DbInstance, DbSubnetGroup
 from mlform.providers.aws.s3 import S3Bucket
@@ -67,6 +69,9 @@ PROVIDER = ProviderSpec(
         EcsCluster,
         EcsTaskDefinition,
         EcsService,
+        Lb,
+        LbTargetGroup,
+        LbListener,
     ),
     open_session=open_session,
     terraform_provider="registry.terraform.io/hashicorp/aws",

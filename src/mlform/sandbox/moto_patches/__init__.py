@@ -16,6 +16,7 @@ def apply_patches() -> None:
         ecr,
         ecs,
         eks,
+        elbv2,
         rds,
         s3,
         sagemaker,
@@ -33,3 +34,4 @@ def apply_patches() -> None:
     s3.patch_s3()
     s3.patch_s3_conditional_writes()
     ecr.patch_ecr()
+    elbv2.patch_elbv2()
