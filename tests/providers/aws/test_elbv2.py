@@ -8,10 +8,12 @@ from typing import Any
 import pytest
 
 from mlform.errors import NotReady, ProviderError
+from mlform.providers.aws.ecs import EcsService
 from mlform.providers.aws.elbv2 import Lb
 from mlform.providers.aws.elbv2_listener import LbListener, LbTargetGroup
 from mlform.providers.base import ResourceMeta, StackContext
 from tests.providers.aws.contract import check_contract
+from tests.providers.aws.test_ecs import CONTAINERS_YAML
 from tests.providers.aws.test_rds import assert_plans_no_change, make_network
 
 
@@ -212,3 +214,40 @@ def test_listener_rules() -> None:
     with pytest.raises(ValueError, match="forward action names target_group_arn"):
         args.model_validate({"load_balancer_arn": "arn:lb", "port": 80,
                              "default_action": [{"type": "forward"}]})
+
+
+# -- aws_ecs_service's load_balancer block --------------------------------------------------------
+
+def test_ecs_service_registers_into_a_target_group(
+        aws_session: Any, stack_context: StackContext, uid: str, network: dict[str, Any],
+        boto: Any) -> None:
+    ecs = boto("ecs")
+    ecs.create_cluster(clusterName=f"lbc-{uid}")
+    task = ecs.register_task_definition(
+        family=f"lbt-{uid}", containerDefinitions=CONTAINERS_YAML, cpu="256", memory="512",
+        networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
+    )["taskDefinition"]["taskDefinitionArn"]
+    tg_rt = LbTargetGroup(aws_session)
+    tg, other = (_tg(tg_rt, f"{n}-{uid}", network, stack_context) for n in ("svc", "svc2"))
+    block = {"target_group_arn": tg["arn"], "container_name": "mlflow", "container_port": 5000}
+    config = {"name": f"lbs-{uid}", "cluster": f"lbc-{uid}", "task_definition": task,
+              "network_configuration": {"subnets": network["subnets"][:2]},
+              "load_balancer": [block]}
+    rt, meta = EcsService(aws_session), ResourceMeta("aws_ecs_service.s", stack_context)
+    # As on AWS: a target group no listener forwards to cannot take a service's tasks.
+    with pytest.raises(ProviderError, match="does not have an associated load balancer"):
+        rt.create(EcsService.Args.model_validate(config), meta)
+    lb = _lb(Lb(aws_session), f"svc-{uid}", network, stack_context)
+    for port, group in ((80, tg), (81, other)):
+        LbListener(aws_session).create(LbListener.Args.model_validate({
+            "load_balancer_arn": lb["arn"], "port": port,
+            "default_action": [{"type": "forward", "target_group_arn": group["arn"]}]}),
+            ResourceMeta(f"aws_lb_listener.l{port}", stack_context))
+    made = rt.create(EcsService.Args.model_validate(config), meta)
+    assert made["load_balancer"] == [block]
+    assert_plans_no_change(EcsService, config, made)
+    moved = {**config, "load_balancer": [{**block, "target_group_arn": other["arn"]}]}
+    updated = rt.update(made["id"], made, EcsService.Args.model_validate(moved), meta)
+    assert updated["id"] == made["id"]
+    assert updated["load_balancer"][0]["target_group_arn"] == other["arn"]
+    rt.delete(updated["id"], updated)
