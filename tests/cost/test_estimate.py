@@ -147,3 +147,18 @@ def test_a_region_missing_from_the_catalog_is_unknown() -> None:
     world = {"aws_eks_cluster.c": Res("aws_eks_cluster.c", "aws_eks_cluster", {})}
     c = estimate(world, CATALOG, "ap-south-1")["aws_eks_cluster.c"]
     assert c.kind == UNKNOWN_COST and "in ap-south-1" in c.note
+
+
+def test_application_load_balancer_is_priced_by_the_hour_with_one_lcu() -> None:
+    prices = PriceCatalog([{"format": 1, "sources": {"t": {"name": "test", "date": "2026"}},
+                            "prices": {"elb": {R: {"alb_hour": [0.02, "t"],
+                                                   "alb_lcu": [0.01, "t"]}}}}])
+    lb = Res("aws_lb.this", "aws_lb", {"load_balancer_type": "application"})
+    c = estimate({lb.address: lb}, prices, R)[lb.address]
+    assert (c.kind, round(c.desired, 2)) == (PRICED, round(0.03 * 730, 2))
+    assert "billed by use" in c.note
+    nlb = Res("aws_lb.n", "aws_lb", {"load_balancer_type": "network"})
+    assert estimate({nlb.address: nlb}, prices, R)[nlb.address].kind == UNKNOWN_COST
+    for free in ("aws_lb_target_group", "aws_lb_listener"):
+        res = Res(f"{free}.x", free, {})
+        assert estimate({res.address: res}, prices, R)[res.address].kind == FREE

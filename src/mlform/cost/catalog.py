@@ -37,6 +37,8 @@ TABLES: dict[str, tuple[str, str]] = {
     "fargate": ("Fargate, Linux/x86 (vcpu, memory_gb)", "hour"),
     "eks": ("EKS cluster control plane", "hour"),
     "secretsmanager": ("Secrets Manager secret", "month"),
+    "elb": ("Elastic Load Balancing, per load balancer-hour and per LCU-hour (alb_hour, "
+            "alb_lcu)", "hour"),
 }
 
 
