@@ -17,22 +17,22 @@ def test_ml_platform_applies_updates_and_destroys(cli: Cli, sandbox: Any, boto: 
     shutil.copy(EXAMPLE, cli.cwd / "mlform.yaml")
     r = cli.run("plan")
     assert r.code == 0, r.err
-    assert "Plan: 45 to add, 0 to change, 0 to destroy." in r.out
+    assert "Plan: 49 to add, 0 to change, 0 to destroy." in r.out
     for kind in ("dataset_store", "container_registry", "feature_store", "gpu_cluster",
                  "experiment_tracker", "training_pipeline", "model_endpoint", "notebook",
                  "secret"):
         assert f"({kind}) ──" in r.out, kind  # every component type is in the example
     assert "  - trainer: gpu A10G:1 -> g5.xlarge in eu-west-1" in r.out
-    assert "Budget: $2,500.00 for 'dev': $1,720.32 to spare." in r.out
+    assert "Budget: $2,500.00 for 'dev': $1,696.09 to spare." in r.out
     cost = json.loads(cli.run("cost", "--json").out)
     # fraud-api: T4 -> ml.g4dn.xlarge at $0.821/h, 1 usually, 4 at most.
     api = next(c for c in cost["components"] if c["name"] == "fraud-api")
     assert api["after"]["desired"] == 599.33 and api["after"]["max"] == 2397.32
-    assert cost["after"]["desired"] == 779.68 and cost["after"]["unknown_resources"] == 1
+    assert cost["after"]["desired"] == 803.91 and cost["after"]["unknown_resources"] == 1
 
     r = cli.run("apply", "--auto-approve")
     assert r.code == 0, r.err
-    assert "Apply complete! Resources: 45 added, 0 changed, 0 destroyed." in r.out
+    assert "Apply complete! Resources: 49 added, 0 changed, 0 destroyed." in r.out
     assert 'gpu_instance_type = "g5.xlarge"' in r.out
     assert cli.run("plan", "--detailed-exitcode").code == 0
     _every_object_can_be_imported(cli.cwd / "mlform.yaml")
@@ -46,8 +46,8 @@ def test_ml_platform_applies_updates_and_destroys(cli: Cli, sandbox: Any, boto: 
     assert moved["EndpointArn"] == endpoint["EndpointArn"]
 
     r = cli.run("destroy", "--auto-approve", "--var", "model_version=v2")
-    assert r.code == 0 and "45 destroyed" in r.out, r.err
-    assert "This plan changes the monthly estimate by -$779.68 (from $779.68 to $0.00)." in r.out
+    assert r.code == 0 and "49 destroyed" in r.out, r.err
+    assert "This plan changes the monthly estimate by -$803.91 (from $803.91 to $0.00)." in r.out
     assert cli.run("state", "list").out == ""
 
 

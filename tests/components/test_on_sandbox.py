@@ -220,7 +220,8 @@ def test_experiment_tracker(tmp_path: Path, uid: str, boto: Any, sandbox: Any) -
     import json
 
     ws = workspace(tmp_path, uid, "  tracker: {type: experiment_tracker, "
-                                  "keep_final_snapshot: false}\n")
+                                  "keep_final_snapshot: false}\n"
+                                  "outputs:\n  tracker_url: ${tracker.url}\n")
     applied(ws)
     rds = boto("rds")
     (db,) = rds.describe_db_instances(DBInstanceIdentifier=f"c{uid}-dev-tracker")["DBInstances"]
@@ -242,4 +243,16 @@ def test_experiment_tracker(tmp_path: Path, uid: str, boto: Any, sandbox: Any) -
         SecretId=secret_arn)["SecretString"])["password"]
     state_text = (tmp_path / ".mlform" / "state" / "dev" / "state.json").read_text()
     assert len(password) >= 8 and password not in state_text and secret_arn in state_text
+    # Served behind an internal load balancer; the service registers into its target group.
+    elbv2 = boto("elbv2")
+    (lb,) = elbv2.describe_load_balancers(Names=[f"c{uid}-dev-tracker"])["LoadBalancers"]
+    assert lb["Scheme"] == "internal" and lb["State"]["Code"] == "active"
+    (listener,) = elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+    target_group = listener["DefaultActions"][0]["TargetGroupArn"]
+    assert (listener["Port"], listener["Protocol"]) == (80, "HTTP")
+    assert service["loadBalancers"] == [{"targetGroupArn": target_group,
+                                         "containerName": "mlflow", "containerPort": 5000}]
+    assert ws.state().outputs["tracker_url"]["value"] == f"http://{lb['DNSName']}"
     assert ws.apply(destroy=True).result.ok  # type: ignore[union-attr]
+    assert not [b for b in elbv2.describe_load_balancers()["LoadBalancers"]
+                if b["LoadBalancerName"] == f"c{uid}-dev-tracker"]

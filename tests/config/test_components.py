@@ -136,3 +136,61 @@ def test_a_component_missing_a_key_is_reported_at_its_name(tmp_path: Path) -> No
     assert problems(tmp_path, text) == [
         "mlform.yaml:3:3: fs: missing required key 'offline_store'"]
 
+
+
+def test_the_experiment_tracker_is_served_behind_an_internal_load_balancer(
+        tmp_path: Path) -> None:
+    path = tmp_path / "mlform.yaml"
+    path.write_text("project: demo\ncomponents:\n  tracking: {type: experiment_tracker}\n"
+                    "outputs:\n  mlflow: ${tracking.url}\n")
+    stack = load_stack(path)
+    res = stack.resources
+    lb = res["module.tracking.aws_lb.this"].template
+    assert lb["internal"] is True
+    assert lb["subnets"] == ["${module.tracking.aws_subnet.a.id}",
+                             "${module.tracking.aws_subnet.b.id}"]
+    assert lb["security_groups"] == ["${module.tracking.aws_security_group.alb.id}"]
+    (ingress,) = res["module.tracking.aws_security_group.alb"].template["ingress"]
+    assert (ingress["from_port"], ingress["cidr_blocks"]) == (80, ["10.43.0.0/16"])
+    listener = res["module.tracking.aws_lb_listener.this"].template
+    assert (listener["port"], listener["protocol"]) == (80, "HTTP")
+    # The task admits MLflow's port from the load balancer's group only.
+    task_ingress = res["module.tracking.aws_security_group.this"].template["ingress"]
+    assert [r for r in task_ingress if r["from_port"] == 5000] == [{
+        "from_port": 5000, "to_port": 5000, "protocol": "tcp",
+        "security_groups": ["${module.tracking.aws_security_group.alb.id}"],
+        "description": "MLflow from the load balancer"}]
+    service = res["module.tracking.aws_ecs_service.this"]
+    assert service.template["load_balancer"] == [{
+        "target_group_arn": "${module.tracking.aws_lb_target_group.this.arn}",
+        "container_name": "mlflow", "container_port": 5000}]
+    assert "module.tracking.aws_lb_listener.this" in service.depends_on
+    assert stack.outputs["mlflow"].template == "http://${module.tracking.aws_lb.this.dns_name}"
+
+
+def test_a_public_tracker_needs_an_allow_list_and_a_certificate(tmp_path: Path) -> None:
+    text = ("project: demo\ncomponents:\n"
+            "  open:\n    type: experiment_tracker\n    public: true\n"
+            "  empty:\n    type: experiment_tracker\n    public: true\n    allowed_cidrs: []\n"
+            "    certificate_arn: arn:aws:acm:us-east-1:123456789012:certificate/x\n"
+            "  plain:\n    type: experiment_tracker\n    public: true\n"
+            "    allowed_cidrs: [203.0.113.0/24]\n")
+    assert problems(tmp_path, text) == [
+        "mlform.yaml:3:3: open.allowed_cidrs: a public tracker needs the CIDR blocks that may "
+        "reach it (MLflow has no login); or leave public: false",
+        "mlform.yaml:9:5: empty.allowed_cidrs: a public tracker needs the CIDR blocks that may "
+        "reach it (MLflow has no login); or leave public: false",
+        "mlform.yaml:11:3: plain.certificate_arn: a public tracker is served over HTTPS only: "
+        "give the ACM certificate of its name; or leave public: false",
+    ]
+    path = tmp_path / "mlform.yaml"
+    path.write_text("project: demo\ncomponents:\n  tracking:\n    type: experiment_tracker\n"
+                    "    public: true\n    allowed_cidrs: [203.0.113.7/32]\n"
+                    "    certificate_arn: arn:aws:acm:us-east-1:123456789012:certificate/x\n")
+    res = load_stack(path).resources
+    assert res["module.tracking.aws_lb.this"].template["internal"] is False
+    listener = res["module.tracking.aws_lb_listener.this"].template
+    assert (listener["port"], listener["protocol"]) == (443, "HTTPS")
+    assert listener["certificate_arn"] == "arn:aws:acm:us-east-1:123456789012:certificate/x"
+    (ingress,) = res["module.tracking.aws_security_group.alb"].template["ingress"]
+    assert (ingress["from_port"], ingress["cidr_blocks"]) == (443, ["203.0.113.7/32"])

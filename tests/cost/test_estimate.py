@@ -159,3 +159,18 @@ def test_efs_is_usage_based_with_its_price_and_the_registry_and_studio_are_free(
     for kind in ("aws_sagemaker_model_package_group", "aws_sagemaker_model_package_group_policy",
                  "aws_sagemaker_domain", "aws_sagemaker_user_profile", "aws_efs_mount_target"):
         assert cost(Res(f"{kind}.x", kind, {})).kind == FREE
+
+
+def test_application_load_balancer_is_priced_by_the_hour_with_one_lcu() -> None:
+    prices = PriceCatalog([{"format": 1, "sources": {"t": {"name": "test", "date": "2026"}},
+                            "prices": {"elb": {R: {"alb_hour": [0.02, "t"],
+                                                   "alb_lcu": [0.01, "t"]}}}}])
+    lb = Res("aws_lb.this", "aws_lb", {"load_balancer_type": "application"})
+    c = estimate({lb.address: lb}, prices, R)[lb.address]
+    assert (c.kind, round(c.desired, 2)) == (PRICED, round(0.03 * 730, 2))
+    assert "billed by use" in c.note
+    nlb = Res("aws_lb.n", "aws_lb", {"load_balancer_type": "network"})
+    assert estimate({nlb.address: nlb}, prices, R)[nlb.address].kind == UNKNOWN_COST
+    for free in ("aws_lb_target_group", "aws_lb_listener"):
+        res = Res(f"{free}.x", free, {})
+        assert estimate({res.address: res}, prices, R)[res.address].kind == FREE

@@ -45,11 +45,13 @@ def test_training_platform_in_us_east_1(tmp_path: Path, uid: str, sandbox: Any) 
     # MLflow on Fargate: 0.5 vCPU x $0.04048 + 1 GB x $0.004445 an hour.
     assert rows["module.tracker.aws_ecs_service.this"].desired == pytest.approx(18.02005)
     assert rows["module.db-password.aws_secretsmanager_secret.this"].desired == 0.40
-    assert report.after.desired == pytest.approx(870.14805)
-    assert report.after.min == pytest.approx(870.14805)
-    assert report.after.max == pytest.approx(3103.65605)
+    # The tracker's load balancer: $0.0225 an hour, and one LCU-hour ($0.008) an hour.
+    assert rows["module.tracker.aws_lb.this"].desired == pytest.approx(22.265)
+    assert report.after.desired == pytest.approx(892.41305)
+    assert report.after.min == pytest.approx(892.41305)
+    assert report.after.max == pytest.approx(3125.92105)
     assert report.after.unknown == 0
-    assert report.delta == pytest.approx(870.14805)
+    assert report.delta == pytest.approx(892.41305)
 
 
 def test_serving_platform_in_eu_west_1(tmp_path: Path, uid: str, sandbox: Any) -> None:

@@ -8,16 +8,21 @@
   EC2 instance (patching, a single point of failure) and over App Runner (no VPC-only access to
   RDS without a connector): the task reads the database password from the secret at start, and
   its role may write only the artifact store.
-The server is reachable inside the VPC on port 5000; a load balancer and a DNS name are not
-made yet (`tracking_port` and the service's network are outputs to put one in front).
+- Front door: an application load balancer, internal by default (in the tracker's subnets,
+  port 80, open to the VPC's CIDR only), so runs log to `url` without the task's address, which
+  changes at every deployment. `public: true` makes it internet-facing, HTTPS only (443, with
+  `certificate_arn`) and open only to `allowed_cidrs`: MLflow has no authentication of its own,
+  so a public tracker without an allow-list would be anybody's. The task accepts port 5000 only
+  from the load balancer's security group.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from mlform.components.base import ComponentModel, ExpandContext, Expansion
 from mlform.components.dataset_store import DatasetStore
@@ -26,6 +31,8 @@ from mlform.components.network import private_network
 
 DB = "aws_db_instance.this"
 PORT = 5000
+LISTENER = "aws_lb_listener.this"
+SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"  # TLS 1.2 and 1.3 only
 EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 
 
@@ -49,7 +56,44 @@ class ExperimentTracker(ComponentModel):
                           "without them a VPC is made.")
     security_group_ids: list[str] = Field(
         default_factory=list, description="Security groups, with subnet_ids.")
-    vpc_cidr: str = Field("10.43.0.0/16", description="CIDR of the VPC made without subnets.")
+    vpc_cidr: str = Field("10.43.0.0/16", description="CIDR of the VPC made without subnets, "
+                          "or of the VPC of subnet_ids (the internal load balancer admits it).")
+    vpc_id: str | None = Field(None, description="The VPC of subnet_ids (required with them).")
+    public: bool = Field(False, description="Serve the tracker on the internet (HTTPS only, "
+                         "to allowed_cidrs) instead of inside the VPC.")
+    allowed_cidrs: list[str] = Field(
+        default_factory=list, description="IPv4 CIDR blocks allowed to reach a public tracker "
+                                          "(required with public: true).")
+    certificate_arn: str | None = Field(
+        None, description="ACM certificate of a public tracker's HTTPS listener (required "
+                          "with public: true).")
+
+    @field_validator("allowed_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        out = []
+        for cidr in value:
+            try:
+                out.append(str(ipaddress.IPv4Network(cidr.strip())))
+            except ValueError as exc:
+                raise ValueError(f"not an IPv4 CIDR block: {exc}") from None
+        return sorted(set(out))
+
+    @model_validator(mode="after")
+    def _reachable_as_asked(self) -> ExperimentTracker:
+        if self.public and not self.allowed_cidrs:
+            raise ValueError("allowed_cidrs: a public tracker needs the CIDR blocks that may "
+                             "reach it (MLflow has no login); or leave public: false")
+        if self.public and not self.certificate_arn:
+            raise ValueError("certificate_arn: a public tracker is served over HTTPS only: give "
+                             "the ACM certificate of its name; or leave public: false")
+        if not self.public and self.certificate_arn:
+            raise ValueError("certificate_arn: an internal tracker is served over HTTP inside "
+                             "the VPC; certificate_arn goes with public: true")
+        if self.subnet_ids is not None and self.vpc_id is None:
+            raise ValueError("vpc_id: with subnet_ids, give their VPC (the load balancer's "
+                             "target group and security group are made in it)")
+        return self
 
     image_fields: ClassVar[tuple[str, ...]] = ("image",)
     outputs: ClassVar[dict[str, str]] = {
@@ -59,6 +103,7 @@ class ExperimentTracker(ComponentModel):
         "cluster": "The ECS cluster's name",
         "service": "The ECS service's ARN",
         "tracking_port": "Port of the MLflow server inside the VPC",
+        "url": "The tracking URI: http://<load balancer> (internal) or https:// (public)",
     }
 
     def expand(self, ctx: ExpandContext) -> Expansion:
@@ -102,19 +147,76 @@ class ExperimentTracker(ComponentModel):
                 execution_role_arn=ctx.ref("aws_iam_role.execution", "arn"),
                 task_role_arn=ctx.ref("aws_iam_role.task", "arn"),
                 container_definitions=self._container(ctx, artifacts, secret), tags=self.tags)
-        out.add("aws_ecs_service.this", cluster=ctx.ref("aws_ecs_cluster.this", "arn"),
-                task_definition=ctx.ref("aws_ecs_task_definition.this", "arn"),
-                desired_count=1, launch_type="FARGATE",
-                network_configuration={"subnets": subnets, "security_groups": groups,
-                                       "assign_public_ip": False},
-                tags=self.tags)
+        url = self._load_balancer(ctx, out, subnets)
+        service = out.add(
+            "aws_ecs_service.this", cluster=ctx.ref("aws_ecs_cluster.this", "arn"),
+            task_definition=ctx.ref("aws_ecs_task_definition.this", "arn"),
+            desired_count=1, launch_type="FARGATE",
+            network_configuration={"subnets": subnets, "security_groups": self._task_groups(
+                ctx, out, groups), "assign_public_ip": False},
+            load_balancer=[{"target_group_arn": ctx.ref("aws_lb_target_group.this", "arn"),
+                            "container_name": "mlflow", "container_port": PORT}],
+            tags=self.tags)
+        # AWS refuses a target group that no listener forwards to yet.
+        service.depends_on.append(LISTENER)
         out.outputs = {
             "artifact_store": artifacts,
             "database_endpoint": ctx.ref(DB, "endpoint"), "database_secret_arn": secret,
             "cluster": ctx.ref("aws_ecs_cluster.this", "name"),
             "service": ctx.ref("aws_ecs_service.this", "arn"), "tracking_port": PORT,
+            "url": url,
         }
         return out
+
+    def _vpc(self, ctx: ExpandContext) -> str:
+        return self.vpc_id if self.vpc_id is not None else ctx.ref("aws_vpc.this", "id")
+
+    def _load_balancer(self, ctx: ExpandContext, out: Expansion, subnets: Any) -> str:
+        """The load balancer, its security group, target group and listener; the URL."""
+        port = 443 if self.public else 80
+        sources = self.allowed_cidrs if self.public else [self.vpc_cidr]
+        out.add("aws_security_group.alb", description=f"Load balancer of tracker {ctx.name}",
+                vpc_id=self._vpc(ctx),
+                ingress=[{"from_port": port, "to_port": port, "protocol": "tcp",
+                          "cidr_blocks": sources, "description": "MLflow clients"}],
+                egress=[{"from_port": PORT, "to_port": PORT, "protocol": "tcp",
+                         "cidr_blocks": [self.vpc_cidr], "description": "to the MLflow tasks"}],
+                tags=self.tags)
+        out.add("aws_lb.this", internal=not self.public, load_balancer_type="application",
+                security_groups=[ctx.ref("aws_security_group.alb", "id")], subnets=subnets,
+                tags=self.tags)
+        out.add("aws_lb_target_group.this", port=PORT, protocol="HTTP", vpc_id=self._vpc(ctx),
+                target_type="ip", health_check={"path": "/health", "matcher": "200"},
+                tags=self.tags)
+        listener: dict[str, Any] = {
+            "load_balancer_arn": ctx.ref("aws_lb.this", "arn"), "port": port,
+            "protocol": "HTTPS" if self.public else "HTTP",
+            "default_action": [{"type": "forward",
+                                "target_group_arn": ctx.ref("aws_lb_target_group.this", "arn")}],
+            "tags": self.tags}
+        if self.public:
+            listener.update(certificate_arn=self.certificate_arn, ssl_policy=SSL_POLICY)
+        out.add(LISTENER, **listener)
+        scheme = "https" if self.public else "http"
+        return f"{scheme}://{ctx.ref('aws_lb.this', 'dns_name')}"
+
+    def _task_groups(self, ctx: ExpandContext, out: Expansion, groups: list[Any]) -> list[Any]:
+        """The task's groups: with a network of its own, the tracker's group admits port 5000
+        from the load balancer's group already; with subnet_ids, a group of its own does."""
+        if self.subnet_ids is None:
+            return groups
+        out.add("aws_security_group.task", description=f"MLflow tasks of tracker {ctx.name}",
+                vpc_id=self._vpc(ctx), ingress=[self._from_load_balancer(ctx)],
+                egress=[{"from_port": 0, "to_port": 0, "protocol": "-1",
+                         "cidr_blocks": ["0.0.0.0/0"], "description": "all out"}],
+                tags=self.tags)
+        return [*groups, ctx.ref("aws_security_group.task", "id")]
+
+    @staticmethod
+    def _from_load_balancer(ctx: ExpandContext) -> dict[str, Any]:
+        return {"from_port": PORT, "to_port": PORT, "protocol": "tcp",
+                "security_groups": [ctx.ref("aws_security_group.alb", "id")],
+                "description": "MLflow from the load balancer"}
 
     def _network(self, ctx: ExpandContext, out: Expansion) -> tuple[Any, list[Any]]:
         if self.subnet_ids is not None:
@@ -124,8 +226,7 @@ class ExperimentTracker(ComponentModel):
             ingress=[
                 {"from_port": 5432, "to_port": 5432, "protocol": "tcp", "self": True,
                  "description": "server to database"},
-                {"from_port": PORT, "to_port": PORT, "protocol": "tcp",
-                 "cidr_blocks": [self.vpc_cidr], "description": "MLflow from the VPC"},
+                self._from_load_balancer(ctx),
             ])
         return subnets, [group]
 

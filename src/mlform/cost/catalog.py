@@ -38,6 +38,8 @@ TABLES: dict[str, tuple[str, str]] = {
     "eks": ("EKS cluster control plane", "hour"),
     "secretsmanager": ("Secrets Manager secret", "month"),
     "efs_storage": ("EFS storage (standard: Standard storage class)", "GB-month"),
+    "elb": ("Elastic Load Balancing, per load balancer-hour and per LCU-hour (alb_hour, "
+            "alb_lcu)", "hour"),
 }
 
 

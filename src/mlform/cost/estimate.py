@@ -283,6 +283,21 @@ def _efs(res: Res, world: World, p: Pricer, out: ResourceCost) -> None:
     out.sources.add(price.source.id)
 
 
+def _load_balancer(res: Res, world: World, p: Pricer, out: ResourceCost) -> None:
+    """The load balancer's hours, and one LCU-hour every hour: a light load such as a
+    tracker's (each LCU is 25 new connections a second, 3,000 active a minute or 1 GB an
+    hour); LCUs beyond it are billed by use and not estimated."""
+    kind = _known(res.attrs.get("load_balancer_type") or "application", "load_balancer_type")
+    if kind != "application":
+        raise _Missing(f"the price catalog has no {kind} load balancer prices")
+    hour = p.price("elb", "alb_hour", "application load balancer hours", named=False)
+    lcu = p.price("elb", "alb_lcu", "application load balancer LCU-hours", named=False)
+    for what, price in (("application load balancer", hour), ("1 LCU (light traffic)", lcu)):
+        out.lines.append(Line(what, price.monthly, price.monthly, price.monthly))
+        out.sources.add(price.source.id)
+    out.note = "LCUs beyond 1 an hour are billed by use"
+
+
 def _free(res: Res, world: World, p: Pricer, out: ResourceCost) -> None:
     out.kind = FREE
 
@@ -302,6 +317,9 @@ RULES: dict[str, Rule] = {
     "aws_db_instance": _db_instance,
     "aws_ecs_service": _ecs_service,
     "aws_secretsmanager_secret": _secret,
+    "aws_lb": _load_balancer,
+    "aws_lb_target_group": _free,
+    "aws_lb_listener": _free,
     "aws_s3_bucket": _usage("storage and requests"),
     "aws_ecr_repository": _usage("image storage"),
     "aws_sagemaker_feature_group": _usage("storage, reads and writes"),

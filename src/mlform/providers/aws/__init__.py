@@ -13,6 +13,8 @@ from mlform.providers.aws.ecs_task_definition import EcsTaskDefinition
 from mlform.providers.aws.efs import EfsFileSystem, EfsMountTarget
 from mlform.providers.aws.eks import EksCluster
 from mlform.providers.aws.eks_node_group import EksNodeGroup
+from mlform.providers.aws.elbv2 import Lb
+from mlform.providers.aws.elbv2_listener import LbListener, LbTargetGroup
 from mlform.providers.aws.iam import IamRole
 from mlform.providers.aws.rds import DbInstance, DbSubnetGroup
 from mlform.providers.aws.s3 import S3Bucket
@@ -79,6 +81,9 @@ PROVIDER = ProviderSpec(
         SagemakerUserProfile,
         EfsFileSystem,
         EfsMountTarget,
+        Lb,
+        LbTargetGroup,
+        LbListener,
     ),
     open_session=open_session,
     terraform_provider="registry.terraform.io/hashicorp/aws",

@@ -203,6 +203,16 @@ class NetworkConfiguration(ArgsModel):
     assign_public_ip: bool = Field(False, description="Give each task a public IP address.")
 
 
+class ServiceLoadBalancer(ArgsModel):
+    target_group_arn: str = Field(description="Target group the tasks register into.")
+    container_name: str = Field(description="Container that receives the traffic.")
+    container_port: int = Field(ge=1, le=65535, description="Its port.")
+
+
+def _by_target(value: list[ServiceLoadBalancer]) -> list[ServiceLoadBalancer]:
+    return sorted(value, key=lambda b: (b.target_group_arn, b.container_name, b.container_port))
+
+
 class EcsServiceArgs(ArgsModel):
     name: Annotated[str, ForceNew()] = Field(
         max_length=255, pattern=NAME,
@@ -216,6 +226,9 @@ class EcsServiceArgs(ArgsModel):
         "FARGATE", description="Where the tasks run.")
     network_configuration: NetworkConfiguration | None = Field(
         None, description="Subnets and security groups of the tasks (awsvpc networking).")
+    load_balancer: Annotated[list[ServiceLoadBalancer], AfterValidator(_by_target)] = Field(
+        default_factory=list, description="Target groups the tasks register into (the target "
+        "group must already be on a load balancer's listener). Changed in place.")
     wait_for_steady_state: bool = Field(
         False, description="Wait after create and update until the deployment has finished "
                            "and the tasks run. Not stored by AWS.")
@@ -236,6 +249,11 @@ def _network(config: NetworkConfiguration | None) -> dict[str, Any]:
     return {"awsvpcConfiguration": {
         "subnets": config.subnets, "securityGroups": config.security_groups,
         "assignPublicIp": "ENABLED" if config.assign_public_ip else "DISABLED"}}
+
+
+def _load_balancers(blocks: list[ServiceLoadBalancer]) -> list[dict[str, Any]]:
+    return [{"targetGroupArn": b.target_group_arn, "containerName": b.container_name,
+             "containerPort": b.container_port} for b in blocks]
 
 
 class EcsService(EcsResource[EcsServiceArgs], Waitable):
@@ -265,6 +283,8 @@ class EcsService(EcsResource[EcsServiceArgs], Waitable):
             "tags": tag_list(all_tags(args.tags, meta), "key", "value")}
         if args.network_configuration is not None:
             params["networkConfiguration"] = _network(args.network_configuration)
+        if args.load_balancer:
+            params["loadBalancers"] = _load_balancers(args.load_balancer)
         try:
             created = self.client.create_service(**params)["service"]
         except (ClientError, BotoCoreError) as exc:
@@ -328,6 +348,10 @@ class EcsService(EcsResource[EcsServiceArgs], Waitable):
                 "subnets": vpc.get("subnets") or [],
                 "security_groups": vpc.get("securityGroups") or [],
                 "assign_public_ip": vpc.get("assignPublicIp") == "ENABLED"},
+            "load_balancer": [{"target_group_arn": b["targetGroupArn"],
+                               "container_name": b["containerName"],
+                               "container_port": b["containerPort"]}
+                              for b in svc.get("loadBalancers") or [] if "targetGroupArn" in b],
             "wait_for_steady_state": bool(prior.get("wait_for_steady_state", False)),
             "tags": user_tags(tags),
         })
@@ -348,6 +372,8 @@ class EcsService(EcsResource[EcsServiceArgs], Waitable):
             changes["desiredCount"] = args.desired_count
         if have["network_configuration"] != want["network_configuration"]:
             changes["networkConfiguration"] = _network(args.network_configuration)
+        if have["load_balancer"] != want["load_balancer"]:
+            changes["loadBalancers"] = _load_balancers(args.load_balancer)
         if changes:
             with aws_call("ecs", "UpdateService"):
                 self.client.update_service(cluster=args.cluster, service=id, **changes)

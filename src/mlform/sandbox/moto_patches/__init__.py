@@ -17,6 +17,7 @@ def apply_patches() -> None:
         ecs,
         efs,
         eks,
+        elbv2,
         rds,
         s3,
         sagemaker,
@@ -38,3 +39,4 @@ def apply_patches() -> None:
     sagemaker_studio.patch_sagemaker_registry()
     sagemaker_studio.patch_sagemaker_studio()
     efs.patch_efs()
+    elbv2.patch_elbv2()

@@ -7,6 +7,9 @@
 - ECS services reach a steady state: the sandbox runs no containers, so as SageMaker endpoints
   are InService at once, a service's deployment completes at once (its tasks all "running"),
   and UpdateService records the task definition's ARN, as AWS does, not the string it was given.
+- ECS CreateService and UpdateService with `loadBalancers` naming a target group that no
+  listener forwards to: moto accepts it; AWS refuses ("does not have an associated load
+  balancer"), which is why a service must depend on the listener, not only the target group.
 """
 
 from __future__ import annotations
@@ -42,8 +45,20 @@ def patch_ecs() -> None:
                 rolloutStateReason=f"ECS deployment {deployment['id']} completed.",
                 updatedAt=utcnow())
 
+    def check_target_groups(self: Any, load_balancers: Any) -> None:
+        from moto.elbv2.models import elbv2_backends
+
+        elbv2 = elbv2_backends[self.account_id][self.region_name]
+        for block in load_balancers or []:
+            arn = block.get("targetGroupArn")
+            if arn and not elbv2._any_listener_using(arn):
+                raise InvalidParameterException(
+                    f"The target group with targetGroupArn {arn} does not have an associated "
+                    "load balancer.")
+
     def create_service(self: Any, cluster_str: str, service_name: str, *args: Any,
                        **kwargs: Any) -> Any:
+        check_target_groups(self, args[2] if len(args) > 2 else kwargs.get("load_balancers"))
         cluster = self._get_cluster(cluster_str)
         existing = self.services.get(f"{cluster.name}:{service_name}")
         if existing is not None and existing.status != "INACTIVE":
@@ -55,6 +70,7 @@ def patch_ecs() -> None:
         return service
 
     def update_service(self: Any, service_properties: dict[str, Any]) -> Any:
+        check_target_groups(self, service_properties.get("load_balancers"))
         service = original_update_service(self, service_properties)
         settle(self, service)
         return service
