@@ -20,7 +20,13 @@ from mlform import __version__
 from mlform.config.refs import split_address
 from mlform.engine.plan import Action, Plan, ResourceChange
 from mlform.engine.planjson_config import configuration, relevant_attributes
-from mlform.engine.planjson_values import TERRAFORM_ONLY, Shaper, unknown_mask, with_tags_all
+from mlform.engine.planjson_values import (
+    TERRAFORM_ONLY,
+    Shaper,
+    terraform_only_at_create,
+    unknown_mask,
+    with_tags_all,
+)
 from mlform.providers.registry import Registry
 from mlform.state.models import State
 from mlform.values import UNKNOWN, strip_unknown
@@ -65,8 +71,10 @@ def _after(s: Shaper, plan: Plan, c: ResourceChange,
     if c.action in (Action.DELETE, Action.FORGET) or c.after is None:
         return None
     after = s.values(c.type, with_tags_all(c.after, plan.context.stack, c.address)) or {}
-    if before is not None and c.action is Action.UPDATE:
+    if before is not None and c.action in (Action.UPDATE, Action.NOOP):
         after = {**{k: before.get(k) for k in TERRAFORM_ONLY.get(c.type, ())}, **after}
+    elif c.action in (Action.CREATE, Action.REPLACE):
+        after = {**terraform_only_at_create(c.type), **after}
     return after
 
 

@@ -18,11 +18,12 @@ from mlform.providers.schema import sensitive_fields, terraform_shape
 from mlform.values import UNKNOWN, contains_unknown
 
 # Attributes of Terraform's AWS provider schema (5.x) that mlform's types do not model. They
-# are written as null in `prior_state` and in each change's `before`, and carried over to
-# `after` of an update (mlform never changes them), so a document has Terraform's full key
-# set. Null means "mlform does not know", never "unset": the S3 bucket's inline `versioning`
-# and `server_side_encryption_configuration` blocks are deprecated in Terraform too, and a
-# policy should read `aws_s3_bucket_versioning` and friends, as our own tests do. Types not
+# are written as null in `prior_state` and in each change's `before`, carried over to `after`
+# of an update (mlform never changes them), and on a create are unknown (the cloud picks
+# them) except those in NULL_AT_CREATE, which Terraform plans as null; so a document has
+# Terraform's full key set. Null means "mlform does not know", never "unset": the S3 bucket's
+# inline `versioning` and `server_side_encryption_configuration` blocks are deprecated in
+# Terraform too, and a policy should read `aws_s3_bucket_versioning` and friends. Types not
 # listed here carry exactly the attributes mlform models.
 TERRAFORM_ONLY: dict[str, tuple[str, ...]] = {
     "aws_s3_bucket": (
@@ -36,6 +37,12 @@ TERRAFORM_ONLY: dict[str, tuple[str, ...]] = {
     "aws_iam_role": ("name_prefix",),
     "aws_ecr_repository": ("timeouts",),
 }
+NULL_AT_CREATE = frozenset({"timeouts", "expected_bucket_owner", "mfa"})
+
+
+def terraform_only_at_create(type_name: str) -> dict[str, Any]:
+    """The attributes mlform does not model, as a create plans them (see TERRAFORM_ONLY)."""
+    return {a: None if a in NULL_AT_CREATE else UNKNOWN for a in TERRAFORM_ONLY.get(type_name, ())}
 
 
 def tf_mask(value: Any, marked: Callable[[Any], bool]) -> Any:
