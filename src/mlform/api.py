@@ -134,9 +134,12 @@ class Workspace:
         moved = apply_moves(state, self.stack.moves)
         result = RefreshResult()
         notes: list[str] = []
+        drifted_from: dict[str, dict[str, Any]] = {}
         if refresh and (state.resources or state.pending):
             result = refresh_state(state, pool, parallelism)
             drifted = find_drift(state.resources, result.changed, self.registry, self.ignores())
+            drifted_from = {a: state.resources[a].attributes for a in result.changed
+                            if a in state.resources}
             notes = [f"{d.address}: {', '.join(f.path for f in d.fields)} changed outside "
                      f"mlform ({d.risk})" for d in drifted if d.fields]
             result.apply_to(state)
@@ -145,10 +148,12 @@ class Workspace:
             imported = read_imports(state, self.stack.imports, self.stack.resources, pool,
                                     parallelism)
             state.resources.update(imported)
-        return make_plan(self.stack, state, self.registry, destroy=destroy,
+        plan = make_plan(self.stack, state, self.registry, destroy=destroy,
                          refreshed={**result.changed, **imported}, abandoned=result.abandoned,
                          notes=result.notes + notes, moved=moved,
                          imported={a: r.id for a, r in imported.items()})
+        plan.drifted_from = drifted_from
+        return plan
 
     # -- drift ----------------------------------------------------------------------------
 

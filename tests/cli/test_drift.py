@@ -74,11 +74,11 @@ def test_out_of_band_changes_are_reported_classified_and_put_back(
     endpoint = found["module.api.aws_sagemaker_endpoint.this"]
     assert endpoint["risk"] == "risky" and endpoint["changes"] == [
         {"path": "instance_counts.AllTraffic", "recorded": 1, "live": 3, "risk": "risky"}]
-    # Suspending versioning is reported as the versioning resource gone (AWS has no way to
-    # remove versioning from a bucket: "Suspended" is what is left of it).
+    # Suspending versioning is a change of its status, as Terraform reads it.
     versioning = found["module.data.aws_s3_bucket_versioning.this"]
-    assert versioning["risk"] == "risky" and versioning["note"].startswith(
-        "versioning suspended outside mlform")
+    assert versioning["risk"] == "risky" and versioning["changes"] == [
+        {"path": "versioning_configuration.status", "recorded": "Enabled", "live": "Suspended",
+         "risk": "risky"}]
     assert found["aws_iam_role.reader"]["status"] == "deleted"
     assert found["aws_iam_role.reader"]["risk"] == "risky"
     worker = found["aws_iam_role.worker"]
@@ -91,14 +91,14 @@ def test_out_of_band_changes_are_reported_classified_and_put_back(
 
     text = cli.run("drift")
     assert text.code == 2
-    assert "5 resources changed outside mlform (4 risky, 1 benign), 2 of them deleted." in text.out
+    assert "5 resources changed outside mlform (4 risky, 1 benign), 1 of them deleted." in text.out
     assert '  ~ tags.team: "ml" -> "research"' in text.out
     assert "`mlform apply` puts them back as configured" in text.out
 
     # The plan says what drifted, and apply puts the config back.
     plan = cli.run("plan")
     assert "aws_iam_role.worker: tags.team changed outside mlform (benign)" in plan.out
-    assert "Plan: 2 to add, 3 to change, 0 to destroy." in plan.out, plan.out
+    assert "Plan: 1 to add, 4 to change, 0 to destroy." in plan.out, plan.out
     assert cli.run("apply", "--auto-approve").code == 0
     code, report = _report(cli)
     assert code == 0 and report["drift"] is False, report
@@ -120,7 +120,7 @@ def test_out_of_band_changes_are_reported_classified_and_put_back(
     state = Workspace(cli.cwd / "mlform.yaml", offline=True).state()
     assert state.resources["aws_iam_role.worker"].attributes["tags"] == {"team": "research"}
     plan = cli.run("plan")  # the config still says otherwise: apply would put it back
-    assert "Plan: 2 to add, 3 to change, 0 to destroy." in plan.out, plan.out
+    assert "Plan: 1 to add, 4 to change, 0 to destroy." in plan.out, plan.out
     assert cli.run("destroy", "--auto-approve").code == 0
 
 

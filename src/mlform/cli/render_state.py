@@ -9,7 +9,7 @@ from mlform.cli.render_diff import fmt
 from mlform.cli.render_plan import render_resource
 from mlform.cli.style import SENSITIVE, Style
 from mlform.config.refs import split_address
-from mlform.engine.planjson import COMPATIBLE_TERRAFORM, terraform_values
+from mlform.engine.planjson import TERRAFORM_VERSION, terraform_values
 from mlform.providers.registry import Registry
 from mlform.state.models import State
 
@@ -41,7 +41,7 @@ def state_json(state: State, registry: Registry) -> dict[str, Any]:
     """The state in the shape of `terraform show -json` (format 1.0), sensitive values hidden."""
     return {
         "format_version": "1.0",
-        "terraform_version": COMPATIBLE_TERRAFORM,
+        "terraform_version": TERRAFORM_VERSION,
         "values": terraform_values(state, registry),
         "lineage": state.lineage,
         "serial": state.serial,

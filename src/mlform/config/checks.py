@@ -42,6 +42,9 @@ class Builder:
     problems: list[MlformError] = field(default_factory=list)
     # Where each variable's value for this environment is written (its default, or its own).
     var_at: dict[str, tuple[str | int, ...]] = field(default_factory=dict)
+    # Each component's settings for this environment as written, before variables are filled
+    # (for plan JSON's `module_calls`, see config/written.py).
+    written_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     _misread: set[str] = field(default_factory=set)  # variables reported as YAML-misread
 
     def error(self, message: str, at: tuple[str | int, ...], *, key: bool = False) -> None:

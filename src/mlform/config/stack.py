@@ -54,6 +54,7 @@ from mlform.config.resources import OutputSpec, ResourceConfig, check_acyclic
 from mlform.config.secret_refs import place_refs, sensitive_output, sensitive_variable
 from mlform.config.validation import suggest, validation_problems
 from mlform.config.varfile import merge_var_files, read_var_file
+from mlform.config.written import written_config
 from mlform.config.yamlpos import Positions, decode, load_yaml
 from mlform.errors import ConfigError, MlformError, SourcePos
 from mlform.providers.base import StackContext
@@ -93,6 +94,8 @@ class Stack:
     images: dict[str, dict[str, ImageUse]] = field(default_factory=dict)
     pins: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock_notes: list[str] = field(default_factory=list)
+    # the config as written, for plan JSON's `configuration` and `variables` (config/written)
+    written: dict[str, Any] = field(default_factory=dict)
 
     @property
     def state_dir(self) -> Path:
@@ -195,6 +198,7 @@ def load_stack(
         settings={c.name: c.settings for c in expanded}, parity=config.parity,
         images={c.name: c.images for c in expanded if c.images},
         pins={c.name: c.pins for c in expanded if c.pins}, lock_notes=use.notes,
+        written=written_config(config, values, b.written_settings),
     )
 
 
@@ -395,6 +399,7 @@ def _components(b: Builder, config: Config, ctx: StackContext, values: dict[str,
         for key in missing:
             b.error(f"{name}.{key}: no value for environment '{ctx.environment}' (add one, or "
                     "a `default`)", (*at, key))
+        b.written_settings[name] = {k: v for k, v in data.items() if k != "type"}
         data, refs = fill_static(b, data, at, values, static)
         if holds_sensitive(data):
             b.error(f"{name}: components take no sensitive variables; a `secret` component "

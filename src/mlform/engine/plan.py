@@ -121,6 +121,11 @@ class Plan:
     renames: list[Rename] = field(default_factory=list)
     # The (refreshed) state the plan was made against; not saved in plan files.
     prior: State | None = field(default=None, repr=False, compare=False)
+    # The config as written (config/written.py), for plan JSON's `configuration`/`variables`.
+    written: dict[str, Any] = field(default_factory=dict)
+    # What the state recorded, before the refresh, of each object the refresh found changed
+    # (address -> attributes): plan JSON's `resource_drift` is this against `refreshed`.
+    drifted_from: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def counts(self) -> tuple[int, int, int]:
         """(to add, to change, to destroy), counted as Terraform counts them."""
@@ -297,7 +302,7 @@ def make_plan(
         notes=list(notes or []), state_dir=str(stack.state_dir), prior=state,
         state_config=stack.env.state.model_dump(exclude_none=True),
         components=dict(stack.components), choices=list(stack.notes),
-        lock_notes=list(stack.lock_notes),
+        lock_notes=list(stack.lock_notes), written=stack.written,
         budget_usd=stack.budget_usd, moved=list(moved or []), renames=renames,
     )
 

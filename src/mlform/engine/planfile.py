@@ -67,6 +67,8 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "lock_notes": plan.lock_notes,
         "budget_usd": plan.budget_usd,
         "moved": plan.moved,
+        "written": plan.written,
+        "drifted_from": plan.drifted_from,
         "renames": [{"source": r.source, "target": r.target, "loses": r.loses}
                     for r in plan.renames],
     }
@@ -102,6 +104,8 @@ def plan_from_json(data: dict[str, Any], source: str) -> Plan:
             choices=list(data.get("choices", [])), budget_usd=data.get("budget_usd"),
             lock_notes=list(data.get("lock_notes", [])),
             moved=[(a, b) for a, b in data.get("moved", [])],
+            written=dict(data.get("written", {})),
+            drifted_from=dict(data.get("drifted_from", {})),
             renames=[Rename(r["source"], r["target"], [(a, w) for a, w in r["loses"]])
                      for r in data.get("renames", [])],
         )

@@ -143,12 +143,15 @@ class S3BucketVersioningArgs(BucketConfigurationArgs):
 
 class S3BucketVersioning(BucketConfiguration[S3BucketVersioningArgs]):
     """Deleting it suspends versioning, as S3 cannot unversion a bucket (and as Terraform does).
-    So Enabled versioning that is now Suspended reads as deleted: that is what delete leaves,
-    and creating it again restores what the configuration says."""
+
+    Enabled versioning that is now Suspended reads as Suspended, an update of
+    `versioning_configuration.status` that the plan puts back, as Terraform plans it: reading
+    it as deleted would plan a create and, in plan JSON, a resource that vanished. Only
+    versioning that reads Disabled after it was on (a new bucket of the same name) is gone."""
 
     type_name: ClassVar[str] = "aws_s3_bucket_versioning"
-    gone: ClassVar[str] = ("versioning suspended outside mlform (what deleting this resource "
-                           "leaves: S3 cannot unversion a bucket)")
+    gone: ClassVar[str] = ("versioning never enabled on this bucket: a new bucket of the same "
+                           "name, made outside mlform")
 
     @classmethod
     def check_change(cls, before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
@@ -187,9 +190,8 @@ class S3BucketVersioning(BucketConfiguration[S3BucketVersioningArgs]):
         got = self._status(bucket)
         status = got.get("Status") or "Disabled"  # never versioned: no Status at all
         was = prior.get("versioning_configuration") or {}
-        if (was.get("status") == "Enabled" and status == "Suspended") or (
-                was.get("status") in ("Enabled", "Suspended") and status == "Disabled"):
-            return None  # suspended by delete, or a new bucket of the same name
+        if was.get("status") in ("Enabled", "Suspended") and status == "Disabled":
+            return None  # a new bucket of the same name
         # S3 only reports MFADelete once it has been set; absent and Disabled are the same
         # state, reported as the configuration wrote it.
         mfa: str | None = got.get("MFADelete") or "Disabled"
