@@ -37,6 +37,7 @@ TABLES: dict[str, tuple[str, str]] = {
     "fargate": ("Fargate, Linux/x86 (vcpu, memory_gb)", "hour"),
     "eks": ("EKS cluster control plane", "hour"),
     "secretsmanager": ("Secrets Manager secret", "month"),
+    "vpc": ("VPC: NAT gateway, interface endpoint per subnet, public IPv4 address", "hour"),
 }
 
 
