@@ -22,7 +22,13 @@ from pydantic import Field
 from mlform.components.base import ComponentModel, ExpandContext, Expansion
 from mlform.components.dataset_store import DatasetStore
 from mlform.components.iam import LOGS, document, s3_access, trust
-from mlform.components.network import private_network
+from mlform.components.network import (
+    Endpoint,
+    Nat,
+    endpoints_field,
+    nat_field,
+    private_network,
+)
 
 DB = "aws_db_instance.this"
 PORT = 5000
@@ -50,6 +56,8 @@ class ExperimentTracker(ComponentModel):
     security_group_ids: list[str] = Field(
         default_factory=list, description="Security groups, with subnet_ids.")
     vpc_cidr: str = Field("10.43.0.0/16", description="CIDR of the VPC made without subnets.")
+    nat: Nat = nat_field()
+    endpoints: list[Endpoint] = endpoints_field()
 
     image_fields: ClassVar[tuple[str, ...]] = ("image",)
     outputs: ClassVar[dict[str, str]] = {
@@ -119,15 +127,16 @@ class ExperimentTracker(ComponentModel):
     def _network(self, ctx: ExpandContext, out: Expansion) -> tuple[Any, list[Any]]:
         if self.subnet_ids is not None:
             return self.subnet_ids, list(self.security_group_ids)
-        subnets, group = private_network(
+        net = private_network(
             out, ctx, self.vpc_cidr, self.tags, purpose=f"MLflow tracker {ctx.name}",
+            nat=self.nat, endpoints=self.endpoints,
             ingress=[
                 {"from_port": 5432, "to_port": 5432, "protocol": "tcp", "self": True,
                  "description": "server to database"},
                 {"from_port": PORT, "to_port": PORT, "protocol": "tcp",
                  "cidr_blocks": [self.vpc_cidr], "description": "MLflow from the VPC"},
             ])
-        return subnets, [group]
+        return net.private_subnets, [net.security_group]
 
     def _container(self, ctx: ExpandContext, artifacts: str, secret: str) -> str:
         host = ctx.ref(DB, "address")
