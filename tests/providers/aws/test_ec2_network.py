@@ -169,6 +169,15 @@ def test_route_table_association_contract_and_import_id(
                       subnet_id=net["subnet"], route_table_id=one["id"])
     imported = rt.read(f"{net['subnet']}/{one['id']}", {})
     assert imported == made_again
+    # A second subnet on the same table: each association reads as its own.
+    other = made(Subnet, aws_session, stack_context, "aws_subnet.o", vpc_id=net["vpc"],
+                 cidr_block="10.30.2.0/24")
+    second = made(RouteTableAssociation, aws_session, stack_context, "a.c",
+                  subnet_id=other["id"], route_table_id=one["id"])
+    assert rt.read(second["id"], {}) == second and second["subnet_id"] == other["id"]
+    assert rt.read(made_again["id"], {}) == made_again
+    rt.delete(second["id"], second)
+    Subnet(aws_session).delete(other["id"], other)
     listed = {d.id: d for d in rt.list()}
     assert listed[made_again["id"]].import_id == f"{net['subnet']}/{one['id']}"
     rt.delete(made_again["id"], made_again)

@@ -190,6 +190,11 @@ class RouteTableAssociationAttrs(AttrsModel):
     pass
 
 
+# Describe filters on associations, and the association field each compares.
+ASSOCIATION_FIELDS = {"association.route-table-association-id": "RouteTableAssociationId",
+                      "association.subnet-id": "SubnetId", "association.gateway-id": "GatewayId"}
+
+
 class RouteTableAssociation(AwsResource[RouteTableAssociationArgs]):
     type_name = "aws_route_table_association"
     Args = RouteTableAssociationArgs
@@ -204,9 +209,12 @@ class RouteTableAssociation(AwsResource[RouteTableAssociationArgs]):
             pages = self.client.get_paginator("describe_route_tables").paginate(**params)
             for page in pages:
                 for table in page["RouteTables"]:
+                    # The filters pick tables: each of their associations is checked again.
                     for assoc in table.get("Associations") or []:
                         state = (assoc.get("AssociationState") or {}).get("State", "associated")
-                        if not assoc.get("Main") and state in ("associated", "associating"):
+                        if (not assoc.get("Main") and state in ("associated", "associating")
+                                and all(assoc.get(ASSOCIATION_FIELDS[k]) == v
+                                        for k, v in filters.items())):
                             yield assoc
 
     def _as_attrs(self, assoc: Mapping[str, Any]) -> dict[str, Any]:
