@@ -47,11 +47,16 @@ def test_training_platform_in_us_east_1(tmp_path: Path, uid: str, sandbox: Any) 
     assert rows["module.db-password.aws_secretsmanager_secret.this"].desired == 0.40
     # The tracker's load balancer: $0.0225 an hour, and one LCU-hour ($0.008) an hour.
     assert rows["module.tracker.aws_lb.this"].desired == pytest.approx(22.265)
-    assert report.after.desired == pytest.approx(892.41305)
-    assert report.after.min == pytest.approx(892.41305)
-    assert report.after.max == pytest.approx(3125.92105)
+    # Each component's own VPC: a NAT gateway ($0.045/h), its public IPv4 address ($0.005/h)
+    # and ECR's api and dkr interface endpoints in two zones (4 x $0.01/h): $65.70.
+    assert rows["module.trainer.aws_nat_gateway.a"].desired == pytest.approx(32.85)
+    assert rows["module.trainer.aws_eip.nat_a"].desired == pytest.approx(3.65)
+    assert rows["module.trainer.aws_vpc_endpoint.ecr_dkr"].desired == pytest.approx(14.6)
+    assert report.after.desired == pytest.approx(892.41305 + 2 * 65.7)
+    assert report.after.min == pytest.approx(892.41305 + 2 * 65.7)
+    assert report.after.max == pytest.approx(3125.92105 + 2 * 65.7)
     assert report.after.unknown == 0
-    assert report.delta == pytest.approx(892.41305)
+    assert report.delta == pytest.approx(892.41305 + 2 * 65.7)
 
 
 def test_serving_platform_in_eu_west_1(tmp_path: Path, uid: str, sandbox: Any) -> None:

@@ -27,7 +27,13 @@ from pydantic import Field, field_validator, model_validator
 from mlform.components.base import ComponentModel, ExpandContext, Expansion
 from mlform.components.dataset_store import DatasetStore
 from mlform.components.iam import LOGS, document, s3_access, trust
-from mlform.components.network import private_network
+from mlform.components.network import (
+    Endpoint,
+    Nat,
+    endpoints_field,
+    nat_field,
+    private_network,
+)
 
 DB = "aws_db_instance.this"
 PORT = 5000
@@ -59,6 +65,8 @@ class ExperimentTracker(ComponentModel):
     vpc_cidr: str = Field("10.43.0.0/16", description="CIDR of the VPC made without subnets, "
                           "or of the VPC of subnet_ids (the internal load balancer admits it).")
     vpc_id: str | None = Field(None, description="The VPC of subnet_ids (required with them).")
+    nat: Nat = nat_field()
+    endpoints: list[Endpoint] = endpoints_field()
     public: bool = Field(False, description="Serve the tracker on the internet (HTTPS only, "
                          "to allowed_cidrs) instead of inside the VPC.")
     allowed_cidrs: list[str] = Field(
@@ -113,7 +121,7 @@ class ExperimentTracker(ComponentModel):
             store = DatasetStore(type="dataset_store", tags=self.tags).expand(ctx)
             out.resources.update(store.resources)
             artifacts = str(store.outputs["uri"]) + "/mlflow"
-        subnets, groups = self._network(ctx, out)
+        subnets, groups, public_subnets = self._network(ctx, out)
         out.add("aws_db_subnet_group.this", description=f"Database of tracker {ctx.name}",
                 subnet_ids=subnets, tags=self.tags)
         db: dict[str, Any] = {
@@ -147,7 +155,7 @@ class ExperimentTracker(ComponentModel):
                 execution_role_arn=ctx.ref("aws_iam_role.execution", "arn"),
                 task_role_arn=ctx.ref("aws_iam_role.task", "arn"),
                 container_definitions=self._container(ctx, artifacts, secret), tags=self.tags)
-        url = self._load_balancer(ctx, out, subnets)
+        url = self._load_balancer(ctx, out, public_subnets if self.public else subnets)
         service = out.add(
             "aws_ecs_service.this", cluster=ctx.ref("aws_ecs_cluster.this", "arn"),
             task_definition=ctx.ref("aws_ecs_task_definition.this", "arn"),
@@ -218,17 +226,20 @@ class ExperimentTracker(ComponentModel):
                 "security_groups": [ctx.ref("aws_security_group.alb", "id")],
                 "description": "MLflow from the load balancer"}
 
-    def _network(self, ctx: ExpandContext, out: Expansion) -> tuple[Any, list[Any]]:
+    def _network(self, ctx: ExpandContext, out: Expansion) -> tuple[Any, list[Any], Any]:
+        """(private subnets, security groups, public subnets): a public load balancer goes in
+        the public subnets of the tracker's own network, or in `subnet_ids` when given."""
         if self.subnet_ids is not None:
-            return self.subnet_ids, list(self.security_group_ids)
-        subnets, group = private_network(
+            return self.subnet_ids, list(self.security_group_ids), self.subnet_ids
+        net = private_network(
             out, ctx, self.vpc_cidr, self.tags, purpose=f"MLflow tracker {ctx.name}",
+            nat=self.nat, endpoints=self.endpoints,
             ingress=[
                 {"from_port": 5432, "to_port": 5432, "protocol": "tcp", "self": True,
                  "description": "server to database"},
                 self._from_load_balancer(ctx),
             ])
-        return subnets, [group]
+        return net.private_subnets, [net.security_group], net.public_subnets
 
     def _container(self, ctx: ExpandContext, artifacts: str, secret: str) -> str:
         host = ctx.ref(DB, "address")

@@ -18,7 +18,13 @@ from pydantic import Field, field_validator, model_validator
 from mlform.components.base import ComponentModel, ExpandContext, Expansion
 from mlform.components.gpu import GpuRequest, parse_gpu, pinned_type, resolve, unpinned
 from mlform.components.iam import trust
-from mlform.components.network import private_network
+from mlform.components.network import (
+    Endpoint,
+    Nat,
+    endpoints_field,
+    nat_field,
+    private_network,
+)
 
 _NODES = re.compile(r"^\s*(\d+)\s*\.\.\s*(\d+)\s*$")
 CLUSTER_POLICIES = ["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"]
@@ -49,6 +55,8 @@ class GpuCluster(ComponentModel):
                           "zones); without them a VPC is made.")
     vpc_cidr: str = Field("10.42.0.0/16", description="CIDR of the VPC made when no "
                                                       "subnet_ids are given.")
+    nat: Nat = nat_field()
+    endpoints: list[Endpoint] = endpoints_field()
 
     outputs: ClassVar[dict[str, str]] = {
         "name": "The EKS cluster's name",
@@ -170,8 +178,9 @@ class GpuCluster(ComponentModel):
     def _network(self, ctx: ExpandContext, out: Expansion) -> tuple[Any, Any]:
         if self.subnet_ids is not None:
             return self.subnet_ids, []
-        subnets, group = private_network(
+        net = private_network(
             out, ctx, self.vpc_cidr, self.tags, purpose=f"EKS cluster {ctx.name}",
+            nat=self.nat, endpoints=self.endpoints,
             ingress=[{"from_port": 0, "to_port": 0, "protocol": "-1", "self": True,
                       "description": "nodes and control plane"}])
-        return subnets, [group]
+        return net.private_subnets, [net.security_group]

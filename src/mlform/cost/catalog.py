@@ -40,6 +40,7 @@ TABLES: dict[str, tuple[str, str]] = {
     "efs_storage": ("EFS storage (standard: Standard storage class)", "GB-month"),
     "elb": ("Elastic Load Balancing, per load balancer-hour and per LCU-hour (alb_hour, "
             "alb_lcu)", "hour"),
+    "vpc": ("VPC: NAT gateway, interface endpoint per subnet, public IPv4 address", "hour"),
 }
 
 

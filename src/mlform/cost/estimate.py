@@ -298,6 +298,34 @@ def _load_balancer(res: Res, world: World, p: Pricer, out: ResourceCost) -> None
     out.note = "LCUs beyond 1 an hour are billed by use"
 
 
+def _nat_gateway(res: Res, world: World, p: Pricer, out: ResourceCost) -> None:
+    _instances(out, p.price("vpc", "nat_gateway", "NAT gateway hours", named=False),
+               "NAT gateway", (1, 1, 1))
+    out.note = "plus each GB it processes (usage-based)"
+
+
+def _vpc_endpoint(res: Res, world: World, p: Pricer, out: ResourceCost) -> None:
+    """Gateway endpoints are free; an interface endpoint is billed per hour in each subnet
+    (availability zone) it has a network interface in."""
+    if _known(res.attrs.get("vpc_endpoint_type") or "Gateway", "vpc_endpoint_type") \
+            == "Gateway":
+        out.kind = FREE
+        return
+    subnets = res.attrs.get("subnet_ids") or []
+    if subnets is UNKNOWN:  # the ids themselves may be unknown: only their number counts
+        raise _Missing("subnet_ids is known only after apply")
+    zones = len(subnets) or 1
+    price = p.price("vpc", "interface_endpoint", "interface endpoint hours", named=False)
+    _instances(out, price, "interface endpoint zone", (zones, zones, zones))
+    out.note = "plus each GB it processes (usage-based)"
+
+
+def _eip(res: Res, world: World, p: Pricer, out: ResourceCost) -> None:
+    # Since 2024-02-01 AWS bills every public IPv4 address by the hour, attached or idle.
+    _instances(out, p.price("vpc", "public_ipv4", "public IPv4 address hours", named=False),
+               "public IPv4 address", (1, 1, 1))
+
+
 def _free(res: Res, world: World, p: Pricer, out: ResourceCost) -> None:
     out.kind = FREE
 
@@ -320,6 +348,9 @@ RULES: dict[str, Rule] = {
     "aws_lb": _load_balancer,
     "aws_lb_target_group": _free,
     "aws_lb_listener": _free,
+    "aws_nat_gateway": _nat_gateway,
+    "aws_vpc_endpoint": _vpc_endpoint,
+    "aws_eip": _eip,
     "aws_s3_bucket": _usage("storage and requests"),
     "aws_ecr_repository": _usage("image storage"),
     "aws_sagemaker_feature_group": _usage("storage, reads and writes"),
@@ -339,6 +370,8 @@ RULES: dict[str, Rule] = {
         "aws_appautoscaling_target", "aws_appautoscaling_policy",
         "aws_s3_bucket_versioning", "aws_s3_bucket_server_side_encryption_configuration",
         "aws_s3_bucket_public_access_block", "aws_s3_bucket_lifecycle_configuration",
+        "aws_internet_gateway", "aws_route_table", "aws_route_table_association",
+        "aws_security_group_rule",
     ), _free),
 }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlform.engine.calls import call_with_wait
 from mlform.providers.base import TAG_ADDRESS, TAG_STACK, ResourceMeta, StackContext
 from mlform.providers.schema import computed_fields
 
@@ -36,7 +37,9 @@ def check_contract(
     address = address or f"{rtype.type_name}.contract"
     meta = ResourceMeta(address=address, context=context)
     args = rtype.Args.model_validate(rtype.complete_args(dict(create)))
-    attrs = rt.create(args, meta)
+    # Through the engine's NotReady waits, as apply calls them (a NAT gateway comes up and
+    # goes away over several calls).
+    attrs = call_with_wait(lambda: rt.create(args, meta), timeout=120)
     assert attrs["id"], "create must return an id"
     for name in rtype.Args.model_fields:
         assert name in attrs, f"create must return argument {name}"
@@ -58,13 +61,14 @@ def check_contract(
         assert listed[attrs["id"]].address == address
     if update is not None:
         new_args = rtype.Args.model_validate(rtype.complete_args(dict(update)))
-        updated = rt.update(attrs["id"], attrs, new_args, meta)
+        updated = call_with_wait(lambda: rt.update(attrs["id"], attrs, new_args, meta),
+                                 timeout=120)
         wanted = _echoed(rtype, new_args)
         assert {k: updated[k] for k in wanted} == wanted, (
             "update must converge to the new arguments")
         assert rt.read(updated["id"], updated) == updated
         attrs = updated
-    rt.delete(attrs["id"], attrs)
+    call_with_wait(lambda: rt.delete(attrs["id"], attrs), timeout=120)
     assert rt.read(attrs["id"], attrs) is None, "read of a deleted object must return None"
-    rt.delete(attrs["id"], attrs)  # deleting what is gone succeeds
+    call_with_wait(lambda: rt.delete(attrs["id"], attrs), timeout=120)  # gone: succeeds
     return attrs

@@ -5,7 +5,11 @@ Adding a resource type: write its class in the service's module and list it belo
 
 from mlform.providers.aws.appautoscaling import AppautoscalingPolicy, AppautoscalingTarget
 from mlform.providers.aws.ec2 import Subnet, Vpc
+from mlform.providers.aws.ec2_endpoint import VpcEndpoint
+from mlform.providers.aws.ec2_gateway import Eip, InternetGateway, NatGateway
+from mlform.providers.aws.ec2_route import RouteTable, RouteTableAssociation
 from mlform.providers.aws.ec2_security_group import SecurityGroup
+from mlform.providers.aws.ec2_security_group_rule import SecurityGroupRule
 from mlform.providers.aws.ecr import EcrRepository
 from mlform.providers.aws.ecr_lifecycle import EcrLifecyclePolicy
 from mlform.providers.aws.ecs import EcsCluster, EcsService
@@ -70,6 +74,13 @@ PROVIDER = ProviderSpec(
         Vpc,
         Subnet,
         SecurityGroup,
+        InternetGateway,
+        Eip,
+        NatGateway,
+        RouteTable,
+        RouteTableAssociation,
+        VpcEndpoint,
+        SecurityGroupRule,
         DbSubnetGroup,
         DbInstance,
         EcsCluster,

@@ -13,6 +13,7 @@ def apply_patches() -> None:
     from mlform.sandbox.moto_patches import (
         appautoscaling,
         ec2,
+        ec2_network,
         ecr,
         ecs,
         efs,
@@ -30,6 +31,7 @@ def apply_patches() -> None:
     sagemaker.patch_sagemaker_feature_additions()
     eks.patch_eks()
     ec2.patch_ec2()
+    ec2_network.patch_ec2_network()
     appautoscaling.patch_application_autoscaling()
     rds.patch_rds()
     ecs.patch_ecs()
