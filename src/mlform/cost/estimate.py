@@ -304,6 +304,9 @@ RULES: dict[str, Rule] = {
         "aws_s3_bucket_versioning", "aws_s3_bucket_server_side_encryption_configuration",
         "aws_s3_bucket_public_access_block", "aws_s3_bucket_lifecycle_configuration",
     ), _free),
+    # IAM objects cost nothing.
+    **dict.fromkeys(("aws_iam_policy", "aws_iam_role_policy", "aws_iam_role_policy_attachment",
+                     "aws_iam_instance_profile"), _free),
 }
 
 

@@ -13,6 +13,8 @@ from mlform.providers.aws.ecs_task_definition import EcsTaskDefinition
 from mlform.providers.aws.eks import EksCluster
 from mlform.providers.aws.eks_node_group import EksNodeGroup
 from mlform.providers.aws.iam import IamRole
+from mlform.providers.aws.iam_policies import IamInstanceProfile, IamPolicy
+from mlform.providers.aws.iam_role_policies import IamRolePolicy, IamRolePolicyAttachment
 from mlform.providers.aws.rds import DbInstance, DbSubnetGroup
 from mlform.providers.aws.s3 import S3Bucket
 from mlform.providers.aws.s3_configuration import (
@@ -67,6 +69,10 @@ PROVIDER = ProviderSpec(
         EcsCluster,
         EcsTaskDefinition,
         EcsService,
+        IamPolicy,
+        IamRolePolicy,
+        IamRolePolicyAttachment,
+        IamInstanceProfile,
     ),
     open_session=open_session,
     terraform_provider="registry.terraform.io/hashicorp/aws",

@@ -16,6 +16,7 @@ def apply_patches() -> None:
         ecr,
         ecs,
         eks,
+        iam,
         rds,
         s3,
         sagemaker,
@@ -33,3 +34,4 @@ def apply_patches() -> None:
     s3.patch_s3()
     s3.patch_s3_conditional_writes()
     ecr.patch_ecr()
+    iam.patch_iam()
