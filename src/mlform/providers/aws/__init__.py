@@ -15,6 +15,7 @@ from mlform.providers.aws.eks_node_group import EksNodeGroup
 from mlform.providers.aws.iam import IamRole
 from mlform.providers.aws.iam_policies import IamInstanceProfile, IamPolicy
 from mlform.providers.aws.iam_role_policies import IamRolePolicy, IamRolePolicyAttachment
+from mlform.providers.aws.kms import KmsAlias, KmsKey
 from mlform.providers.aws.rds import DbInstance, DbSubnetGroup
 from mlform.providers.aws.s3 import S3Bucket
 from mlform.providers.aws.s3_configuration import (
@@ -73,6 +74,8 @@ PROVIDER = ProviderSpec(
         IamRolePolicy,
         IamRolePolicyAttachment,
         IamInstanceProfile,
+        KmsKey,
+        KmsAlias,
     ),
     open_session=open_session,
     terraform_provider="registry.terraform.io/hashicorp/aws",
