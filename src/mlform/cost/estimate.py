@@ -310,6 +310,7 @@ RULES: dict[str, Rule] = {
     "aws_kms_key": _usage("$1 a month per key in most regions (not in the price catalog), "
                           "and requests"),
     "aws_kms_alias": _free,
+    "aws_ssm_parameter": _free,  # Standard tier; Advanced parameters are charged (not priced)
 }
 
 

@@ -36,6 +36,7 @@ from mlform.providers.aws.sagemaker_platform import (
 )
 from mlform.providers.aws.secretsmanager import SecretsmanagerSecret, SecretsmanagerSecretVersion
 from mlform.providers.aws.session import open_session
+from mlform.providers.aws.ssm import SsmParameter
 from mlform.providers.registry import ProviderSpec
 
 PROVIDER = ProviderSpec(
@@ -76,6 +77,7 @@ PROVIDER = ProviderSpec(
         IamInstanceProfile,
         KmsKey,
         KmsAlias,
+        SsmParameter,
     ),
     open_session=open_session,
     terraform_provider="registry.terraform.io/hashicorp/aws",
