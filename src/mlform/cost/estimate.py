@@ -311,6 +311,8 @@ RULES: dict[str, Rule] = {
                           "and requests"),
     "aws_kms_alias": _free,
     "aws_ssm_parameter": _free,  # Standard tier; Advanced parameters are charged (not priced)
+    "aws_cloudwatch_log_group": _usage("log events ingested and stored"),
+    "aws_s3_bucket_policy": _free,
 }
 
 

@@ -16,6 +16,7 @@ from mlform.providers.aws.iam import IamRole
 from mlform.providers.aws.iam_policies import IamInstanceProfile, IamPolicy
 from mlform.providers.aws.iam_role_policies import IamRolePolicy, IamRolePolicyAttachment
 from mlform.providers.aws.kms import KmsAlias, KmsKey
+from mlform.providers.aws.logs import CloudwatchLogGroup
 from mlform.providers.aws.rds import DbInstance, DbSubnetGroup
 from mlform.providers.aws.s3 import S3Bucket
 from mlform.providers.aws.s3_configuration import (
@@ -24,6 +25,7 @@ from mlform.providers.aws.s3_configuration import (
     S3BucketServerSideEncryptionConfiguration,
     S3BucketVersioning,
 )
+from mlform.providers.aws.s3_policy import S3BucketPolicy
 from mlform.providers.aws.sagemaker import (
     SagemakerEndpoint,
     SagemakerEndpointConfiguration,
@@ -78,6 +80,8 @@ PROVIDER = ProviderSpec(
         KmsKey,
         KmsAlias,
         SsmParameter,
+        CloudwatchLogGroup,
+        S3BucketPolicy,
     ),
     open_session=open_session,
     terraform_provider="registry.terraform.io/hashicorp/aws",

@@ -17,6 +17,7 @@ def apply_patches() -> None:
         ecs,
         eks,
         iam,
+        logs,
         rds,
         s3,
         sagemaker,
@@ -35,3 +36,4 @@ def apply_patches() -> None:
     s3.patch_s3_conditional_writes()
     ecr.patch_ecr()
     iam.patch_iam()
+    logs.patch_logs()
