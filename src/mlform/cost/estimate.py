@@ -306,7 +306,8 @@ RULES: dict[str, Rule] = {
     ), _free),
     # IAM objects cost nothing.
     **dict.fromkeys(("aws_iam_policy", "aws_iam_role_policy", "aws_iam_role_policy_attachment",
-                     "aws_iam_instance_profile"), _free),
+                     "aws_iam_instance_profile", "aws_iam_role_policy_attachments_exclusive",
+                     "aws_iam_role_policies_exclusive"), _free),
     "aws_kms_key": _usage("$1 a month per key in most regions (not in the price catalog), "
                           "and requests"),
     "aws_kms_alias": _free,

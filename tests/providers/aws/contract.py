@@ -8,6 +8,7 @@ found again (by its tags or id) after a crash.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from mlform.providers.base import TAG_ADDRESS, TAG_STACK, ResourceMeta, StackContext
@@ -30,8 +31,14 @@ def check_contract(
     *,
     address: str | None = None,
     taggable: bool = True,
+    detached: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """Run the full lifecycle; return the attributes after update (or create)."""
+    """Run the full lifecycle; return the attributes after update (or create).
+
+    `detached`: for a type that manages part of another object and whose delete only stops
+    managing it (Terraform's `*_exclusive` resources), removes that other object. The contract
+    then asserts that delete changed nothing, and that once the other object is gone the
+    type's object reads as None."""
     rt = rtype(session)
     address = address or f"{rtype.type_name}.contract"
     meta = ResourceMeta(address=address, context=context)
@@ -65,6 +72,9 @@ def check_contract(
         assert rt.read(updated["id"], updated) == updated
         attrs = updated
     rt.delete(attrs["id"], attrs)
+    if detached is not None:
+        assert rt.read(attrs["id"], attrs) == attrs, "delete must only stop the management"
+        detached()
     assert rt.read(attrs["id"], attrs) is None, "read of a deleted object must return None"
     rt.delete(attrs["id"], attrs)  # deleting what is gone succeeds
     return attrs

@@ -13,6 +13,10 @@ from mlform.providers.aws.ecs_task_definition import EcsTaskDefinition
 from mlform.providers.aws.eks import EksCluster
 from mlform.providers.aws.eks_node_group import EksNodeGroup
 from mlform.providers.aws.iam import IamRole
+from mlform.providers.aws.iam_exclusive import (
+    IamRolePoliciesExclusive,
+    IamRolePolicyAttachmentsExclusive,
+)
 from mlform.providers.aws.iam_policies import IamInstanceProfile, IamPolicy
 from mlform.providers.aws.iam_role_policies import IamRolePolicy, IamRolePolicyAttachment
 from mlform.providers.aws.kms import KmsAlias, KmsKey
@@ -82,6 +86,8 @@ PROVIDER = ProviderSpec(
         SsmParameter,
         CloudwatchLogGroup,
         S3BucketPolicy,
+        IamRolePolicyAttachmentsExclusive,
+        IamRolePoliciesExclusive,
     ),
     open_session=open_session,
     terraform_provider="registry.terraform.io/hashicorp/aws",
