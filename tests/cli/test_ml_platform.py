@@ -17,7 +17,7 @@ def test_ml_platform_applies_updates_and_destroys(cli: Cli, sandbox: Any, boto: 
     shutil.copy(EXAMPLE, cli.cwd / "mlform.yaml")
     r = cli.run("plan")
     assert r.code == 0, r.err
-    assert "Plan: 56 to add, 0 to change, 0 to destroy." in r.out
+    assert "Plan: 72 to add, 0 to change, 0 to destroy." in r.out
     for kind in ("dataset_store", "container_registry", "feature_store", "gpu_cluster",
                  "experiment_tracker", "training_pipeline", "model_endpoint", "notebook",
                  "secret"):
@@ -32,7 +32,7 @@ def test_ml_platform_applies_updates_and_destroys(cli: Cli, sandbox: Any, boto: 
 
     r = cli.run("apply", "--auto-approve")
     assert r.code == 0, r.err
-    assert "Apply complete! Resources: 56 added, 0 changed, 0 destroyed." in r.out
+    assert "Apply complete! Resources: 72 added, 0 changed, 0 destroyed." in r.out
     assert 'gpu_instance_type = "g5.xlarge"' in r.out
     assert cli.run("plan", "--detailed-exitcode").code == 0
     _every_object_can_be_imported(cli.cwd / "mlform.yaml")
@@ -46,7 +46,7 @@ def test_ml_platform_applies_updates_and_destroys(cli: Cli, sandbox: Any, boto: 
     assert moved["EndpointArn"] == endpoint["EndpointArn"]
 
     r = cli.run("destroy", "--auto-approve", "--var", "model_version=v2")
-    assert r.code == 0 and "56 destroyed" in r.out, r.err
+    assert r.code == 0 and "72 destroyed" in r.out, r.err
     assert "This plan changes the monthly estimate by -$779.68 (from $779.68 to $0.00)." in r.out
     assert cli.run("state", "list").out == ""
 

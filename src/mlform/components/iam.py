@@ -117,18 +117,28 @@ def role_policies(out: Expansion, ctx: ExpandContext, role: str, *,
     `aws_iam_role_policy` per inline policy (named after it) and an
     `aws_iam_role_policy_attachment` per managed policy (named after the role and the policy).
     Returns their local addresses: whatever runs as the role depends on them, so it never
-    starts before its permissions are there."""
-    made = []
+    starts before its permissions are there.
+
+    The role's whole lists are resources too, `aws_iam_role_policies_exclusive` and
+    `aws_iam_role_policy_attachments_exclusive` (named after the role), listing exactly these:
+    a policy attached or put by hand is then drift, which apply removes. They refer to the
+    policies, so they converge after them and never remove one the component is adding."""
+    made, names, arns = [], [], []
     name = ctx.ref(role, "name")
     short = role.split(".", 1)[1]
     for policy_name, policy in (inline or {}).items():
         local = f"aws_iam_role_policy.{policy_name}"
         out.add(local, role=name, name=policy_name, policy=policy)
         made.append(local)
+        names.append(ctx.ref(local, "name"))
     for arn in managed:
         local = f"aws_iam_role_policy_attachment.{short}-{arn.rsplit('/', 1)[-1]}"
         out.add(local, role=name, policy_arn=arn)
         made.append(local)
+        arns.append(ctx.ref(local, "policy_arn"))
+    out.add(f"aws_iam_role_policies_exclusive.{short}", role_name=name, policy_names=names)
+    out.add(f"aws_iam_role_policy_attachments_exclusive.{short}", role_name=name,
+            policy_arns=arns)
     return made
 
 
