@@ -110,7 +110,7 @@ def test_a_platform_built_by_hand_is_imported_with_generated_config(
     assert ("aws_vpc", made["vpc"]) in ids and ("aws_subnet", made["subnet"]) in ids
     assert ("aws_s3_bucket_versioning", "legacy-datasets") in ids
     assert ("aws_sagemaker_endpoint", "legacy-fraud") in ids
-    assert len(found) == 16, "\n".join(map(str, sorted(ids)))  # AWS-made defaults are not
+    assert len(found) == 20, "\n".join(map(str, sorted(ids)))  # AWS-made defaults are not
     assert not any(t == "aws_vpc" and i != made["vpc"] for t, i in ids)  # listed
     r = cli.run("discover", "--type", "aws_s3_bucket")
     assert r.code == 0 and r.out.splitlines()[:2] == [
@@ -120,8 +120,8 @@ def test_a_platform_built_by_hand_is_imported_with_generated_config(
 
     r = cli.run("import", "--discover", "--generate-config", "mlform.yaml")
     assert r.code == 0, r.err
-    assert "Import successful! 16 object(s) recorded; mlform.yaml has 3 component(s) and " \
-           "8 resource(s) for them." in r.out, r.out
+    assert "Import successful! 20 object(s) recorded; mlform.yaml has 3 component(s) and " \
+           "12 resource(s) for them." in r.out, r.out
     written = (cli.cwd / "mlform.yaml").read_text()
     assert "do-not-print-me" not in r.out + r.err + written
     config = yaml.safe_load((cli.cwd / "mlform.yaml").read_text())
@@ -141,7 +141,7 @@ def test_a_platform_built_by_hand_is_imported_with_generated_config(
     assert resources["aws_iam_role.legacy-sagemaker"]["assume_role_policy"] == TRUST
 
     assert {"to": "aws_subnet." + made["subnet"], "id": made["subnet"]} in config["import"]
-    assert len(config["import"]) == 16
+    assert len(config["import"]) == 20
 
     r = cli.run("plan", "--detailed-exitcode")
     assert r.code == 0, r.out + r.err
@@ -152,7 +152,7 @@ def test_a_platform_built_by_hand_is_imported_with_generated_config(
     state_dir = cli.cwd / ".mlform"
     shutil.move(state_dir, cli.cwd / "saved-state")
     r = cli.run("plan")
-    assert "Plan: 16 to import, 0 to add, 0 to change, 0 to destroy." in r.out, r.out + r.err
+    assert "Plan: 20 to import, 0 to add, 0 to change, 0 to destroy." in r.out, r.out + r.err
     shutil.rmtree(state_dir, ignore_errors=True)
     shutil.move(cli.cwd / "saved-state", state_dir)
     state = Workspace(cli.cwd / "mlform.yaml", offline=True).state()
@@ -180,8 +180,8 @@ def test_generated_config_in_a_new_file_is_included_and_the_next_plan_is_empty(
 
     r = cli.run("import", "--discover", "--generate-config", "generated.yaml")
     assert r.code == 0, r.err
-    assert "Import successful! 2 object(s) recorded; generated.yaml has 0 component(s) and " \
-           "2 resource(s) for them." in r.out, r.out
+    assert "Import successful! 4 object(s) recorded; generated.yaml has 0 component(s) and " \
+           "4 resource(s) for them." in r.out, r.out
     r = cli.run("plan", "--detailed-exitcode")
     assert (r.code, r.err) == (0, ""), r.out + r.err
     assert "No changes." in r.out
@@ -191,7 +191,11 @@ def test_generated_config_in_a_new_file_is_included_and_the_next_plan_is_empty(
     assert generated.startswith("# Imported by `mlform import --discover` on ")
     doc = yaml.safe_load(generated)
     assert set(doc) == {"resources", "import"}
-    assert set(doc["resources"]) == {"aws_s3_bucket.legacy-logs", "aws_iam_role.legacy-batch"}
+    # The role comes with its (empty) policy lists, so a policy attached to it later is drift.
+    assert set(doc["resources"]) == {
+        "aws_s3_bucket.legacy-logs", "aws_iam_role.legacy-batch",
+        "aws_iam_role_policy_attachments_exclusive.legacy-batch",
+        "aws_iam_role_policies_exclusive.legacy-batch"}
 
     # A second run finds nothing and leaves both files alone.
     r = cli.run("import", "--discover", "--generate-config", "more.yaml")

@@ -54,8 +54,17 @@ def _roles(tmp_path: Path, uid: str, kms: str) -> dict[str, dict[str, dict[str, 
     path = tmp_path / "mlform.yaml"
     path.write_text(PLATFORM.format(uid=uid, kms=kms))
     resources = Workspace(path, offline=True).stack.resources
-    return {role: _statements(resources[role].template["inline_policy"][0]["policy"])
-            for role in ROLES}
+    return {role: _statements(_policy_of(resources, role)) for role in ROLES}
+
+
+def _policy_of(resources: dict[str, Any], role: str) -> str:
+    """The one inline policy of `role`: an `aws_iam_role_policy` naming it (components no
+    longer use the role's own `inline_policy`)."""
+    (policy,) = [r.template["policy"] for r in resources.values()
+                 if r.type == "aws_iam_role_policy" and r.template["role"] == "${" + role
+                 + ".name}"]
+    assert "inline_policy" not in resources[role].template
+    return str(policy)
 
 
 def test_every_reader_and_writer_of_an_encrypted_store_may_use_its_key(
@@ -98,3 +107,20 @@ def test_the_roles_get_the_key_itself(tmp_path: Path, uid: str, sandbox: Any,
         f"arn:aws:s3:::k{uid}-default-features/lab/*"]
     assert not ws.plan().has_changes
     assert ws.apply(destroy=True).result.ok  # type: ignore[union-attr]
+
+
+def test_a_stack_in_china_builds_arns_in_its_partition(tmp_path: Path, uid: str) -> None:
+    path = tmp_path / "mlform.yaml"
+    path.write_text(PLATFORM.format(uid=uid, kms="")
+                    + "environments:\n  dev: {target: aws, region: cn-north-1}\n")
+    resources = Workspace(path, offline=True).stack.resources
+    lab = _statements(_policy_of(resources, "module.lab.aws_iam_role.this"))
+    assert lab["DataObjects"]["Resource"][0].startswith("arn:aws-cn:s3:::")
+    api = _statements(_policy_of(resources, "module.fraud-api.aws_iam_role.this"))
+    assert api["ReadModel"]["Resource"].startswith("arn:aws-cn:s3:::")
+    attachments = {r.template["policy_arn"] for r in resources.values()
+                   if r.type == "aws_iam_role_policy_attachment"}
+    assert attachments == {
+        "arn:aws-cn:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"}
+    texts = json.dumps({a: r.template for a, r in resources.items()})
+    assert '"arn:aws:' not in texts and "arn:aws:" not in texts

@@ -119,7 +119,8 @@ def test_model_endpoint(tmp_path: Path, uid: str, boto: Any, sandbox: Any) -> No
     # A new model version: new model and configuration, the endpoint moves in place.
     ws = workspace(tmp_path, uid, ENDPOINT.format(tag="v2", max=6))
     assert actions(ws) == {
-        "module.fraud-api.aws_iam_role.this": Action.UPDATE,
+        # The image's policy is a resource of its own: the role itself is unchanged.
+        "module.fraud-api.aws_iam_role_policy.serve": Action.UPDATE,
         "module.fraud-api.aws_sagemaker_model.this": Action.REPLACE,
         "module.fraud-api.aws_sagemaker_endpoint_configuration.this": Action.REPLACE,
         "module.fraud-api.aws_sagemaker_endpoint.this": Action.UPDATE,

@@ -16,6 +16,9 @@ def _config(uid: str) -> str:
     roles = "".join(f"  aws_iam_role.r{i}:\n    assume_role_policy: {TRUST}\n"
                     f"    inline_policy: [{{name: p{i}, policy: {{Version: '2012-10-17', "
                     f"Statement: [{{Effect: Allow, Action: 's3:GetObject', Resource: '*'}}]}}}}]\n"
+                    # Its attachments: none, managed by a resource of their own.
+                    f"  aws_iam_role_policy_attachments_exclusive.r{i}:\n"
+                    f"    role_name: ${{aws_iam_role.r{i}.name}}\n    policy_arns: []\n"
                     for i in range(4))
     models = "".join(
         f"  aws_sagemaker_model.m{i}:\n    execution_role_arn: ${{aws_iam_role.r0.arn}}\n"
@@ -41,11 +44,12 @@ def test_batched_reads_match_single_reads_in_fewer_calls(
     # Every object was recorded by a one-by-one read right after it was made; a batched
     # refresh that read anything differently would report it as drift.
     report = Workspace(path, offline=True).drift()
-    assert report.read == 9 and not report.has_drift, report.to_json()
+    assert report.read == 13 and not report.has_drift, report.to_json()
     calls = report.api_calls
     # IAM: one GetAccountAuthorizationDetails for the four roles' policies and tags, plus a
-    # GetRole each (the only source of a role's description): 5, where one by one it is 4 x 3.
-    assert calls["iam"] == 5, calls
+    # GetRole each (the only source of a role's description), plus one more for the four
+    # roles' attachment lists: 6, where one by one it is 4 x 3 + 4.
+    assert calls["iam"] == 6, calls
     # SageMaker: a Describe each, and the tags of both in one tagging-API call.
     assert calls["sagemaker"] == 2 and calls["resourcegroupstaggingapi"] == 1, calls
     # EC2: both subnets in one Describe; the VPC alone (one object: nothing to batch), with
@@ -65,7 +69,7 @@ def test_batched_reads_match_single_reads_in_fewer_calls(
     found = {d.address: [f.path for f in d.fields]
              for d in Workspace(path, offline=True).drift().resources}
     assert found == {
-        "aws_iam_role.r1": ["managed_policy_arns"],
+        "aws_iam_role_policy_attachments_exclusive.r1": ["policy_arns"],
         "aws_iam_role.r2": ["inline_policy"],
         "aws_sagemaker_model.m1": ["tags.team"],
         "aws_subnet.b": ["tags.Name"],

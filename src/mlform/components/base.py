@@ -154,6 +154,16 @@ class Cloud:
         return self._zones[region]
 
 
+def partition_of(region: str) -> str:
+    """The AWS partition a region is in (`arn:<partition>:...`), known without a session, so
+    ARNs components build at load time are right in China and GovCloud too."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
 @dataclass(frozen=True)
 class ExpandContext:
     """What a component knows while expanding: its name, the stack, and how to refer to the
@@ -166,6 +176,10 @@ class ExpandContext:
     # This component's entries in mlform.lock (kind -> pin, see `Expansion.pins`); None when
     # there is no lock for this environment and region, so nothing is "missing" from it.
     locked: Mapping[str, Any] | None = None
+
+    @property
+    def partition(self) -> str:
+        return partition_of(self.stack.region)
 
     def pinned(self, kind: str) -> Any:
         """The lock's pin of `kind` ("gpu", "eks") for this component, or None."""

@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from mlform.components.base import ComponentModel, ExpandContext, Expansion
+from mlform.components.kms import customer_key, one_key
 
 REPOSITORY = "aws_ecr_repository.this"
 
@@ -28,6 +29,10 @@ class ContainerRegistry(ComponentModel):
                               "null keeps everything.")
     kms_key_arn: str | None = Field(
         None, description="Encrypt images with this KMS key instead of AES-256.")
+    kms: bool = Field(
+        False, description="Encrypt images with a customer-managed KMS key made for this "
+                           "repository (`aws_kms_key` and `aws_kms_alias`). Not with "
+                           "`kms_key_arn`.")
     force_delete: bool = Field(
         False, description="Let `mlform destroy` delete the repository even when it holds "
                            "images.")
@@ -39,6 +44,11 @@ class ContainerRegistry(ComponentModel):
     }
 
     anchor: ClassVar[str | None] = "aws_ecr_repository"
+
+    @model_validator(mode="after")
+    def _one_key(self) -> ContainerRegistry:
+        one_key(self.kms, self.kms_key_arn, "kms_key_arn")
+        return self
 
     @classmethod
     def recognize(cls, found: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
@@ -75,9 +85,9 @@ class ContainerRegistry(ComponentModel):
         }
         if self.name:
             repo["name"] = self.name
-        if self.kms_key_arn:
-            repo["encryption_configuration"] = {"encryption_type": "KMS",
-                                                "kms_key": self.kms_key_arn}
+        key = customer_key(out, ctx, "the images", self.tags) if self.kms else self.kms_key_arn
+        if key:
+            repo["encryption_configuration"] = {"encryption_type": "KMS", "kms_key": key}
         out.add(REPOSITORY, **repo)
         if self.keep_last:
             policy = {"rules": [{

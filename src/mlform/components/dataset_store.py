@@ -1,17 +1,18 @@
 """`dataset_store`: an S3 bucket for datasets and model artifacts, secure by default.
 
-Versioned, encrypted (SSE-S3, or SSE-KMS with `kms_key_arn`), every kind of public access
-blocked, incomplete uploads cleaned up, old object versions expired, and optionally objects
-moved to cheaper storage and expired after N days.
+Versioned, encrypted (SSE-S3, or SSE-KMS with `kms_key_arn` or a key of its own, `kms: true`),
+every kind of public access blocked, incomplete uploads cleaned up, old object versions expired,
+and optionally objects moved to cheaper storage and expired after N days.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from mlform.components.base import ComponentModel, ExpandContext, Expansion
+from mlform.components.kms import customer_key, one_key
 from mlform.providers.aws.s3_rules import INFREQUENT, MIN_DAYS
 
 BUCKET = "aws_s3_bucket.this"
@@ -35,6 +36,9 @@ class DatasetStore(ComponentModel):
     versioning: bool = Field(True, description="Keep every version of every object.")
     kms_key_arn: str | None = Field(
         None, description="Encrypt with this KMS key (SSE-KMS) instead of S3-managed keys.")
+    kms: bool = Field(
+        False, description="Encrypt with a customer-managed KMS key made for this store "
+                           "(`aws_kms_key` and `aws_kms_alias`). Not with `kms_key_arn`.")
     force_destroy: bool = Field(
         False, description="Let `mlform destroy` delete the bucket even when it holds data.")
 
@@ -65,6 +69,11 @@ class DatasetStore(ComponentModel):
                              f"in Standard: set transition_days to {MIN_DAYS} or more (it is "
                              f"{days}), or choose INTELLIGENT_TIERING or GLACIER_IR")
         return value
+
+    @model_validator(mode="after")
+    def _one_key(self) -> DatasetStore:
+        one_key(self.kms, self.kms_key_arn, "kms_key_arn")
+        return self
 
     @classmethod
     def recognize(cls, found: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
@@ -108,19 +117,20 @@ class DatasetStore(ComponentModel):
         name = ctx.ref(BUCKET, "id")
         out.add("aws_s3_bucket_versioning.this", bucket=name, versioning_configuration={
             "status": "Enabled" if self.versioning else "Suspended"})
+        key = customer_key(out, ctx, "the objects", self.tags) if self.kms else self.kms_key_arn
         default: dict[str, Any] = {"sse_algorithm": "AES256"}
-        if self.kms_key_arn:
-            default = {"sse_algorithm": "aws:kms", "kms_master_key_id": self.kms_key_arn}
+        if key:
+            default = {"sse_algorithm": "aws:kms", "kms_master_key_id": key}
         encryption = "aws_s3_bucket_server_side_encryption_configuration.this"
         out.add(encryption, bucket=name, rule=[{
             "apply_server_side_encryption_by_default": default,
-            "bucket_key_enabled": bool(self.kms_key_arn)}])
+            "bucket_key_enabled": bool(key)}])
         out.add("aws_s3_bucket_public_access_block.this", bucket=name, block_public_acls=True,
                 block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True)
         out.add("aws_s3_bucket_lifecycle_configuration.this", bucket=name, rule=self._rules())
         # With a KMS key the URI names the bucket through its encryption configuration, so
         # that every role given access under it is given the key too (components/iam.py).
-        uri = "s3://" + (ctx.ref(encryption, "bucket") if self.kms_key_arn else name)
+        uri = "s3://" + (ctx.ref(encryption, "bucket") if key else name)
         out.outputs = {"uri": uri, "arn": ctx.ref(BUCKET, "arn"), "name": name}
         return out
 

@@ -26,7 +26,7 @@ from pydantic import Field, field_validator, model_validator
 
 from mlform.components.base import ComponentModel, ExpandContext, Expansion
 from mlform.components.dataset_store import DatasetStore
-from mlform.components.iam import LOGS, document, s3_access, trust
+from mlform.components.iam import LOGS, aws_policy, document, role_policies, s3_access, trust
 from mlform.components.network import (
     Endpoint,
     Nat,
@@ -39,7 +39,7 @@ DB = "aws_db_instance.this"
 PORT = 5000
 LISTENER = "aws_lb_listener.this"
 SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"  # TLS 1.2 and 1.3 only
-EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+EXECUTION_POLICY = "service-role/AmazonECSTaskExecutionRolePolicy"
 
 
 class ExperimentTracker(ComponentModel):
@@ -138,17 +138,18 @@ class ExperimentTracker(ComponentModel):
         out.add(DB, **db)
         secret = ctx.ref(DB, "master_user_secret[0].secret_arn")
         out.add("aws_iam_role.execution", assume_role_policy=trust("ecs-tasks.amazonaws.com"),
-                description=f"Starts the MLflow server of {ctx.name}",
-                managed_policy_arns=[EXECUTION_POLICY],
-                inline_policy=[{"name": "database-password", "policy": document([
-                    {"Sid": "ReadPassword", "Effect": "Allow",
-                     "Action": "secretsmanager:GetSecretValue", "Resource": secret}])}],
-                tags=self.tags)
+                description=f"Starts the MLflow server of {ctx.name}", tags=self.tags)
+        policies = role_policies(
+            out, ctx, "aws_iam_role.execution",
+            managed=[aws_policy(EXECUTION_POLICY, ctx.partition)],
+            inline={"database-password": document([
+                {"Sid": "ReadPassword", "Effect": "Allow",
+                 "Action": "secretsmanager:GetSecretValue", "Resource": secret}])})
         out.add("aws_iam_role.task", assume_role_policy=trust("ecs-tasks.amazonaws.com"),
-                description=f"Runs the MLflow server of {ctx.name}",
-                inline_policy=[{"name": "artifacts", "policy": document(
-                    [*s3_access("Artifacts", [artifacts], write=True), LOGS])}],
-                tags=self.tags)
+                description=f"Runs the MLflow server of {ctx.name}", tags=self.tags)
+        policies += role_policies(out, ctx, "aws_iam_role.task", inline={"artifacts": document(
+            [*s3_access("Artifacts", [artifacts], write=True, partition=ctx.partition),
+             LOGS])})
         out.add("aws_ecs_cluster.this", tags=self.tags)
         out.add("aws_ecs_task_definition.this", cpu=self.cpu, memory=self.memory,
                 network_mode="awsvpc", requires_compatibilities=["FARGATE"],
@@ -167,6 +168,7 @@ class ExperimentTracker(ComponentModel):
             tags=self.tags)
         # AWS refuses a target group that no listener forwards to yet.
         service.depends_on.append(LISTENER)
+        service.depends_on.extend(policies)  # the tasks start with their permissions in place
         out.outputs = {
             "artifact_store": artifacts,
             "database_endpoint": ctx.ref(DB, "endpoint"), "database_secret_arn": secret,

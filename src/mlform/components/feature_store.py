@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from mlform.components.base import ComponentModel, ExpandContext, Expansion
-from mlform.components.iam import document, s3_access, trust
+from mlform.components.iam import document, role_policies, s3_access, trust
 
 ROLE = "aws_iam_role.this"
 GROUP = "aws_sagemaker_feature_group.this"
@@ -45,12 +45,14 @@ class FeatureStore(ComponentModel):
     def expand(self, ctx: ExpandContext) -> Expansion:
         out = Expansion()
         role_arn = self.role_arn
+        policies: list[str] = []
         if role_arn is None:
             out.add(ROLE, assume_role_policy=trust("sagemaker.amazonaws.com"),
                     description=f"Writes the offline store of feature group {ctx.name}",
-                    inline_policy=[{"name": "offline-store", "policy": document(
-                        s3_access("OfflineStore", [self.offline_store], write=True))}],
                     tags=self.tags)
+            policies = role_policies(out, ctx, ROLE, inline={"offline-store": document(
+                s3_access("OfflineStore", [self.offline_store], write=True,
+                          partition=ctx.partition))})
             role_arn = ctx.ref(ROLE, "arn")
         args: dict[str, Any] = {
             "record_identifier_feature_name": self.record_identifier,
@@ -65,7 +67,7 @@ class FeatureStore(ComponentModel):
         }
         if self.description:
             args["description"] = self.description
-        out.add(GROUP, **args)
+        out.add(GROUP, **args).depends_on = policies
         out.outputs = {"name": ctx.ref(GROUP, "feature_group_name"),
                        "arn": ctx.ref(GROUP, "arn")}
         return out

@@ -17,7 +17,7 @@ from pydantic import Field, field_validator, model_validator
 
 from mlform.components.base import ComponentModel, ExpandContext, Expansion
 from mlform.components.gpu import GpuRequest, parse_gpu, pinned_type, resolve, unpinned
-from mlform.components.iam import trust
+from mlform.components.iam import aws_policy, role_policies, trust
 from mlform.components.network import (
     Endpoint,
     Nat,
@@ -27,10 +27,9 @@ from mlform.components.network import (
 )
 
 _NODES = re.compile(r"^\s*(\d+)\s*\.\.\s*(\d+)\s*$")
-CLUSTER_POLICIES = ["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"]
-NODE_POLICIES = ["arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
-                 "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
-                 "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"]
+CLUSTER_POLICIES = ["AmazonEKSClusterPolicy"]  # AWS managed policies (`aws_policy`)
+NODE_POLICIES = ["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy",
+                 "AmazonEC2ContainerRegistryReadOnly"]
 GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA"  # AL2 AMIs end with Kubernetes 1.32
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}
 
@@ -96,8 +95,10 @@ class GpuCluster(ComponentModel):
         version, ami_type = self._eks_pins(ctx, out)
         subnets, groups = self._network(ctx, out)
         out.add("aws_iam_role.cluster", assume_role_policy=trust("eks.amazonaws.com"),
-                description=f"Runs EKS cluster {ctx.name}", managed_policy_arns=CLUSTER_POLICIES,
-                tags=self.tags)
+                description=f"Runs EKS cluster {ctx.name}", tags=self.tags)
+        cluster_policies = role_policies(
+            out, ctx, "aws_iam_role.cluster",
+            managed=[aws_policy(p, ctx.partition) for p in CLUSTER_POLICIES])
         cluster: dict[str, Any] = {
             "role_arn": ctx.ref("aws_iam_role.cluster", "arn"),
             "vpc_config": {"subnet_ids": subnets, "security_group_ids": groups,
@@ -106,10 +107,12 @@ class GpuCluster(ComponentModel):
         }
         if version:
             cluster["version"] = version
-        out.add("aws_eks_cluster.this", **cluster)
+        out.add("aws_eks_cluster.this", **cluster).depends_on = cluster_policies
         out.add("aws_iam_role.nodes", assume_role_policy=trust("ec2.amazonaws.com"),
-                description=f"Runs the nodes of EKS cluster {ctx.name}",
-                managed_policy_arns=NODE_POLICIES, tags=self.tags)
+                description=f"Runs the nodes of EKS cluster {ctx.name}", tags=self.tags)
+        node_policies = role_policies(
+            out, ctx, "aws_iam_role.nodes",
+            managed=[aws_policy(p, ctx.partition) for p in NODE_POLICIES])
         name = ctx.ref("aws_eks_cluster.this", "name")
         nodes_role = ctx.ref("aws_iam_role.nodes", "arn")
         # The nodes run the cluster's version: an upgrade moves the control plane first, then
@@ -123,6 +126,7 @@ class GpuCluster(ComponentModel):
         # A new instance type or capacity type replaces a group: the new one first, so that
         # CoreDNS and the jobs always have nodes to run on.
         system.lifecycle = {"create_before_destroy": True}
+        system.depends_on = node_policies
         low, high = self.scaling()
         # The cluster autoscaler moves desired_size between min and max: not drift.
         gpu = out.add("aws_eks_node_group.gpu", cluster_name=name, version=version,
@@ -134,6 +138,7 @@ class GpuCluster(ComponentModel):
                 taint=[GPU_TAINT], tags=self.tags)
         gpu.lifecycle = {"ignore_changes": ["scaling_config.desired_size"],
                          "create_before_destroy": True}
+        gpu.depends_on = node_policies
         out.outputs = {
             "name": name, "endpoint": ctx.ref("aws_eks_cluster.this", "endpoint"),
             "arn": ctx.ref("aws_eks_cluster.this", "arn"), "gpu_instance_type": instance_type,

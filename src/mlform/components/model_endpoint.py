@@ -20,7 +20,7 @@ from pydantic import Field, field_validator, model_validator
 
 from mlform.components.base import ComponentModel, ExpandContext, Expansion
 from mlform.components.gpu import parse_gpu, pinned_type, resolve, unpinned
-from mlform.components.iam import LOGS, document, ecr_pull, trust
+from mlform.components.iam import LOGS, document, ecr_pull, role_policies, trust
 from mlform.config.refs import module_address
 from mlform.providers.base import ArgsModel
 
@@ -117,11 +117,11 @@ class ModelEndpoint(ComponentModel):
     def expand(self, ctx: ExpandContext) -> Expansion:
         out = Expansion()
         role_arn = self.role_arn
+        policies: list[str] = []
         if role_arn is None:
             out.add(ROLE, assume_role_policy=trust("sagemaker.amazonaws.com"),
-                    description=f"Runs the SageMaker model of {ctx.name}",
-                    inline_policy=[{"name": "serve", "policy": self._policy()}],
-                    tags=self.tags)
+                    description=f"Runs the SageMaker model of {ctx.name}", tags=self.tags)
+            policies = role_policies(out, ctx, ROLE, inline={"serve": self._policy(ctx)})
             role_arn = ctx.ref(ROLE, "arn")
         container: dict[str, Any] = {"environment": self.environment}
         if self.model_package is not None:
@@ -131,7 +131,7 @@ class ModelEndpoint(ComponentModel):
         if self.model_data:
             container["model_data_url"] = self.model_data
         out.add(MODEL, execution_role_arn=role_arn, primary_container=container,
-                tags=self.tags)
+                tags=self.tags).depends_on = policies
         out.add(CONFIG, production_variants=[{
             "variant_name": VARIANT, "model_name": ctx.ref(MODEL, "name"),
             "instance_type": self._instance_type(ctx, out),
@@ -197,7 +197,7 @@ class ModelEndpoint(ComponentModel):
         out.pins["gpu"] = {"request": str(request), "instance_type": chosen}
         return chosen
 
-    def _policy(self) -> str:
+    def _policy(self, ctx: ExpandContext) -> str:
         """Pull the image, read the model artifacts (decrypting them when their dataset store
         has a KMS key), write logs and metrics: nothing more."""
         from mlform.components.iam import kms_access
@@ -208,9 +208,10 @@ class ModelEndpoint(ComponentModel):
             return document([LOGS, {"Sid": "ReadPackage", "Effect": "Allow",
                                     "Action": "sagemaker:DescribeModelPackage",
                                     "Resource": self.model_package}])
-        statements = [*ecr_pull([self.image or ""]), LOGS]
+        statements = [*ecr_pull([self.image or ""], ctx.partition), LOGS]
         if self.model_data and self.model_data.startswith("s3://"):
             statements.append({"Sid": "ReadModel", "Effect": "Allow", "Action": "s3:GetObject",
-                               "Resource": "arn:aws:s3:::" + self.model_data[len("s3://"):]})
+                               "Resource": f"arn:{ctx.partition}:s3:::"
+                                           + self.model_data[len("s3://"):]})
             statements += kms_access("Model", [self.model_data], write=False)
         return document(statements)

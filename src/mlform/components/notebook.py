@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from mlform.components.base import ComponentModel, ExpandContext, Expansion
-from mlform.components.iam import LOGS, document, ecr_pull, s3_access, trust
+from mlform.components.iam import LOGS, document, ecr_pull, role_policies, s3_access, trust
 
 ROLE = "aws_iam_role.this"
 LIFECYCLE = "aws_sagemaker_notebook_instance_lifecycle_configuration.this"
@@ -57,14 +57,15 @@ class Notebook(ComponentModel):
     def expand(self, ctx: ExpandContext) -> Expansion:
         out = Expansion()
         role_arn = self.role_arn
+        policies: list[str] = []
         if role_arn is None:
-            statements = [*s3_access("Data", self.data, write=True), LOGS]
+            statements = [*s3_access("Data", self.data, write=True, partition=ctx.partition),
+                          LOGS]
             if self.images:
-                statements[:0] = ecr_pull(self.images)
+                statements[:0] = ecr_pull(self.images, ctx.partition)
             out.add(ROLE, assume_role_policy=trust("sagemaker.amazonaws.com"),
-                    description=f"Runs the code of notebook {ctx.name}",
-                    inline_policy=[{"name": "notebook", "policy": document(statements)}],
-                    tags=self.tags)
+                    description=f"Runs the code of notebook {ctx.name}", tags=self.tags)
+            policies = role_policies(out, ctx, ROLE, inline={"notebook": document(statements)})
             role_arn = ctx.ref(ROLE, "arn")
         notebook: dict[str, Any] = {
             "role_arn": role_arn, "instance_type": self.instance_type,
@@ -80,7 +81,7 @@ class Notebook(ComponentModel):
         if self.on_create or self.on_start:
             out.add(LIFECYCLE, on_create=_b64(self.on_create), on_start=_b64(self.on_start))
             notebook["lifecycle_config_name"] = ctx.ref(LIFECYCLE, "name")
-        out.add(NOTEBOOK, **notebook)
+        out.add(NOTEBOOK, **notebook).depends_on = policies
         out.outputs = {"name": ctx.ref(NOTEBOOK, "name"), "url": ctx.ref(NOTEBOOK, "url"),
                        "arn": ctx.ref(NOTEBOOK, "arn"), "role_arn": role_arn}
         return out

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from mlform.components.base import ComponentModel, ExpandContext, Expansion
+from mlform.components.kms import customer_key, one_key
 from mlform.config.secret_refs import source_problem
 from mlform.sensitive import SecretRef
 
@@ -27,6 +28,9 @@ class Secret(ComponentModel):
         None, description="Secret name (default: <project>-<environment>-<component>).")
     description: str = ""
     kms_key_id: str | None = Field(None, description="KMS key for the secret's values.")
+    kms: bool = Field(
+        False, description="Encrypt the values with a customer-managed KMS key made for this "
+                           "secret (`aws_kms_key` and `aws_kms_alias`). Not with `kms_key_id`.")
     recovery_window_in_days: int = Field(
         7, description="Days a deleted secret stays recoverable (0: deleted at once).")
     value_from: str | None = Field(
@@ -49,6 +53,11 @@ class Secret(ComponentModel):
 
     anchor: ClassVar[str | None] = "aws_secretsmanager_secret"
 
+    @model_validator(mode="after")
+    def _one_key(self) -> Secret:
+        one_key(self.kms, self.kms_key_id, "kms_key_id")
+        return self
+
     @classmethod
     def recognize(cls, found: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
         secret = found.get("aws_secretsmanager_secret")
@@ -68,8 +77,9 @@ class Secret(ComponentModel):
                                 "recovery_window_in_days": self.recovery_window_in_days}
         if self.name:
             args["name"] = self.name
-        if self.kms_key_id:
-            args["kms_key_id"] = self.kms_key_id
+        key = customer_key(out, ctx, "the values", self.tags) if self.kms else self.kms_key_id
+        if key:
+            args["kms_key_id"] = key
         out.add(SECRET, **args)
         if self.value_from is not None:
             # Positioned at this component's value_from by the loader (`place_refs`).

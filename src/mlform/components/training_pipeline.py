@@ -14,7 +14,7 @@ import yaml
 from pydantic import Field, model_validator
 
 from mlform.components.base import ComponentModel, ExpandContext, Expansion
-from mlform.components.iam import LOGS, document, ecr_pull, s3_access, trust
+from mlform.components.iam import LOGS, document, ecr_pull, role_policies, s3_access, trust
 from mlform.errors import MlformError
 
 ROLE = "aws_iam_role.this"
@@ -51,6 +51,7 @@ class TrainingPipeline(ComponentModel):
     def expand(self, ctx: ExpandContext) -> Expansion:
         out = Expansion()
         role_arn = self.role_arn
+        policies: list[str] = []
         if role_arn is None:
             # Named here so the role can be allowed to pass itself to the jobs it starts
             # (a reference to its own ARN would be a cycle).
@@ -63,15 +64,14 @@ class TrainingPipeline(ComponentModel):
                             "sagemaker:CreateModel", "sagemaker:AddTags"],
                  "Resource": "*"},
                 {"Sid": "PassItself", "Effect": "Allow", "Action": "iam:PassRole",
-                 "Resource": f"arn:aws:iam::*:role/{role_name}"},
-                *s3_access("Data", self.data, write=True), LOGS,
+                 "Resource": f"arn:{ctx.partition}:iam::*:role/{role_name}"},
+                *s3_access("Data", self.data, write=True, partition=ctx.partition), LOGS,
             ]
             if self.images:
-                statements[:0] = ecr_pull(self.images)
+                statements[:0] = ecr_pull(self.images, ctx.partition)
             out.add(ROLE, name=role_name, assume_role_policy=trust("sagemaker.amazonaws.com"),
-                    description=f"Runs the steps of pipeline {ctx.name}",
-                    inline_policy=[{"name": "pipeline", "policy": document(statements)}],
-                    tags=self.tags)
+                    description=f"Runs the steps of pipeline {ctx.name}", tags=self.tags)
+            policies = role_policies(out, ctx, ROLE, inline={"pipeline": document(statements)})
             role_arn = ctx.ref(ROLE, "arn")
         args: dict[str, Any] = {"role_arn": role_arn, "pipeline_definition": self._definition(ctx),
                                 "tags": self.tags}
@@ -79,7 +79,7 @@ class TrainingPipeline(ComponentModel):
             args["pipeline_display_name"] = self.display_name
         if self.description:
             args["pipeline_description"] = self.description
-        out.add(PIPELINE, **args)
+        out.add(PIPELINE, **args).depends_on = policies
         out.outputs = {"name": ctx.ref(PIPELINE, "pipeline_name"),
                        "arn": ctx.ref(PIPELINE, "arn"), "role_arn": role_arn}
         return out

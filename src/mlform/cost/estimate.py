@@ -373,6 +373,16 @@ RULES: dict[str, Rule] = {
         "aws_internet_gateway", "aws_route_table", "aws_route_table_association",
         "aws_security_group_rule",
     ), _free),
+    # IAM objects cost nothing.
+    **dict.fromkeys(("aws_iam_policy", "aws_iam_role_policy", "aws_iam_role_policy_attachment",
+                     "aws_iam_instance_profile", "aws_iam_role_policy_attachments_exclusive",
+                     "aws_iam_role_policies_exclusive"), _free),
+    "aws_kms_key": _usage("$1 a month per key in most regions (not in the price catalog), "
+                          "and requests"),
+    "aws_kms_alias": _free,
+    "aws_ssm_parameter": _free,  # Standard tier; Advanced parameters are charged (not priced)
+    "aws_cloudwatch_log_group": _usage("log events ingested and stored"),
+    "aws_s3_bucket_policy": _free,
 }
 
 

@@ -8,6 +8,7 @@ found again (by its tags or id) after a crash.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from mlform.engine.calls import call_with_wait
@@ -31,8 +32,14 @@ def check_contract(
     *,
     address: str | None = None,
     taggable: bool = True,
+    detached: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """Run the full lifecycle; return the attributes after update (or create)."""
+    """Run the full lifecycle; return the attributes after update (or create).
+
+    `detached`: for a type that manages part of another object and whose delete only stops
+    managing it (Terraform's `*_exclusive` resources), removes that other object. The contract
+    then asserts that delete changed nothing, and that once the other object is gone the
+    type's object reads as None."""
     rt = rtype(session)
     address = address or f"{rtype.type_name}.contract"
     meta = ResourceMeta(address=address, context=context)
@@ -69,6 +76,9 @@ def check_contract(
         assert rt.read(updated["id"], updated) == updated
         attrs = updated
     call_with_wait(lambda: rt.delete(attrs["id"], attrs), timeout=120)
+    if detached is not None:
+        assert rt.read(attrs["id"], attrs) == attrs, "delete must only stop the management"
+        detached()
     assert rt.read(attrs["id"], attrs) is None, "read of a deleted object must return None"
     call_with_wait(lambda: rt.delete(attrs["id"], attrs), timeout=120)  # gone: succeeds
     return attrs

@@ -151,7 +151,8 @@ def test_out_of_band_changes_show_in_read_and_update_undoes_them(
     iam = boto("iam")
     args = IamRole.Args.model_validate({
         "name": name, "assume_role_policy": trust("sagemaker.amazonaws.com"),
-        "managed_policy_arns": [S3_READ], "tags": {"team": "ml"}})
+        # An empty list is managed (exclusive): unset would leave inline policies alone.
+        "managed_policy_arns": [S3_READ], "inline_policy": [], "tags": {"team": "ml"}})
     attrs = rt.create(args, meta)
     iam.attach_role_policy(RoleName=name, PolicyArn=SAGEMAKER)
     iam.put_role_policy(RoleName=name, PolicyName="extra",

@@ -20,6 +20,14 @@ from mlform.providers.aws.eks_node_group import EksNodeGroup
 from mlform.providers.aws.elbv2 import Lb
 from mlform.providers.aws.elbv2_listener import LbListener, LbTargetGroup
 from mlform.providers.aws.iam import IamRole
+from mlform.providers.aws.iam_exclusive import (
+    IamRolePoliciesExclusive,
+    IamRolePolicyAttachmentsExclusive,
+)
+from mlform.providers.aws.iam_policies import IamInstanceProfile, IamPolicy
+from mlform.providers.aws.iam_role_policies import IamRolePolicy, IamRolePolicyAttachment
+from mlform.providers.aws.kms import KmsAlias, KmsKey
+from mlform.providers.aws.logs import CloudwatchLogGroup
 from mlform.providers.aws.rds import DbInstance, DbSubnetGroup
 from mlform.providers.aws.s3 import S3Bucket
 from mlform.providers.aws.s3_configuration import (
@@ -28,6 +36,7 @@ from mlform.providers.aws.s3_configuration import (
     S3BucketServerSideEncryptionConfiguration,
     S3BucketVersioning,
 )
+from mlform.providers.aws.s3_policy import S3BucketPolicy
 from mlform.providers.aws.sagemaker import (
     SagemakerEndpoint,
     SagemakerEndpointConfiguration,
@@ -45,6 +54,7 @@ from mlform.providers.aws.sagemaker_registry import (
 from mlform.providers.aws.sagemaker_studio import SagemakerDomain, SagemakerUserProfile
 from mlform.providers.aws.secretsmanager import SecretsmanagerSecret, SecretsmanagerSecretVersion
 from mlform.providers.aws.session import open_session
+from mlform.providers.aws.ssm import SsmParameter
 from mlform.providers.registry import ProviderSpec
 
 PROVIDER = ProviderSpec(
@@ -95,6 +105,17 @@ PROVIDER = ProviderSpec(
         Lb,
         LbTargetGroup,
         LbListener,
+        IamPolicy,
+        IamRolePolicy,
+        IamRolePolicyAttachment,
+        IamInstanceProfile,
+        KmsKey,
+        KmsAlias,
+        SsmParameter,
+        CloudwatchLogGroup,
+        S3BucketPolicy,
+        IamRolePolicyAttachmentsExclusive,
+        IamRolePoliciesExclusive,
     ),
     open_session=open_session,
     terraform_provider="registry.terraform.io/hashicorp/aws",

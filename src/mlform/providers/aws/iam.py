@@ -1,4 +1,12 @@
-"""AWS IAM: `aws_iam_role`."""
+"""AWS IAM: `aws_iam_role`.
+
+A role's policies can be managed in two ways, as in Terraform's provider: by the role itself
+(`managed_policy_arns`, `inline_policy`: exclusive, so anything else is detached or deleted),
+or one by one by `aws_iam_role_policy` and `aws_iam_role_policy_attachment` (`iam_policies`).
+The rule that keeps them apart: a list the config leaves unset (None) is not managed by the
+role. The role then neither reads it (it is recorded as None, so a policy another resource
+attaches is no drift of the role) nor changes it. An empty list is managed: it means "none".
+"""
 
 from __future__ import annotations
 
@@ -52,6 +60,14 @@ def _live_policy(document: Any) -> str:
     return policy_json(document)
 
 
+def _managed(args: IamRoleArgs) -> dict[str, Any]:
+    """What a read needs to know of the config: which policy lists the role manages, and the
+    argument AWS does not store."""
+    return {"force_detach_policies": args.force_detach_policies,
+            "managed_policy_arns": args.managed_policy_arns,
+            "inline_policy": args.inline_policy}
+
+
 def _computed(role: Mapping[str, Any], tags: dict[str, str]) -> dict[str, Any]:
     created = role["CreateDate"]
     if isinstance(created, datetime):  # boto3 gives it in local time
@@ -84,13 +100,16 @@ class IamRoleArgs(ArgsModel):
         3600, ge=3600, le=43200, description="Maximum session duration in seconds (1 to 12 h).")
     permissions_boundary: str | None = Field(
         None, description="ARN of the policy that sets the role's permissions boundary.")
-    managed_policy_arns: list[str] = Field(
-        default_factory=list,
+    managed_policy_arns: list[str] | None = Field(
+        None,
         description="Managed policies to attach. Exclusive: any other attached policy is "
-                    "detached.")
-    inline_policy: list[InlinePolicy] = Field(
-        default_factory=list,
-        description="Inline policies of the role. Exclusive: any other inline policy is deleted.")
+                    "detached. Unset: the role leaves its attachments alone (use "
+                    "`aws_iam_role_policy_attachment`, which Terraform 5.x prefers).")
+    inline_policy: list[InlinePolicy] | None = Field(
+        None,
+        description="Inline policies of the role. Exclusive: any other inline policy is "
+                    "deleted. Unset: the role leaves its inline policies alone (use "
+                    "`aws_iam_role_policy`, which Terraform 5.x prefers).")
     force_detach_policies: bool = Field(
         False, description="Accepted for Terraform compatibility: mlform manages every policy "
                            "of the role, so it always detaches them before deleting the role.")
@@ -104,12 +123,15 @@ class IamRoleArgs(ArgsModel):
 
     @field_validator("managed_policy_arns")
     @classmethod
-    def _as_set(cls, value: list[str]) -> list[str]:
-        return sorted(set(value))  # a set in Terraform: order and repeats mean nothing
+    def _as_set(cls, value: list[str] | None) -> list[str] | None:
+        # A set in Terraform: order and repeats mean nothing.
+        return None if value is None else sorted(set(value))
 
     @field_validator("inline_policy")
     @classmethod
-    def _by_name(cls, value: list[InlinePolicy]) -> list[InlinePolicy]:
+    def _by_name(cls, value: list[InlinePolicy] | None) -> list[InlinePolicy] | None:
+        if value is None:
+            return None
         names = [p.name for p in value]
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
@@ -153,7 +175,9 @@ class IamRole(TaggedResource[IamRoleArgs], Prefetching):
             have = self.claim(args, meta, "CreateRole", exc)
         else:
             # Made from `args` just now, without policies: no read, which could still miss it.
-            bare = args.model_copy(update={"managed_policy_arns": [], "inline_policy": []})
+            bare = args.model_copy(update={
+                "managed_policy_arns": None if args.managed_policy_arns is None else [],
+                "inline_policy": None if args.inline_policy is None else []})
             have = self.attributes(bare, **_computed(role, tags))
         try:
             self._converge(args.name, have, args, meta)
@@ -163,7 +187,7 @@ class IamRole(TaggedResource[IamRoleArgs], Prefetching):
                 raise NotReady(f"role {args.name} is not visible to IAM yet") from None
             exc.partial = have  # the role exists: the engine records it (tainted)
             raise
-        return self.read_back(args.name, {"force_detach_policies": args.force_detach_policies})
+        return self.read_back(args.name, _managed(args))
 
     def _visible(self, name: str) -> bool:
         from botocore.exceptions import ClientError
@@ -192,16 +216,25 @@ class IamRole(TaggedResource[IamRoleArgs], Prefetching):
         from botocore.exceptions import ClientError
 
         detail = self._take(id)
+        # Only the lists the role manages are read (see the module docstring); an import
+        # (no prior) reads neither, so the config decides whether the role manages them.
+        want_managed = prior.get("managed_policy_arns") is not None
+        want_inline = prior.get("inline_policy") is not None
+        managed: list[str] | None = None
+        inline: list[dict[str, str]] | None = None
         try:
             role = self.client.get_role(RoleName=id)["Role"]
             if detail is not None:
-                managed = sorted(p["PolicyArn"] for p in detail["AttachedManagedPolicies"])
-                inline = [{"name": p["PolicyName"], "policy": _live_policy(p["PolicyDocument"])}
-                          for p in detail["RolePolicyList"]]
+                if want_managed:
+                    managed = sorted(p["PolicyArn"] for p in detail["AttachedManagedPolicies"])
+                if want_inline:
+                    inline = [{"name": p["PolicyName"],
+                               "policy": _live_policy(p["PolicyDocument"])}
+                              for p in detail["RolePolicyList"]]
                 role = {**role, "Tags": detail.get("Tags") or role.get("Tags")}
             else:
-                managed = self._managed_arns(id)
-                inline = self._inline_policies(id)
+                managed = self._managed_arns(id) if want_managed else None
+                inline = self._inline_policies(id) if want_inline else None
         except ClientError as exc:
             if is_not_found(exc):
                 return None
@@ -209,8 +242,8 @@ class IamRole(TaggedResource[IamRoleArgs], Prefetching):
         return self._attributes(role, managed, inline, tag_dict(role.get("Tags")),
                                 bool(prior.get("force_detach_policies", False)))
 
-    def _attributes(self, role: Mapping[str, Any], managed: list[str],
-                    inline: list[dict[str, str]], tags: dict[str, str],
+    def _attributes(self, role: Mapping[str, Any], managed: list[str] | None,
+                    inline: list[dict[str, str]] | None, tags: dict[str, str],
                     force_detach: bool) -> dict[str, Any]:
         boundary = role.get("PermissionsBoundary") or {}
         args = IamRoleArgs.model_validate({
@@ -253,11 +286,11 @@ class IamRole(TaggedResource[IamRoleArgs], Prefetching):
                meta: ResourceMeta) -> dict[str, Any]:
         # Compare with the live role, not `prior`: policies are managed exclusively, and
         # detaching one that is already gone would fail.
-        have = self.read(id, prior)
+        have = self.read(id, _managed(args))
         if have is None:
             raise ProviderError(f"role {id} no longer exists; refresh and plan again")
         self._converge(id, have, args, meta)
-        return self.read_back(id, {"force_detach_policies": args.force_detach_policies})
+        return self.read_back(id, _managed(args))
 
     def _converge(self, name: str, have: Mapping[str, Any], args: IamRoleArgs,
                   meta: ResourceMeta) -> None:
@@ -292,11 +325,14 @@ class IamRole(TaggedResource[IamRoleArgs], Prefetching):
             self.client.untag_role(RoleName=ref, TagKeys=list(keys))
 
     def _converge_policies(self, name: str, have: Mapping[str, Any], args: IamRoleArgs) -> None:
+        """Make the lists the role manages exactly what `args` say; leave the others alone."""
         client = self.client
-        have_arns = set(have["managed_policy_arns"])
-        want_arns = set(args.managed_policy_arns)
-        have_inline = {p["name"]: p["policy"] for p in have["inline_policy"]}
-        want_inline = {p.name: p.policy for p in args.inline_policy}
+        managed, inline = args.managed_policy_arns, args.inline_policy
+        have_arns = set(have["managed_policy_arns"] or ()) if managed is not None else set()
+        want_arns = set(managed) if managed is not None else set()
+        have_inline = ({p["name"]: p["policy"] for p in have["inline_policy"] or ()}
+                       if inline is not None else {})
+        want_inline = {p.name: p.policy for p in inline} if inline is not None else {}
         # Grant before revoking, so that a permission kept across the change never lapses.
         for arn in sorted(want_arns - have_arns):
             with aws_call("iam", "AttachRolePolicy"):

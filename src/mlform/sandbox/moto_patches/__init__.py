@@ -19,6 +19,8 @@ def apply_patches() -> None:
         efs,
         eks,
         elbv2,
+        iam,
+        logs,
         rds,
         s3,
         sagemaker,
@@ -42,3 +44,5 @@ def apply_patches() -> None:
     sagemaker_studio.patch_sagemaker_studio()
     efs.patch_efs()
     elbv2.patch_elbv2()
+    iam.patch_iam()
+    logs.patch_logs()
