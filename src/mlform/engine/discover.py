@@ -45,7 +45,10 @@ def discoverable_types(registry: Registry, wanted: Collection[str] = ()) -> list
 
 
 def _cloud_type(rtype: type[ResourceType[Any]]) -> bool:
-    return rtype.reads_remote and issubclass(rtype, Discoverable)
+    # A type whose objects are parts of another discovered object (a security group's rules,
+    # which the group's own `ingress`/`egress` hold) is not listed again on its own.
+    return (rtype.reads_remote and issubclass(rtype, Discoverable)
+            and not getattr(rtype, "discovered_with", None))
 
 
 def discover(pool: ProviderPool, types: Iterable[str], states: Iterable[State],

@@ -129,6 +129,9 @@ def parse_rule_id(id: str) -> dict[str, Any]:
 
 class SecurityGroupRule(AwsResource[SecurityGroupRuleArgs]):
     type_name = "aws_security_group_rule"
+    # Discovery lists security groups with their rules inline; listing each rule again would
+    # offer what the group already holds as objects of their own (`list` still serves import).
+    discovered_with = "aws_security_group"
     Args = SecurityGroupRuleArgs
     Attrs = SecurityGroupRuleAttrs
     service = "ec2"
