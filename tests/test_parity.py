@@ -170,7 +170,12 @@ def test_a_resource_missing_in_one_environment_is_reported(tmp_path: Path) -> No
     assert (role.follows_from, role.reason) == (["api.role_arn"], "follows from api.role_arn")
     assert found["api.role_arn"].status == UNSANCTIONED
     # The model's execution role follows from the setting too: reported once, as the setting.
-    assert set(found) == {"api.role_arn", "module.api.aws_iam_role.this"}
+    # The role's policy resources come and go with it, and follow from the setting as it does.
+    policies = {"module.api.aws_iam_role_policy.serve",
+                "module.api.aws_iam_role_policies_exclusive.this",
+                "module.api.aws_iam_role_policy_attachments_exclusive.this"}
+    assert set(found) == {"api.role_arn", "module.api.aws_iam_role.this", *policies}
+    assert all(found[p].follows_from == ["api.role_arn"] for p in policies)
 
     path.write_text(MISSING + "parity:\n  allow:\n    - {path: api.role_arn, reason: dev "
                     "borrows a shared role}\n")

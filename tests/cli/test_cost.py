@@ -128,7 +128,7 @@ def test_prices_refresh_from_the_price_list_api(cli: Cli, tmp_path: Path) -> Non
     assert "  ec2                  us-east-1        1 price(s)" in r.err
     assert {q["ServiceCode"] for q in requests} == {
         "AmazonEC2", "AmazonSageMaker", "AmazonRDS", "AmazonECS", "AmazonEKS",
-        "AWSSecretsManager"}
+        "AWSSecretsManager", "AmazonEFS"}
     assert any(q.get("NextToken") for q in requests)  # it read every page
     shown = json.loads(cli.run("prices", "show", "--json", "--region", "us-east-1",
                                env=env).out)

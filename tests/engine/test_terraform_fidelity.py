@@ -115,6 +115,9 @@ KEPT_VALUES = {
         "kms_master_key_id null), Terraform plans \"\" and null",
     ("aws_s3_bucket_versioning.data", "versioning_configuration"):
         "mfa_delete: unset in mlform means not managed (null); Terraform plans it computed",
+    ("aws_iam_role.train", "inline_policy"):
+        "unset means not managed by the role (see KNOWN_EARLIER): null, so no mask",
+    ("aws_iam_role.train", "managed_policy_arns"): "the same",
 }
 # (address, attribute) -> why mlform knows at plan time what Terraform leaves unknown.
 KNOWN_EARLIER = {
@@ -122,7 +125,8 @@ KNOWN_EARLIER = {
     ("aws_s3_bucket.data", "arn"): "a bucket's ARN is derived from its name",
     ("aws_s3_bucket.data", "object_lock_enabled"): "mlform writes the default (false)",
     ("aws_iam_role.train", "inline_policy"):
-        "mlform manages a role's inline policies exclusively: none written means none",
+        "unset, a role's inline policies are not the role's to manage (Terraform 5.x "
+        "deprecates the argument for aws_iam_role_policy): mlform plans null, Terraform computes",
     ("aws_iam_role.train", "managed_policy_arns"): "the same, for attached managed policies",
     ("aws_s3_bucket_versioning.data", "versioning_configuration"):
         "mfa_delete, as in KEPT_VALUES",
