@@ -90,8 +90,9 @@ def test_the_dataset_store_refuses_requests_without_tls(tmp_path: Path) -> None:
 
 
 def test_on_the_sandbox(tmp_path: Path, uid: str, boto: Any, sandbox: Any) -> None:
-    """The sandbox does not evaluate bucket policies (so mlform's http:// calls to it are not
-    refused); it keeps them, and the groups with their retention."""
+    """The sandbox keeps the bucket policy without refusing its own http:// requests (it does
+    not evaluate aws:SecureTransport or upload headers), and the groups with their
+    retention."""
     path = tmp_path / "mlform.yaml"
     path.write_text(
         f"project: c{uid}\nenvironments: {{dev: {{}}}}\ncomponents:\n"
@@ -106,6 +107,8 @@ def test_on_the_sandbox(tmp_path: Path, uid: str, boto: Any, sandbox: Any) -> No
     sids = [s["Sid"] for s in json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])[
         "Statement"]]
     assert sids == ["DenyInsecureTransport", "DenyUnencryptedUploads"]
+    # The sandbox stands in for AWS's HTTPS endpoint: its http:// is not refused.
+    s3.put_object(Bucket=bucket, Key="m.tar.gz", Body=b"model")
     name = f"/aws/sagemaker/Endpoints/c{uid}-dev-api"
     (group,) = boto("logs").describe_log_groups(logGroupNamePrefix=name)["logGroups"]
     assert group["retentionInDays"] == 7
