@@ -30,7 +30,7 @@ class Platform:
                           f"'{self.account}'}}")
         applied = cli.run("apply", "--auto-approve")
         assert applied.code == 0, applied.err
-        assert "Apply complete! Resources: 108 added" in applied.out
+        assert "Apply complete! Resources: 113 added" in applied.out
 
     def replace(self, old: str, new: str) -> None:
         text = self.path.read_text()

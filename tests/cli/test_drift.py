@@ -90,7 +90,7 @@ def test_out_of_band_changes_are_reported_classified_and_put_back(
     attachments = found["module.api.aws_iam_role_policy_attachments_exclusive.this"]
     assert attachments["risk"] == "risky" and attachments["changes"] == [
         {"path": "policy_arns", "recorded": [], "live": [S3_READ], "risk": "risky"}]
-    assert report["objects_read"] == 14 and 14 <= report["api_calls"]["total"] < 42
+    assert report["objects_read"] == 16 and 16 <= report["api_calls"]["total"] < 42
 
     text = cli.run("drift")
     assert text.code == 2

@@ -128,7 +128,9 @@ def test_a_platform_built_by_hand_is_imported_with_generated_config(
     assert config["environments"]["dev"]["account"] == account  # the user's part is kept
     assert config["components"]["legacy-datasets"] == {
         "type": "dataset_store", "bucket": "legacy-datasets", "retention_days": 365,
-        "noncurrent_version_days": 60}
+        "noncurrent_version_days": 60,
+        # made by hand without a bucket policy: codified as it is, so the plan adds none
+        "enforce_tls": False}
     assert config["components"]["legacy-train"] == {
         "type": "container_registry", "name": "legacy-train", "keep_last": 10}
     assert config["components"]["legacy-api-key"] == {

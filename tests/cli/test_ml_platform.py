@@ -17,7 +17,7 @@ def test_ml_platform_applies_updates_and_destroys(cli: Cli, sandbox: Any, boto: 
     shutil.copy(EXAMPLE, cli.cwd / "mlform.yaml")
     r = cli.run("plan")
     assert r.code == 0, r.err
-    assert "Plan: 108 to add, 0 to change, 0 to destroy." in r.out
+    assert "Plan: 113 to add, 0 to change, 0 to destroy." in r.out
     # The networks the components make reach the internet: private subnets through a NAT
     # gateway, public ones through the internet gateway.
     assert ('+ cidr_block     = "0.0.0.0/0"\n'
@@ -41,7 +41,7 @@ def test_ml_platform_applies_updates_and_destroys(cli: Cli, sandbox: Any, boto: 
 
     r = cli.run("apply", "--auto-approve")
     assert r.code == 0, r.err
-    assert "Apply complete! Resources: 108 added, 0 changed, 0 destroyed." in r.out
+    assert "Apply complete! Resources: 113 added, 0 changed, 0 destroyed." in r.out
     assert 'gpu_instance_type = "g5.xlarge"' in r.out
     assert cli.run("plan", "--detailed-exitcode").code == 0
     _every_object_can_be_imported(cli.cwd / "mlform.yaml")
@@ -55,7 +55,7 @@ def test_ml_platform_applies_updates_and_destroys(cli: Cli, sandbox: Any, boto: 
     assert moved["EndpointArn"] == endpoint["EndpointArn"]
 
     r = cli.run("destroy", "--auto-approve", "--var", "model_version=v2")
-    assert r.code == 0 and "108 destroyed" in r.out, r.err
+    assert r.code == 0 and "113 destroyed" in r.out, r.err
     assert "This plan changes the monthly estimate by -$803.91 (from $803.91 to $0.00)." in r.out
     assert cli.run("state", "list").out == ""
 

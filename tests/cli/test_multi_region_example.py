@@ -61,7 +61,7 @@ def test_dev_staging_and_prod_apply_on_the_sandbox(example: Cli, sandbox: Any,
 
     r = example.run("apply", "--auto-approve")  # dev: the sandbox target, one region
     assert r.code == 0, r.err
-    assert "Apply complete! Resources: 47 added" in r.out
+    assert "Apply complete! Resources: 50 added" in r.out
 
     # parity reads every environment with its own profile; the example's differences are
     # all allowed, or explained by the region (p4de.24xlarge where there is no p4d)
@@ -81,14 +81,14 @@ def test_dev_staging_and_prod_apply_on_the_sandbox(example: Cli, sandbox: Any,
 
     r = example.run("apply", "-e", "staging", "--auto-approve", env=staging)
     assert r.code == 0, r.err
-    assert "  ap-southeast-1: done. Resources: 47 added" in r.out
+    assert "  ap-southeast-1: done. Resources: 50 added" in r.out
 
     r = example.run("plan", "-e", "prod", env=prod)
     assert r.code == 0, r.err
     assert "  - trainer: gpu A100:8 -> p4de.24xlarge in ap-southeast-1" in r.out
     assert "  - trainer: gpu A100:8 -> p4d.24xlarge in ap-northeast-1" in r.out
     assert "  - trainer: gpu A100:8 -> p4d.24xlarge in ap-south-1" in r.out
-    assert "Total over 3 regions: 141 to add, 0 to change, 0 to destroy" in r.out
+    assert "Total over 3 regions: 150 to add, 0 to change, 0 to destroy" in r.out
 
     r = example.run("apply", "-e", "prod", "--auto-approve", env=prod)
     assert r.code == 0, r.err
@@ -97,7 +97,7 @@ def test_dev_staging_and_prod_apply_on_the_sandbox(example: Cli, sandbox: Any,
               ("ap-south-1", "ap-northeast-1", "ap-southeast-1")]
     assert starts == sorted(starts)
     for region in REGIONS:
-        assert f"  {region}: done. Resources: 47 added" in r.out
+        assert f"  {region}: done. Resources: 50 added" in r.out
         state = json.loads((example.cwd / f".mlform/state/prod/{region}/state.json").read_text())
         nodes = state["resources"]["module.trainer.aws_eks_node_group.gpu"]["attributes"]
         wanted = "p4de.24xlarge" if region == "ap-southeast-1" else "p4d.24xlarge"

@@ -1,21 +1,32 @@
 """`dataset_store`: an S3 bucket for datasets and model artifacts, secure by default.
 
 Versioned, encrypted (SSE-S3, or SSE-KMS with `kms_key_arn` or a key of its own, `kms: true`),
-every kind of public access blocked, incomplete uploads cleaned up, old object versions expired,
-and optionally objects moved to cheaper storage and expired after N days.
+every kind of public access blocked, requests without TLS refused by its bucket policy,
+incomplete uploads cleaned up, old object versions expired, and optionally objects moved to
+cheaper storage and expired after N days.
+
+Uploads that do not ask for encryption are not refused by default: the bucket's default
+encryption encrypts them anyway, and refusing them (`deny_unencrypted_uploads`) breaks every
+client that does not send `x-amz-server-side-encryption`, which SDK uploads do not unless told
+to. TLS is what the encryption at rest cannot make up for, so that is what is enforced.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from mlform.components.base import ComponentModel, ExpandContext, Expansion
+from mlform.components.iam import document
 from mlform.components.kms import customer_key, one_key
 from mlform.providers.aws.s3_rules import INFREQUENT, MIN_DAYS
 
 BUCKET = "aws_s3_bucket.this"
+POLICY = "aws_s3_bucket_policy.this"
+TLS_SID = "DenyInsecureTransport"
+SSE_SID = "DenyUnencryptedUploads"
 
 
 class DatasetStore(ComponentModel):
@@ -41,6 +52,13 @@ class DatasetStore(ComponentModel):
                            "(`aws_kms_key` and `aws_kms_alias`). Not with `kms_key_arn`.")
     force_destroy: bool = Field(
         False, description="Let `mlform destroy` delete the bucket even when it holds data.")
+    enforce_tls: bool = Field(
+        True, description="Bucket policy: refuse every request to the bucket and its objects "
+                          "made without TLS (`aws:SecureTransport` false).")
+    deny_unencrypted_uploads: bool = Field(
+        False, description="Bucket policy: refuse PutObject without the "
+        "`x-amz-server-side-encryption` header. Off by default: default encryption encrypts "
+        "such uploads anyway, and SDKs do not send the header unless asked.")
 
     outputs: ClassVar[dict[str, str]] = {
         "uri": "`s3://<bucket>`: prefix it to object keys",
@@ -79,7 +97,10 @@ class DatasetStore(ComponentModel):
     def recognize(cls, found: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
         parts = ("aws_s3_bucket_versioning", "aws_s3_bucket_server_side_encryption_configuration",
                  "aws_s3_bucket_lifecycle_configuration", "aws_s3_bucket_public_access_block")
-        if set(found) != {"aws_s3_bucket", *parts}:
+        if set(found) - {"aws_s3_bucket_policy"} != {"aws_s3_bucket", *parts}:
+            return None
+        sids = _policy_sids(found.get("aws_s3_bucket_policy"))
+        if sids is None:
             return None
         bucket, versioning, sse, lifecycle = (found[t] for t in (
             "aws_s3_bucket", *parts[:3]))
@@ -93,6 +114,7 @@ class DatasetStore(ComponentModel):
             == "Enabled",
             "noncurrent_version_days": (rule.get("noncurrent_version_expiration") or {}).get(
                 "noncurrent_days", 30),
+            "enforce_tls": TLS_SID in sids, "deny_unencrypted_uploads": SSE_SID in sids,
         }
         if bucket.get("tags"):
             settings["tags"] = bucket["tags"]
@@ -128,11 +150,33 @@ class DatasetStore(ComponentModel):
         out.add("aws_s3_bucket_public_access_block.this", bucket=name, block_public_acls=True,
                 block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True)
         out.add("aws_s3_bucket_lifecycle_configuration.this", bucket=name, rule=self._rules())
+        statements = self._denials(f"arn:{ctx.partition}:s3:::{name}")
+        if statements:
+            out.add(POLICY, bucket=name, policy=document(statements))
         # With a KMS key the URI names the bucket through its encryption configuration, so
         # that every role given access under it is given the key too (components/iam.py).
         uri = "s3://" + (ctx.ref(encryption, "bucket") if key else name)
         out.outputs = {"uri": uri, "arn": ctx.ref(BUCKET, "arn"), "name": name}
         return out
+
+    def _denials(self, bucket: str) -> list[dict[str, Any]]:
+        """The bucket policy's statements. mlform itself only reads and writes the bucket's
+        configuration, over TLS on AWS (the sandbox does not evaluate bucket policies, so its
+        http:// endpoint is not refused)."""
+        statements: list[dict[str, Any]] = []
+        if self.enforce_tls:
+            statements.append({
+                "Sid": TLS_SID, "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                "Resource": [bucket, f"{bucket}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}}})
+        if self.deny_unencrypted_uploads:
+            # Absent header only: an upload asking for either SSE-S3 or SSE-KMS is let in, and
+            # the bucket's default decides which is used when the client asks for nothing.
+            statements.append({
+                "Sid": SSE_SID, "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+                "Resource": f"{bucket}/*",
+                "Condition": {"Null": {"s3:x-amz-server-side-encryption": "true"}}})
+        return statements
 
     def _rules(self) -> list[dict[str, Any]]:
         housekeeping: dict[str, Any] = {
@@ -146,3 +190,16 @@ class DatasetStore(ComponentModel):
             housekeeping["transition"] = [{"days": self.transition_days,
                                            "storage_class": self.transition_storage_class}]
         return [housekeeping]
+
+
+def _policy_sids(policy: dict[str, Any] | None) -> set[str] | None:
+    """The Sids of a bucket policy this component could have written (set() for none), or
+    None when it has statements of someone else's."""
+    if policy is None:
+        return set()
+    try:
+        statements = json.loads(policy.get("policy") or "{}").get("Statement") or []
+    except (ValueError, AttributeError):
+        return None
+    sids = {str(s.get("Sid")) for s in statements if isinstance(s, dict)}
+    return sids if len(sids) == len(statements) and sids <= {TLS_SID, SSE_SID} else None

@@ -14,6 +14,9 @@
   `certificate_arn`) and open only to `allowed_cidrs`: MLflow has no authentication of its own,
   so a public tracker without an allow-list would be anybody's. The task accepts port 5000 only
   from the load balancer's security group.
+- Logs: the server's output goes through the awslogs driver to `/ecs/<tracker>`, a group kept
+  `log_retention_days` (the driver makes no group by itself: without one the output would be
+  lost); the task definition refers to it, so it exists before any task starts.
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from mlform.components.base import ComponentModel, ExpandContext, Expansion
+from mlform.components.base import ExpandContext, Expansion
 from mlform.components.dataset_store import DatasetStore
 from mlform.components.iam import LOGS, aws_policy, document, role_policies, s3_access, trust
+from mlform.components.logs import LOG_GROUP, Logged
 from mlform.components.network import (
     Endpoint,
     Nat,
@@ -42,7 +46,7 @@ SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"  # TLS 1.2 and 1.3 only
 EXECUTION_POLICY = "service-role/AmazonECSTaskExecutionRolePolicy"
 
 
-class ExperimentTracker(ComponentModel):
+class ExperimentTracker(Logged):
     type: Literal["experiment_tracker"]
     image: str = Field(
         "ghcr.io/mlflow/mlflow:v2.17.2",
@@ -151,6 +155,7 @@ class ExperimentTracker(ComponentModel):
             [*s3_access("Artifacts", [artifacts], write=True, partition=ctx.partition),
              LOGS])})
         out.add("aws_ecs_cluster.this", tags=self.tags)
+        self.log_group(out, ctx, f"/ecs/{ctx.default_name()}")
         out.add("aws_ecs_task_definition.this", cpu=self.cpu, memory=self.memory,
                 network_mode="awsvpc", requires_compatibilities=["FARGATE"],
                 execution_role_arn=ctx.ref("aws_iam_role.execution", "arn"),
@@ -255,4 +260,8 @@ class ExperimentTracker(ComponentModel):
             "entryPoint": ["sh", "-c"], "command": [command],
             "portMappings": [{"containerPort": PORT, "protocol": "tcp"}],
             "secrets": [{"name": "DB_PASSWORD", "valueFrom": f"{secret}:password::"}],
+            # The execution role's managed policy lets the driver write the streams.
+            "logConfiguration": {"logDriver": "awslogs", "options": {
+                "awslogs-group": ctx.ref(LOG_GROUP, "name"),
+                "awslogs-region": ctx.stack.region, "awslogs-stream-prefix": "mlflow"}},
         }])

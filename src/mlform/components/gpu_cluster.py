@@ -4,7 +4,9 @@
 choice is shown in the plan and recorded with the node group. `nodes: "0..4"` lets the GPU pool
 scale to zero; `spot: true` buys spot capacity. GPU nodes are tainted, so only pods that
 tolerate `nvidia.com/gpu` land on them. Without `subnet_ids` the component makes a VPC with two
-subnets in two availability zones and a security group.
+subnets in two availability zones and a security group. The control plane's api, audit and
+authenticator logs go to `/aws/eks/<cluster>/cluster`, a group made first with
+`log_retention_days` (EKS would otherwise make it, keeping everything forever).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from mlform.components.base import ComponentModel, ExpandContext, Expansion
+from mlform.components.base import ExpandContext, Expansion
 from mlform.components.gpu import GpuRequest, parse_gpu, pinned_type, resolve, unpinned
 from mlform.components.iam import aws_policy, role_policies, trust
+from mlform.components.logs import Logged
 from mlform.components.network import (
     Endpoint,
     Nat,
@@ -32,9 +35,13 @@ NODE_POLICIES = ["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy",
                  "AmazonEC2ContainerRegistryReadOnly"]
 GPU_AMI_TYPE = "AL2023_x86_64_NVIDIA"  # AL2 AMIs end with Kubernetes 1.32
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}
+# Who called the API server, what it did, and who was let in; not the scheduler's and
+# controller manager's chatter, which is most of the volume.
+CONTROL_PLANE_LOGS = ["api", "audit", "authenticator"]
+CLUSTER_NAME_MAX = 100  # EKS's limit, as aws_eks_cluster names it by default
 
 
-class GpuCluster(ComponentModel):
+class GpuCluster(Logged):
     type: Literal["gpu_cluster"]
     gpu: str | dict[str, Any] = Field(
         description="GPUs per node: `A100:8`, `A100-80GB:8`, `T4`, or {type, count, "
@@ -99,15 +106,18 @@ class GpuCluster(ComponentModel):
         cluster_policies = role_policies(
             out, ctx, "aws_iam_role.cluster",
             managed=[aws_policy(p, ctx.partition) for p in CLUSTER_POLICIES])
+        # EKS writes to the group named after the cluster, which must be there first.
+        cluster_name = ctx.default_name(max_len=CLUSTER_NAME_MAX)
+        log_group = self.log_group(out, ctx, f"/aws/eks/{cluster_name}/cluster")
         cluster: dict[str, Any] = {
-            "role_arn": ctx.ref("aws_iam_role.cluster", "arn"),
+            "name": cluster_name, "role_arn": ctx.ref("aws_iam_role.cluster", "arn"),
             "vpc_config": {"subnet_ids": subnets, "security_group_ids": groups,
                            "endpoint_private_access": True, "endpoint_public_access": True},
-            "tags": self.tags,
+            "enabled_cluster_log_types": CONTROL_PLANE_LOGS, "tags": self.tags,
         }
         if version:
             cluster["version"] = version
-        out.add("aws_eks_cluster.this", **cluster).depends_on = cluster_policies
+        out.add("aws_eks_cluster.this", **cluster).depends_on = [*cluster_policies, log_group]
         out.add("aws_iam_role.nodes", assume_role_policy=trust("ec2.amazonaws.com"),
                 description=f"Runs the nodes of EKS cluster {ctx.name}", tags=self.tags)
         node_policies = role_policies(

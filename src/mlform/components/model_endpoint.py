@@ -2,9 +2,10 @@
 
 Expands into an execution role (unless `role_arn` is given) allowed to pull the image and read
 the model artifacts and nothing more, a model, an endpoint configuration, the endpoint and, with
-`autoscale`, an Application Auto Scaling target and target-tracking policy. A new model version
-(image or model data) creates a new model and endpoint configuration and moves the endpoint to
-them in place: the endpoint is never deleted and recreated for a model change.
+`autoscale`, an Application Auto Scaling target and target-tracking policy, and the
+endpoint's log group (`/aws/sagemaker/Endpoints/<name>`, kept `log_retention_days`). A new
+model version (image or model data) creates a new model and endpoint configuration and moves
+the endpoint to them in place: the endpoint is never deleted and recreated for a model change.
 
 With `autoscale` the autoscaler owns the instance count, and a deploy keeps the live count. AWS
 refuses to change the instance type of a variant registered with Application Auto Scaling, so
@@ -18,9 +19,10 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from mlform.components.base import ComponentModel, ExpandContext, Expansion
+from mlform.components.base import ExpandContext, Expansion
 from mlform.components.gpu import parse_gpu, pinned_type, resolve, unpinned
-from mlform.components.iam import LOGS, document, ecr_pull, role_policies, trust
+from mlform.components.iam import document, ecr_pull, role_policies, trust
+from mlform.components.logs import Logged, write_logs
 from mlform.config.refs import module_address
 from mlform.providers.base import ArgsModel
 
@@ -47,7 +49,7 @@ class Autoscale(ArgsModel):
         return self
 
 
-class ModelEndpoint(ComponentModel):
+class ModelEndpoint(Logged):
     type: Literal["model_endpoint"]
     image: str | None = Field(
         None, description="Inference image, usually `${registry.url}:<tag>` (or give "
@@ -116,6 +118,10 @@ class ModelEndpoint(ComponentModel):
 
     def expand(self, ctx: ExpandContext) -> Expansion:
         out = Expansion()
+        # The endpoint's name is needed before it exists: SageMaker writes to the group named
+        # after it, which must be there first (see logs.py). It is the name mlform would give.
+        name = ctx.default_name()
+        log_group = self.log_group(out, ctx, f"/aws/sagemaker/Endpoints/{name}")
         role_arn = self.role_arn
         policies: list[str] = []
         if role_arn is None:
@@ -140,8 +146,8 @@ class ModelEndpoint(ComponentModel):
         # Without autoscaling the instance count is managed: scaling it by hand is drift,
         # and apply scales back. With it, the autoscaler owns the count.
         counts = {VARIANT: self.replicas} if self.autoscale is None else None
-        out.add(ENDPOINT, endpoint_config_name=ctx.ref(CONFIG, "name"),
-                instance_counts=counts, tags=self.tags)
+        out.add(ENDPOINT, name=name, endpoint_config_name=ctx.ref(CONFIG, "name"),
+                instance_counts=counts, tags=self.tags).depends_on = [log_group]
         endpoint = ctx.ref(ENDPOINT, "name")
         if self.autoscale is not None:
             resource_id = f"endpoint/{endpoint}/variant/{VARIANT}"
@@ -199,16 +205,17 @@ class ModelEndpoint(ComponentModel):
 
     def _policy(self, ctx: ExpandContext) -> str:
         """Pull the image, read the model artifacts (decrypting them when their dataset store
-        has a KMS key), write logs and metrics: nothing more."""
+        has a KMS key), write into the endpoint's log group and publish metrics: nothing
+        more."""
         from mlform.components.iam import kms_access
 
         if self.model_package is not None:
             # The package names its image and artifacts, which the config does not know:
             # give `role_arn` a role that may read them (see the README).
-            return document([LOGS, {"Sid": "ReadPackage", "Effect": "Allow",
+            return document([*write_logs(ctx), {"Sid": "ReadPackage", "Effect": "Allow",
                                     "Action": "sagemaker:DescribeModelPackage",
                                     "Resource": self.model_package}])
-        statements = [*ecr_pull([self.image or ""], ctx.partition), LOGS]
+        statements = [*ecr_pull([self.image or ""], ctx.partition), *write_logs(ctx)]
         if self.model_data and self.model_data.startswith("s3://"):
             statements.append({"Sid": "ReadModel", "Effect": "Allow", "Action": "s3:GetObject",
                                "Resource": f"arn:{ctx.partition}:s3:::"

@@ -9,10 +9,16 @@
   and If-None-Match, then writes, while other requests run; two conditional PUTs can both pass
   their check. AWS makes the check and the write one step (the other gets 412 or 409), which
   S3 state locking and compare-and-swap depend on; the sandbox runs object writes one at a time.
+- S3 bucket policies on object requests: moto evaluates them but ignores every condition
+  operator except StringEquals, so `Deny ... if aws:SecureTransport is false` (a dataset store's
+  default) denied every object request. The sandbox stands in for AWS's HTTPS endpoint, so it
+  leaves out the statements whose conditions it cannot evaluate (that is, it does not check
+  `aws:SecureTransport` or upload headers) and evaluates the rest as moto does.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
@@ -47,7 +53,24 @@ def patch_s3() -> None:
         original(self, rules)
 
     setattr(FakeBucket, "set_lifecycle", set_lifecycle)  # noqa: B010
+    setattr(FakeBucket, "get_permission", _get_permission)  # noqa: B010
     setattr(FakeBucket, "_mlform_patched", True)  # noqa: B010
+
+
+def _evaluable(statement: Any) -> bool:
+    conditions = statement.get("Condition") if isinstance(statement, dict) else None
+    return not conditions or set(conditions) <= {"StringEquals"}
+
+
+def _get_permission(self: Any, action: str, resource: str) -> Any:
+    """FakeBucket.get_permission without the statements moto would misread (docstring)."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    if self.policy is None:
+        return PermissionResult.NEUTRAL
+    document = json.loads(self.policy.decode())
+    document["Statement"] = [s for s in _as_list(document.get("Statement")) if _evaluable(s)]
+    return IAMPolicy(json.dumps(document)).is_action_permitted(action, resource)
 
 
 def patch_s3_conditional_writes() -> None:
