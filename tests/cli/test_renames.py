@@ -50,7 +50,7 @@ def test_renamed_component_and_resources_get_moved_entries(cli: Cli, sandbox: An
     r = cli.run("plan")
     assert r.code == 0, r.err
     assert _after_summary(r.out) == [
-        "Plan: 7 to add, 0 to change, 7 to destroy.",
+        "Plan: 8 to add, 0 to change, 8 to destroy.",
         "",
         "Warning: this plan destroys objects that hold data and creates them again, with the "
         "same settings, under new addresses:",

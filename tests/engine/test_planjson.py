@@ -129,7 +129,8 @@ def test_component_resources_are_terraform_module_resources(tmp_path: Path) -> N
     assert (change["module_address"], change["type"], change["name"]) == (
         "module.features", "aws_s3_bucket", "this")
     (child,) = doc["planned_values"]["root_module"]["child_modules"]
-    assert child["address"] == "module.features" and len(child["resources"]) == 5
+    # The bucket, its four configuration resources and its TLS-only bucket policy.
+    assert child["address"] == "module.features" and len(child["resources"]) == 6
     call = doc["configuration"]["root_module"]["module_calls"]["features"]
     assert call["source"] == "mlform/dataset_store"
     block = next(r for r in call["module"]["resources"]
