@@ -15,7 +15,6 @@ target; it holds the source's lock throughout and leaves the source as it was.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -84,7 +83,7 @@ def rollback(backend: StateBackend, old_serial: int, expect_serial: int) -> Stat
     return old
 
 
-def parse_target(text: str, directory: Path) -> dict[str, Any]:
+def parse_target(text: str) -> dict[str, Any]:
     """`--to`: `local[:PATH]`, `s3://BUCKET/KEY[?region=R]`, `postgresql://...[#SCHEMA]` or
     `env:NAME` holding such a URL → an environment's `state:` settings."""
     from mlform.state.backends import resolve_env

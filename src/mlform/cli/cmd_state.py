@@ -176,7 +176,7 @@ def state_migrate(to: str, config: str, environment: str | None, opts: StackOpti
 
     rg = opts.all_regions(config, environment, offline=True)
     first = rg.workspaces[rg.names[0]]
-    target_config = parse_target(to, first.stack.config_path.parent)
+    target_config = parse_target(to)
     if first.stack.env.state.encryption is not None:
         target_config["encryption"] = first.stack.env.state.encryption.model_dump(
             exclude_none=True)

@@ -19,7 +19,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from mlform.errors import StateError, StateLockedError
 from mlform.state.codec import Cipher, Codec, DamagedState
@@ -253,7 +252,3 @@ class StateBackend:
     def raw_versions(self) -> Iterator[tuple[VersionMeta, bytes]]:
         for meta in self.versions():
             yield meta, self.store.read_version(meta.serial)
-
-    def describe(self) -> dict[str, Any]:
-        return {"location": self.store.location, "environment": self.environment,
-                "region": self.region}

@@ -91,13 +91,6 @@ class Journal:
                 self.store.journal_close()
 
 
-def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
 
 def read_journal(path: Path) -> list[dict[str, Any]]:
     """The complete records of an unencrypted journal file; a torn last line is dropped."""
