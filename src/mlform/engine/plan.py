@@ -126,6 +126,11 @@ class Plan:
     # What the state recorded, before the refresh, of each object the refresh found changed
     # (address -> attributes): plan JSON's `resource_drift` is this against `refreshed`.
     drifted_from: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Policy results (mlform.policy.report.PolicyReport.to_json()); empty before evaluation.
+    policy: dict[str, Any] = field(default_factory=dict)
+    # What the plan is bound to, so apply refuses it once any has changed: hashes of the config,
+    # mlform.lock and the policy bundle ({"config": ..., "lock": ..., "policy": ...}).
+    binding: dict[str, str] = field(default_factory=dict)
 
     def counts(self) -> tuple[int, int, int]:
         """(to add, to change, to destroy), counted as Terraform counts them."""

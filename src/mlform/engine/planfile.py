@@ -71,6 +71,8 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "drifted_from": plan.drifted_from,
         "renames": [{"source": r.source, "target": r.target, "loses": r.loses}
                     for r in plan.renames],
+        "policy": plan.policy,
+        "binding": plan.binding,
     }
 
 
@@ -108,6 +110,7 @@ def plan_from_json(data: dict[str, Any], source: str) -> Plan:
             drifted_from=dict(data.get("drifted_from", {})),
             renames=[Rename(r["source"], r["target"], [(a, w) for a, w in r["loses"]])
                      for r in data.get("renames", [])],
+            policy=dict(data.get("policy", {})), binding=dict(data.get("binding", {})),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise MlformError(f"{source}: the plan file is damaged ({exc!r})") from None
@@ -117,6 +120,17 @@ def _encode_unknown(value: Any) -> Any:
     if value is UNKNOWN:
         return to_json_data(value)
     raise TypeError(f"cannot save {type(value).__name__} in a plan file")
+
+
+def plan_hash(plan: Plan) -> str:
+    """sha256 of the plan's canonical JSON (sorted keys, no whitespace), without the time it
+    was written: what approvals sign and the audit trail records."""
+    import hashlib
+
+    doc = plan_to_json(plan)
+    doc.pop("created_at", None)
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=_encode_unknown)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
